@@ -1,0 +1,180 @@
+// Package store defines the Store interface every backend implements (bolt
+// on disk, remote over the HTTP API), its sentinel errors, change events, and
+// helpers shared by the backends and their callers.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tmaps/console/model"
+)
+
+// Sentinel errors. Backends wrap them with details; test with errors.Is.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrKeyNotFound    = &wrapped{"no such key", ErrNotFound}
+	ErrDomainNotFound = &wrapped{"no such domain", ErrNotFound}
+	ErrDomainExists   = errors.New("the domain already exists")
+	ErrInvalid        = errors.New("invalid input")
+	ErrClosed         = errors.New("the store is closed")
+	ErrInUse          = errors.New("the store is in use by another process")
+	ErrUnavailable    = errors.New("the store is unavailable")
+)
+
+// wrapped is an error that is also another sentinel.
+type wrapped struct {
+	msg string
+	is  error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.is }
+
+// Store is the data the console manages. Every method is safe for concurrent
+// use. Methods that change data take the audit actor from the context
+// (WithActor), append one audit entry per change, commit everything a change
+// touches atomically, and publish change events to Watch subscribers after
+// the commit. Returned values are copies the caller owns.
+//
+// Status rules come from model: DisableKey, EnableKey and RevokeKey return
+// model.ErrKeyRevoked, model.ErrAlreadyActive or model.ErrAlreadyDisabled
+// when refused; RevokeKey returns model.ErrConfirmMismatch unless confirm
+// equals the key's name exactly. RenameKey, RotateKey and LinkKey refuse a
+// revoked key with model.ErrKeyRevoked. Bad names or domains return the
+// model's validation error (a *model.DomainError for domains), wrapped so
+// errors.Is(err, ErrInvalid) holds.
+type Store interface {
+	// CreateKey creates an Active key and returns it with its secret; the
+	// secret is not kept anywhere.
+	CreateKey(ctx context.Context, name string) (model.Key, string, error)
+	// Key returns a key by id, or ErrKeyNotFound.
+	Key(ctx context.Context, id string) (model.Key, error)
+	// KeyByDigest returns the key whose secret has this digest, or ErrKeyNotFound.
+	KeyByDigest(ctx context.Context, d model.Digest) (model.Key, error)
+	// Keys returns every key, oldest first.
+	Keys(ctx context.Context) ([]model.Key, error)
+	RenameKey(ctx context.Context, id, name string) (model.Key, error)
+	DisableKey(ctx context.Context, id string) (model.Key, error)
+	EnableKey(ctx context.Context, id string) (model.Key, error)
+	RevokeKey(ctx context.Context, id, confirm string) (model.Key, error)
+	// RotateKey creates a new Active key with the old one's name and domains,
+	// records Replaces/ReplacedBy on both, and returns the new key and its
+	// secret. The old key keeps its status.
+	RotateKey(ctx context.Context, id string) (model.Key, string, error)
+
+	// AddDomain normalises and adds a domain; ErrDomainExists (with the
+	// existing domain returned) when it is already there.
+	AddDomain(ctx context.Context, name string) (model.Domain, error)
+	// Domain returns a domain by name (any accepted spelling), or ErrDomainNotFound.
+	Domain(ctx context.Context, name string) (model.Domain, error)
+	// Domains returns every domain, sorted by ASCII name.
+	Domains(ctx context.Context) ([]model.Domain, error)
+	// DeleteDomain removes a domain and unlinks it from every key in one step.
+	// It returns the domain as it was (with the keys it was linked to).
+	DeleteDomain(ctx context.Context, name string) (model.Domain, error)
+	// LinkKey links domains to a key, all or nothing. Already-linked
+	// domains are left as they are (no audit entry). ErrDomainNotFound
+	// names the first missing domain.
+	LinkKey(ctx context.Context, id string, domains ...string) (model.Key, error)
+	// UnlinkKey unlinks domains from a key, all or nothing; a domain that is
+	// not linked is ignored, an unknown one is ErrDomainNotFound.
+	UnlinkKey(ctx context.Context, id string, domains ...string) (model.Key, error)
+
+	// Audit returns audit entries matching q, newest first.
+	Audit(ctx context.Context, q AuditQuery) ([]model.AuditEntry, error)
+
+	// RecordUsage adds usage counts in one transaction. It writes no audit
+	// entry and publishes one EventUsage.
+	RecordUsage(ctx context.Context, deltas []UsageDelta) error
+	// Usage returns hourly buckets matching q, oldest first.
+	Usage(ctx context.Context, q UsageQuery) ([]UsageBucket, error)
+	// RefusedHosts returns the hosts refused with 403 for a key, most
+	// refused first.
+	RefusedHosts(ctx context.Context, keyID string) ([]RefusedHost, error)
+
+	// Watch delivers change events until ctx ends, then closes the channel.
+	// Events are hints to reload; a subscriber never blocks the store.
+	Watch(ctx context.Context) (<-chan Event, error)
+	// Close releases the store. Later calls return ErrClosed.
+	Close() error
+}
+
+// AuditQuery filters the audit log. Zero fields match everything.
+type AuditQuery struct {
+	Object string // exact object, e.g. "key:k0123456789ab" or "domain:mysite.tn"
+	Actor  string // exact actor
+	Since  time.Time
+	Limit  int // 0 = no limit
+}
+
+// UsageDelta is what the gate counted for one key in one hourly bucket.
+// KeyID is "" for requests that named no known key.
+type UsageDelta struct {
+	KeyID        string            `json:"key_id"`
+	Hour         time.Time         `json:"hour"` // truncated to the hour, UTC
+	Allowed      uint64            `json:"allowed"`
+	Unauthorized uint64            `json:"unauthorized"` // 401
+	Forbidden    uint64            `json:"forbidden"`    // 403
+	RefusedHosts map[string]uint64 `json:"refused_hosts,omitempty"`
+	LastUsed     time.Time         `json:"last_used,omitzero"`
+	LastHost     string            `json:"last_host,omitempty"`
+}
+
+// UsageQuery selects usage buckets. KeyID "" means every key summed.
+type UsageQuery struct {
+	KeyID string
+	Since time.Time
+	Until time.Time // zero = now
+}
+
+// UsageBucket is one hour of counts.
+type UsageBucket struct {
+	Hour         time.Time `json:"hour"`
+	Allowed      uint64    `json:"allowed"`
+	Unauthorized uint64    `json:"unauthorized"`
+	Forbidden    uint64    `json:"forbidden"`
+}
+
+// RefusedHost is a host that was refused for a key.
+type RefusedHost struct {
+	Host     string    `json:"host"`
+	Count    uint64    `json:"count"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// EventKind says what changed.
+type EventKind string
+
+// Event kinds.
+const (
+	EventKey    EventKind = "key"    // ID is the key id
+	EventDomain EventKind = "domain" // ID is the domain name
+	EventUsage  EventKind = "usage"
+	// EventResync means events were lost (a slow subscriber, a reconnect):
+	// reload everything.
+	EventResync EventKind = "resync"
+)
+
+// Event is a change notification.
+type Event struct {
+	Kind   EventKind `json:"kind"`
+	ID     string    `json:"id,omitempty"`
+	Action string    `json:"action,omitempty"`
+}
+
+type actorKey struct{}
+
+// WithActor returns a context whose changes are audited as actor.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// Actor returns the audit actor of ctx, or "unknown".
+func Actor(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return "unknown"
+}
