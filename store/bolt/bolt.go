@@ -1,0 +1,195 @@
+// Package bolt is the on-disk Store: one bbolt file holding keys, domains,
+// their links, the audit log, usage counters and operator tokens.
+//
+// Layout (all buckets are created at open):
+//
+//	meta         "version" → schema version
+//	keys         seq (8 bytes, big endian, creation order) → key record
+//	key_ids      key id → seq
+//	key_digests  SHA-256 digest of the secret → seq (O(1) KeyByDigest)
+//	key_domains  seq + domain → "" (a key's links, in creation order of keys)
+//	domains      ASCII name → domain record
+//	domain_keys  domain + 0x00 + key id → "" (a domain's links)
+//	audit        seq (8 bytes) → JSON audit entry
+//	usage        key id + 0x00 + hour (4 bytes) → 3 × uint64 counters
+//	usage_total  hour (4 bytes) → 3 × uint64 counters summed over every key
+//	refused      key id + 0x00 + host → count (8 bytes) + last seen (8 bytes)
+//	tokens       token name → JSON token record (digest, prefix, created)
+//	token_digests digest → token name
+//
+// Keys() is one pass over keys and key_domains side by side (both ordered by
+// seq), so listing 100k keys needs no sort and no index rebuild. Secrets are
+// never written: only their digest and display prefix.
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tmaps/console/store"
+)
+
+// schemaVersion is written to meta at creation.
+const schemaVersion = "1"
+
+var (
+	bMeta         = []byte("meta")
+	bKeys         = []byte("keys")
+	bKeyIDs       = []byte("key_ids")
+	bKeyDigests   = []byte("key_digests")
+	bKeyDomains   = []byte("key_domains")
+	bDomains      = []byte("domains")
+	bDomainKeys   = []byte("domain_keys")
+	bAudit        = []byte("audit")
+	bUsage        = []byte("usage")
+	bUsageTotal   = []byte("usage_total")
+	bRefused      = []byte("refused")
+	bTokens       = []byte("tokens")
+	bTokenDigests = []byte("token_digests")
+
+	allBuckets = [][]byte{bMeta, bKeys, bKeyIDs, bKeyDigests, bKeyDomains, bDomains,
+		bDomainKeys, bAudit, bUsage, bUsageTotal, bRefused, bTokens, bTokenDigests}
+)
+
+// Options tune Open.
+type Options struct {
+	// Timeout is how long Open waits for the file lock held by another
+	// process; 0 means 1 second.
+	Timeout time.Duration
+	// Now is the clock for created, changed and audit times; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is the bbolt-backed store.Store and store.TokenStore.
+type Store struct {
+	db     *bbolt.DB
+	path   string
+	now    func() time.Time
+	hub    store.Hub
+	closed atomic.Bool
+}
+
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.TokenStore = (*Store)(nil)
+)
+
+// Open opens (creating when needed) the store file at path. Missing parent
+// directories are created with mode 0700 and the file with mode 0600. When
+// another process holds the file, Open gives up after opt.Timeout with an
+// error wrapping store.ErrInUse.
+func Open(path string, opt Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open store: empty path")
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create the directory of the store: %w", err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opt.Timeout, FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("%w: the store at %s is in use by another process (is `tmaps serve` running? use --api)", store.ErrInUse, path)
+		}
+		return nil, fmt.Errorf("open the store at %s: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		_ = os.Chmod(path, 0o600)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if v := meta.Get([]byte("version")); v == nil {
+			return meta.Put([]byte("version"), []byte(schemaVersion))
+		} else if string(v) != schemaVersion {
+			return fmt.Errorf("unsupported store version %q (this tmaps knows version %s)", v, schemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open the store at %s: %w", path, err)
+	}
+	return &Store{db: db, path: path, now: opt.Now}, nil
+}
+
+// Path returns the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the file and every Watch channel. Later calls return
+// store.ErrClosed.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return store.ErrClosed
+	}
+	s.hub.Close()
+	return s.db.Close()
+}
+
+// Watch delivers change events until ctx ends or the store is closed.
+func (s *Store) Watch(ctx context.Context) (<-chan store.Event, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	return s.hub.Subscribe(ctx), nil
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	return s.mapErr(s.db.View(fn))
+}
+
+// update runs fn in a write transaction and publishes the events it returns
+// after a successful commit.
+func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) ([]store.Event, error)) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	var evs []store.Event
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		var err error
+		evs, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if len(evs) > 0 {
+		s.hub.Publish(evs...)
+	}
+	return nil
+}
+
+func (s *Store) check(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return ctx.Err()
+}
+
+func (s *Store) mapErr(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return store.ErrClosed
+	}
+	return err
+}

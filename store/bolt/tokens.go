@@ -1,0 +1,147 @@
+package bolt
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+)
+
+// TokenPrefix starts every operator token secret.
+const TokenPrefix = "tm_"
+
+type tokenRecord struct {
+	Prefix  string    `json:"p"`
+	Digest  string    `json:"d"`
+	Created time.Time `json:"c"`
+}
+
+func newTokenSecret() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return TokenPrefix + hex.EncodeToString(b[:])
+}
+
+func decodeToken(name string, v []byte) (store.Token, error) {
+	var r tokenRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return store.Token{}, errCorrupt
+	}
+	d, err := model.ParseDigest(r.Digest)
+	if err != nil {
+		return store.Token{}, errCorrupt
+	}
+	return store.Token{Name: name, Prefix: r.Prefix, Digest: d, Created: r.Created.UTC()}, nil
+}
+
+// CreateToken creates an operator token and returns it with its secret
+// ("tm_" + 32 hex), which is not kept. The name follows the key-name rules
+// (store.ErrInvalid); a taken name is store.ErrTokenExists.
+func (s *Store) CreateToken(ctx context.Context, name string) (store.Token, string, error) {
+	name, err := model.NormalizeKeyName(name)
+	if err != nil {
+		return store.Token{}, "", &invalid{fmt.Errorf("token name: %w", err)}
+	}
+	var out store.Token
+	var secret string
+	err = s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
+		tb, db := tx.Bucket(bTokens), tx.Bucket(bTokenDigests)
+		if tb.Get([]byte(name)) != nil {
+			return nil, fmt.Errorf("%w: %q", store.ErrTokenExists, model.Escape(name))
+		}
+		var d model.Digest
+		for {
+			secret = newTokenSecret()
+			d = model.DigestOf(secret)
+			if db.Get(d[:]) == nil {
+				break
+			}
+		}
+		out = store.Token{Name: name, Prefix: secret[:len(TokenPrefix)+8], Digest: d, Created: s.now().UTC()}
+		v, err := json.Marshal(tokenRecord{Prefix: out.Prefix, Digest: d.String(), Created: out.Created})
+		if err != nil {
+			return nil, err
+		}
+		if err := tb.Put([]byte(name), v); err != nil {
+			return nil, err
+		}
+		if err := db.Put(d[:], []byte(name)); err != nil {
+			return nil, err
+		}
+		return nil, s.audit(ctx, tx, model.AuditCreate, "token:"+name, "", out.Prefix)
+	})
+	if err != nil {
+		return store.Token{}, "", err
+	}
+	return out, secret, nil
+}
+
+// Tokens lists the tokens by name.
+func (s *Store) Tokens(ctx context.Context) ([]store.Token, error) {
+	out := []store.Token{}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bTokens).ForEach(func(k, v []byte) error {
+			t, err := decodeToken(string(k), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, t)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RevokeToken deletes a token; store.ErrTokenNotFound when there is none.
+func (s *Store) RevokeToken(ctx context.Context, name string) error {
+	return s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
+		tb := tx.Bucket(bTokens)
+		v := tb.Get([]byte(name))
+		if v == nil {
+			return nil, fmt.Errorf("%w: %q (see `tmaps tokens list`)", store.ErrTokenNotFound, model.Escape(name))
+		}
+		t, err := decodeToken(name, v)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.Bucket(bTokenDigests).Delete(t.Digest[:]); err != nil {
+			return nil, err
+		}
+		if err := tb.Delete([]byte(name)); err != nil {
+			return nil, err
+		}
+		return nil, s.audit(ctx, tx, model.AuditRevoke, "token:"+name, t.Prefix, "")
+	})
+}
+
+// TokenByDigest returns the token whose secret has digest d, or
+// store.ErrTokenNotFound.
+func (s *Store) TokenByDigest(ctx context.Context, d model.Digest) (store.Token, error) {
+	var out store.Token
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		name := tx.Bucket(bTokenDigests).Get(d[:])
+		if name == nil {
+			return store.ErrTokenNotFound
+		}
+		v := tx.Bucket(bTokens).Get(name)
+		if v == nil {
+			return store.ErrTokenNotFound
+		}
+		var err error
+		out, err = decodeToken(string(name), v)
+		return err
+	})
+	return out, err
+}
