@@ -1,0 +1,674 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+)
+
+func (a *app) keysCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "keys",
+		Short: "List, create, disable, revoke, rotate API keys and link their domains",
+		Long: `Manage API keys.
+
+KEY is a key id (k…), a unique display prefix (ak_…) or id prefix, or a unique
+exact name. An ambiguous KEY is an error that lists the candidates.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: a.runE(a.group),
+	}
+	c.AddCommand(a.keysList(), a.keysShow(), a.keysCreate(), a.keysRename(),
+		a.keysDisable(), a.keysEnable(), a.keysRevoke(), a.keysRotate(),
+		a.keysLink(), a.keysUnlink())
+	return c
+}
+
+// resolve finds the key a person means by ref (see store.ResolveKey) and
+// says how to find the right one when it fails.
+func resolve(ctx context.Context, st store.Store, ref string) (model.Key, error) {
+	k, err := store.ResolveKey(ctx, st, ref)
+	var amb *store.AmbiguousError
+	if errors.As(err, &amb) {
+		return k, err
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return k, fmt.Errorf("look up key %s: %w", qq(ref), err)
+	}
+	return k, err
+}
+
+// keyJSON is a key as --json prints it, with the Unicode form of its domains.
+type keyJSON struct {
+	model.Key
+	Unrestricted bool `json:"unrestricted"`
+}
+
+func jsonKey(k model.Key) keyJSON {
+	if k.Domains == nil {
+		k.Domains = []string{}
+	}
+	return keyJSON{Key: k, Unrestricted: k.Unrestricted()}
+}
+
+func (a *app) keysList() *cobra.Command {
+	var asJSON bool
+	var status string
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List API keys, oldest first",
+		Long: `List API keys, oldest first.
+
+On a terminal: a table. Otherwise one key per line, tab-separated:
+id, name, prefix, status, created (RFC 3339), linked domains (comma-separated,
+empty when the key is unrestricted).`,
+		Args: nargs(0, 0),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			var want model.Status
+			if status != "" {
+				s, err := model.ParseStatus(status)
+				if err != nil {
+					return usagef("--status: %s", q(err.Error()))
+				}
+				want = s
+			}
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				keys, err := st.Keys(ctx)
+				if err != nil {
+					return err
+				}
+				out := keys[:0]
+				for _, k := range keys {
+					if want == "" || k.Status == want {
+						out = append(out, k)
+					}
+				}
+				if asJSON {
+					list := make([]keyJSON, 0, len(out))
+					for _, k := range out {
+						list = append(list, jsonKey(k))
+					}
+					return a.printJSON(list)
+				}
+				if len(out) == 0 && a.outTTY {
+					if want != "" {
+						fmt.Fprintf(a.stdout, "No %s keys.\n", want)
+					} else {
+						fmt.Fprintln(a.stdout, "No API keys yet. Create the first one: tmaps keys create --name \"Production frontend\"")
+					}
+					return nil
+				}
+				t := &table{header: []string{"NAME", "ID", "PREFIX", "STATUS", "CREATED", "DOMAINS"}, wide: map[int]int{0: 40, 5: 50}}
+				if !a.outTTY {
+					t.header = nil
+				}
+				for _, k := range out {
+					if a.outTTY {
+						t.add(k.Name, k.ID, k.Prefix, k.Status.Label(), a.fmtTime(k.Created), domainsSummary(k.Domains))
+					} else {
+						t.add(k.ID, k.Name, k.Prefix, string(k.Status), a.fmtTime(k.Created), strings.Join(k.Domains, ","))
+					}
+				}
+				return a.printTable(t)
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&status, "status", "", "only keys with this status: active, disabled or revoked")
+	return c
+}
+
+func (a *app) keysShow() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "show KEY",
+		Short: "Show one key: status, dates, domains, recent usage",
+		Args:  nargs(1, 1),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				k, err := resolve(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return a.printJSON(jsonKey(k))
+				}
+				var f fields
+				f.add("Name", k.Name)
+				f.add("ID", k.ID)
+				f.add("Prefix", k.Prefix)
+				f.add("Status", k.Status.Label())
+				f.add("Created", a.fmtTime(k.Created))
+				f.add("Status changed", a.fmtTime(k.StatusChanged))
+				f.add("Last used", a.fmtTime(k.LastUsed))
+				if k.Replaces != "" {
+					f.add("Replaces", a.keyRef(ctx, st, k.Replaces))
+				}
+				if k.ReplacedBy != "" {
+					f.add("Replaced by", a.keyRef(ctx, st, k.ReplacedBy))
+				}
+				if k.Unrestricted() {
+					f.add("Domains", "none: unrestricted (any site, or server-to-server)")
+				}
+				for _, d := range k.Domains {
+					f.add("Domain", domainLabel(d))
+				}
+				if u, ok := a.recentUsage(ctx, st, k.ID); ok {
+					f.add("Requests (24h)", u)
+				}
+				if hosts, err := st.RefusedHosts(ctx, k.ID); err == nil {
+					for i, h := range hosts {
+						if i == 3 {
+							break
+						}
+						f.add("Refused host", fmt.Sprintf("%s (%d, last %s)", h.Host, h.Count, a.fmtTime(h.LastSeen)))
+					}
+				}
+				return a.printFields(f)
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+// keyRef names a key by id, prefix and name, for messages.
+func (a *app) keyRef(ctx context.Context, st store.Store, id string) string {
+	k, err := st.Key(ctx, id)
+	if err != nil {
+		return id
+	}
+	return fmt.Sprintf("%s %s %s (%s)", k.ID, k.Prefix, k.Name, k.Status.Label())
+}
+
+// recentUsage sums a key's last 24 hours of requests, in words.
+func (a *app) recentUsage(ctx context.Context, st store.Store, id string) (string, bool) {
+	now := a.now()
+	buckets, err := st.Usage(ctx, store.UsageQuery{KeyID: id, Since: now.Add(-24 * time.Hour), Until: now})
+	if err != nil {
+		return "", false
+	}
+	var ok, u, f uint64
+	for _, b := range buckets {
+		ok += b.Allowed
+		u += b.Unauthorized
+		f += b.Forbidden
+	}
+	return fmt.Sprintf("%d allowed, %d refused with 401, %d refused with 403", ok, u, f), true
+}
+
+// checkName validates a key name the way the store will, for an early,
+// clear error.
+func checkName(name string) (string, error) {
+	n, err := model.NormalizeKeyName(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v (a name is 1 to %d characters, e.g. \"Production frontend\")", store.ErrInvalid, err, model.MaxNameLen)
+	}
+	return n, nil
+}
+
+// warnDuplicateName warns when another key already has this name.
+func (a *app) warnDuplicateName(ctx context.Context, st store.Store, name, exceptID string) {
+	keys, err := st.Keys(ctx)
+	if err != nil {
+		return
+	}
+	for _, k := range keys {
+		if k.Name == name && k.ID != exceptID {
+			a.warnf("another key is already named %s (%s, %s); names need not be unique, refer to keys by id", qq(name), k.ID, k.Status.Label())
+			return
+		}
+	}
+}
+
+// printSecret shows a new secret once: JSON, or a framed block on a
+// terminal, or only the secret on stdout (the warning on stderr) for
+// KEY=$(tmaps keys create --name x).
+func (a *app) printSecret(asJSON bool, verb string, k model.Key, secret string, extra map[string]any) error {
+	if asJSON {
+		out := map[string]any{"key": jsonKey(k), "secret": secret}
+		for n, v := range extra {
+			out[n] = v
+		}
+		return a.printJSON(out)
+	}
+	warning := "This secret is shown once and cannot be shown again: store it now."
+	if a.outTTY {
+		fmt.Fprintf(a.stdout, "%s key %s (%s, %s).\n\n    %s\n\n%s\n", verb, qq(k.Name), k.ID, k.Prefix, secret, warning)
+		return nil
+	}
+	fmt.Fprintln(a.stdout, secret)
+	fmt.Fprintf(a.stderr, "%s key %s (%s, %s). %s\n", verb, qq(k.Name), k.ID, k.Prefix, warning)
+	return nil
+}
+
+func (a *app) keysCreate() *cobra.Command {
+	var asJSON bool
+	var name string
+	c := &cobra.Command{
+		Use:   "create --name NAME",
+		Short: "Create an Active key and print its secret, once",
+		Long: `Create an Active key and print its secret, once.
+
+On a terminal the secret is shown with a warning. Otherwise only the secret
+is printed on stdout (the warning goes to stderr), so this works:
+
+    KEY=$(tmaps keys create --name "Production frontend")
+
+A new key has no domain, so it is unrestricted until you link one:
+    tmaps keys link KEY mysite.tn`,
+		Args: nargs(0, 0),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("name") {
+				return usagef(`--name is required: tmaps keys create --name "Production frontend"`)
+			}
+			n, err := checkName(name)
+			if err != nil {
+				return err
+			}
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				a.warnDuplicateName(ctx, st, n, "")
+				k, secret, err := st.CreateKey(ctx, n)
+				if err != nil {
+					return fmt.Errorf("create the key: %w", err)
+				}
+				return a.printSecret(asJSON, "Created", k, secret, nil)
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, `print {"key":{…},"secret":"ak_…"}`)
+	c.Flags().StringVar(&name, "name", "", "name of the key (1 to 100 characters)")
+	return c
+}
+
+func (a *app) keysRename() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "rename KEY NAME",
+		Short: "Rename a key",
+		Args:  nargs(2, 2),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			n, err := checkName(args[1])
+			if err != nil {
+				return err
+			}
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				k, err := resolve(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				if k.Status == model.Revoked {
+					return fmt.Errorf("cannot rename %s: %w", qq(k.Name), model.ErrKeyRevoked)
+				}
+				a.warnDuplicateName(ctx, st, n, k.ID)
+				nk, err := st.RenameKey(ctx, k.ID, n)
+				if err != nil {
+					return fmt.Errorf("rename the key: %w", err)
+				}
+				if asJSON {
+					return a.printJSON(jsonKey(nk))
+				}
+				fmt.Fprintf(a.stdout, "Renamed key %s from %s to %s.\n", nk.ID, qq(k.Name), qq(nk.Name))
+				return nil
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the key as JSON")
+	return c
+}
+
+// confirm asks a yes/no question on a terminal. With yes it proceeds; when
+// stdin is not a terminal it refuses with refusal and the --yes hint.
+func (a *app) confirm(yes bool, question, refusal string) error {
+	if yes {
+		return nil
+	}
+	if !a.inTTY {
+		return refusedf("%s: nothing changed; rerun with --yes to confirm", refusal)
+	}
+	fmt.Fprintf(a.stderr, "%s [y/N] ", question)
+	line, _ := a.readLine()
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return refusedf("not confirmed: nothing changed")
+}
+
+// readLine reads one line from stdin, without its line ending.
+func (a *app) readLine() (string, error) {
+	if a.in == nil {
+		a.in = bufio.NewReader(a.stdin)
+	}
+	line, err := a.in.ReadString('\n')
+	return strings.TrimRight(line, "\r\n"), err
+}
+
+func (a *app) keysDisable() *cobra.Command {
+	var asJSON, yes bool
+	c := &cobra.Command{
+		Use:   "disable KEY [--yes]",
+		Short: "Disable a key: its requests are refused with 401 until enabled again",
+		Long: `Disable a key: its requests are refused with 401 "api_key disabled" until
+you enable it again. Asks for confirmation on a terminal; elsewhere pass --yes.`,
+		Args: nargs(1, 1),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				k, err := resolve(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				if _, err := k.Status.Transition(model.ActDisable); err != nil {
+					return fmt.Errorf("cannot disable %s: %w", qq(k.Name), err)
+				}
+				impact := ""
+				if u, ok := a.recentUsage(ctx, st, k.ID); ok {
+					impact = " Last 24 hours: " + u + "."
+				}
+				err = a.confirm(yes,
+					fmt.Sprintf("Disable key %s (%s)? Its requests will be refused with 401.%s", qq(k.Name), k.Prefix, impact),
+					fmt.Sprintf("disabling key %s (%s) needs confirmation", qq(k.Name), k.Prefix))
+				if err != nil {
+					return err
+				}
+				nk, err := st.DisableKey(ctx, k.ID)
+				if err != nil {
+					return fmt.Errorf("disable the key: %w", err)
+				}
+				if asJSON {
+					return a.printJSON(jsonKey(nk))
+				}
+				fmt.Fprintf(a.stdout, "Disabled key %s (%s). Enable it again with: tmaps keys enable %s\n", qq(nk.Name), nk.Prefix, nk.ID)
+				return nil
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the key as JSON")
+	c.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return c
+}
+
+func (a *app) keysEnable() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "enable KEY",
+		Short: "Enable a disabled key",
+		Args:  nargs(1, 1),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				k, err := resolve(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				nk, err := st.EnableKey(ctx, k.ID)
+				if err != nil {
+					return fmt.Errorf("cannot enable %s: %w", qq(k.Name), err)
+				}
+				if asJSON {
+					return a.printJSON(jsonKey(nk))
+				}
+				fmt.Fprintf(a.stdout, "Enabled key %s (%s).\n", qq(nk.Name), nk.Prefix)
+				return nil
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the key as JSON")
+	return c
+}
+
+func (a *app) keysRevoke() *cobra.Command {
+	var asJSON bool
+	var confirmName string
+	c := &cobra.Command{
+		Use:   "revoke KEY --confirm NAME",
+		Short: "Revoke a key, permanently (type its exact name with --confirm)",
+		Long: `Revoke a key, permanently: its requests are refused with 401 "api_key revoked"
+and it can never be enabled, renamed, linked or rotated again.
+
+--confirm must be the key's exact name. On a terminal, without --confirm, the
+name is asked for.`,
+		Args: nargs(1, 1),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				k, err := resolve(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				if k.Status == model.Revoked {
+					return fmt.Errorf("cannot revoke %s: %w", qq(k.Name), model.ErrKeyRevoked)
+				}
+				hint := fmt.Sprintf("tmaps keys revoke %s --confirm %s", k.ID, shellQuote(q(k.Name)))
+				if !cmd.Flags().Changed("confirm") {
+					if !a.inTTY {
+						return refusedf("revoking key %s (%s) is permanent: confirm with the key's exact name: %s", qq(k.Name), k.Prefix, hint)
+					}
+					impact := ""
+					if u, ok := a.recentUsage(ctx, st, k.ID); ok {
+						impact = " Last 24 hours: " + u + "."
+					}
+					fmt.Fprintf(a.stderr, "Revoke key %s (%s)? This is permanent.%s\nType the key's name to confirm: ", qq(k.Name), k.Prefix, impact)
+					confirmName, _ = a.readLine()
+				}
+				if confirmName != k.Name {
+					return refusedf("%v: nothing changed; to revoke, type the exact name: %s", model.ErrConfirmMismatch, hint)
+				}
+				nk, err := st.RevokeKey(ctx, k.ID, confirmName)
+				if err != nil {
+					return fmt.Errorf("revoke the key: %w", err)
+				}
+				if asJSON {
+					return a.printJSON(jsonKey(nk))
+				}
+				fmt.Fprintf(a.stdout, "Revoked key %s (%s), permanently.\n", qq(nk.Name), nk.Prefix)
+				return nil
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the key as JSON")
+	c.Flags().StringVar(&confirmName, "confirm", "", "the key's exact name")
+	return c
+}
+
+func (a *app) keysRotate() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "rotate KEY",
+		Short: "Create a replacement key with the same name and domains; print its secret once",
+		Long: `Rotate a key: create a new Active key with the same name and domains and
+print its secret once (like keys create). The old key stays as it is until you
+revoke it, so you can deploy the new secret first:
+
+    NEW=$(tmaps keys rotate KEY)      # deploy $NEW, then:
+    tmaps keys revoke OLD-ID --confirm NAME`,
+		Args: nargs(1, 1),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				k, err := resolve(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				if k.Status == model.Revoked {
+					return fmt.Errorf("cannot rotate %s: %w", qq(k.Name), model.ErrKeyRevoked)
+				}
+				nk, secret, err := st.RotateKey(ctx, k.ID)
+				if err != nil {
+					return fmt.Errorf("rotate the key: %w", err)
+				}
+				if old, err := st.Key(ctx, k.ID); err == nil {
+					k = old
+				}
+				if err := a.printSecret(asJSON, "Rotated", nk, secret, map[string]any{"replaces": jsonKey(k)}); err != nil {
+					return err
+				}
+				if !asJSON {
+					fmt.Fprintf(a.stderr, "The old key %s (%s) stays %s until you revoke it, once the new secret is deployed:\n  tmaps keys revoke %s --confirm %s\n",
+						k.ID, k.Prefix, k.Status.Label(), k.ID, shellQuote(q(k.Name)))
+				}
+				return nil
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, `print {"key":{…},"secret":"ak_…","replaces":{…}}`)
+	return c
+}
+
+// lookupDomains normalises each name (an invalid one is an error with the
+// reason) and checks that it exists (a missing one says how to add it).
+func lookupDomains(ctx context.Context, st store.Store, names []string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		ascii, err := model.NormalizeDomain(n)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s is not a valid domain: %v", store.ErrInvalid, qq(n), err)
+		}
+		d, err := st.Domain(ctx, ascii)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s does not exist: run `tmaps domains add %s` first", store.ErrDomainNotFound, qq(ascii), shellQuote(ascii))
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d.Name)
+	}
+	return out, nil
+}
+
+func (a *app) keysLink() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "link KEY DOMAIN...",
+		Short: "Link domains to a key: browsers on those sites may use it",
+		Args:  nargs(2, -1),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				k, err := resolve(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				if k.Status == model.Revoked {
+					return fmt.Errorf("cannot link domains to %s: %w", qq(k.Name), model.ErrKeyRevoked)
+				}
+				names, err := lookupDomains(ctx, st, args[1:])
+				if err != nil {
+					return err
+				}
+				nk, err := st.LinkKey(ctx, k.ID, names...)
+				if err != nil {
+					return fmt.Errorf("link: %w", err)
+				}
+				if asJSON {
+					return a.printJSON(jsonKey(nk))
+				}
+				var added, already []string
+				for _, n := range names {
+					if contains(k.Domains, n) {
+						already = append(already, n)
+					} else if !contains(added, n) {
+						added = append(added, n)
+					}
+				}
+				if len(added) > 0 {
+					fmt.Fprintf(a.stdout, "Linked %s to key %s (%s).\n", strings.Join(added, ", "), qq(nk.Name), nk.Prefix)
+				}
+				if len(already) > 0 {
+					fmt.Fprintf(a.stderr, "Already linked: %s.\n", strings.Join(already, ", "))
+				}
+				if k.Unrestricted() && len(added) > 0 {
+					fmt.Fprintf(a.stderr, "The key was unrestricted; browsers must now send an Origin or Referer on a linked domain.\n")
+				}
+				return nil
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the key as JSON")
+	return c
+}
+
+func (a *app) keysUnlink() *cobra.Command {
+	var asJSON, yes bool
+	c := &cobra.Command{
+		Use:   "unlink KEY DOMAIN... [--yes]",
+		Short: "Unlink domains from a key (unlinking the last one needs --yes)",
+		Long: `Unlink domains from a key. Unlinking its last domain makes the key
+unrestricted (any site may use it): that asks for confirmation on a terminal,
+and needs --yes elsewhere.`,
+		Args: nargs(2, -1),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			return a.withStore(func(ctx context.Context, st store.Store) error {
+				k, err := resolve(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				names, err := lookupDomains(ctx, st, args[1:])
+				if err != nil {
+					return err
+				}
+				var remaining, notLinked []string
+				for _, d := range k.Domains {
+					if !contains(names, d) {
+						remaining = append(remaining, d)
+					}
+				}
+				for _, n := range names {
+					if !contains(k.Domains, n) {
+						notLinked = append(notLinked, n)
+					}
+				}
+				if len(notLinked) > 0 {
+					fmt.Fprintf(a.stderr, "Not linked to key %s: %s.\n", qq(k.Name), strings.Join(notLinked, ", "))
+				}
+				if len(notLinked) == len(names) {
+					if asJSON {
+						return a.printJSON(jsonKey(k))
+					}
+					return nil
+				}
+				if len(remaining) == 0 && k.Status != model.Revoked {
+					err := a.confirm(yes,
+						fmt.Sprintf("Key %s (%s) will have no domain left and become unrestricted: any site may use it. Unlink?", qq(k.Name), k.Prefix),
+						fmt.Sprintf("unlinking would leave key %s (%s) with no domain, unrestricted (any site may use it)", qq(k.Name), k.Prefix))
+					if err != nil {
+						return err
+					}
+				}
+				nk, err := st.UnlinkKey(ctx, k.ID, names...)
+				if err != nil {
+					return fmt.Errorf("unlink: %w", err)
+				}
+				if asJSON {
+					return a.printJSON(jsonKey(nk))
+				}
+				var removed []string
+				for _, n := range names {
+					if contains(k.Domains, n) && !contains(removed, n) {
+						removed = append(removed, n)
+					}
+				}
+				fmt.Fprintf(a.stdout, "Unlinked %s from key %s (%s).\n", strings.Join(removed, ", "), qq(nk.Name), nk.Prefix)
+				if nk.Unrestricted() {
+					fmt.Fprintf(a.stderr, "Key %s is now unrestricted.\n", qq(nk.Name))
+				}
+				return nil
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the key as JSON")
+	c.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return c
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+
+	"github.com/tmaps/console/demo"
+	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/bolt"
+)
+
+// openStore opens the store a command works on: the management API with
+// --api, a throw-away demo store with --demo, else the bolt file of --db.
+// location says where the data lives (for the console's header); done
+// closes the store and removes what --demo created.
+func (a *app) openStore() (st store.Store, location string, done func(), err error) {
+	flags := a.root.PersistentFlags()
+	api := a.setting(flags.Changed("api"), a.api, "TMAPS_API", "")
+	if a.demo && (flags.Changed("api") || flags.Changed("db")) {
+		return nil, "", nil, usagef("--demo uses a throw-away store: drop --db and --api")
+	}
+	switch {
+	case a.demo:
+		return a.openDemo()
+	case api != "":
+		token := a.setting(flags.Changed("token"), a.token, "TMAPS_TOKEN", "")
+		return a.openRemote(api, token)
+	}
+	path := a.setting(flags.Changed("db"), a.db, "TMAPS_DB", a.defaultDB())
+	if path == "" {
+		return nil, "", nil, usagef("--db needs a file path (or unset it to use %s)", a.defaultDB())
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	b, err := bolt.Open(path, bolt.Options{Timeout: a.lockTimeout, Now: a.now})
+	if err != nil {
+		if errors.Is(err, store.ErrInUse) {
+			return nil, "", nil, err
+		}
+		return nil, "", nil, fmt.Errorf("%w (check the path, or pass another one with --db or TMAPS_DB)", err)
+	}
+	return b, path, func() { b.Close() }, nil
+}
+
+// openRemote is where the management API client plugs in.
+func (a *app) openRemote(url, token string) (store.Store, string, func(), error) {
+	return nil, "", nil, errors.New("--api: remote API not available in this build")
+}
+
+// openDemo creates a store in a fresh temporary directory, fills it with
+// demo data whose history spans the last 30 days, and removes it on done.
+func (a *app) openDemo() (store.Store, string, func(), error) {
+	dir, err := os.MkdirTemp("", "tmaps-demo-")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("--demo: create a temporary directory: %w", err)
+	}
+	clock := demo.NewClock(a.now)
+	b, err := bolt.Open(filepath.Join(dir, "demo.db"), bolt.Options{Timeout: a.lockTimeout, Now: clock.Now})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", nil, fmt.Errorf("--demo: %w", err)
+	}
+	done := func() {
+		b.Close()
+		os.RemoveAll(dir)
+	}
+	if err := demo.FillTimed(a.ctx, b, a.now(), clock); err != nil {
+		done()
+		return nil, "", nil, fmt.Errorf("--demo: fill the demo store: %w", err)
+	}
+	return b, "demo (throw-away store, changes are lost on exit)", done, nil
+}
+
+// actor is the audit actor of local changes: the OS user name.
+func (a *app) actor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := a.getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// withStore opens the store, runs fn with a context carrying the actor, and
+// closes the store.
+func (a *app) withStore(fn func(ctx context.Context, st store.Store) error) error {
+	st, _, done, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(store.WithActor(a.ctx, a.actor()), st)
+}
+
+// fmtTime formats a time for a table (local, minutes) or for text meant for
+// scripts (RFC 3339, UTC). The zero time is "never" or "".
+func (a *app) fmtTime(t time.Time) string {
+	if t.IsZero() {
+		if a.outTTY {
+			return "never"
+		}
+		return ""
+	}
+	if a.outTTY {
+		return t.Local().Format("2006-01-02 15:04")
+	}
+	return t.UTC().Format(time.RFC3339)
+}
