@@ -1,0 +1,719 @@
+// Package server is the management HTTP API of `tmaps serve`: JSON routes
+// under /v1 for everything the console and the CLI do, guarded by operator
+// tokens, plus the gate's /v1/authorize and /metrics mounted beside them.
+// The route table (Routes) is the single list used to register handlers, by
+// the tests, and checked against docs/openapi.yaml.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/server/wire"
+	"github.com/tmaps/console/store"
+)
+
+// DefaultMaxBody is the largest request body accepted (64 KiB).
+const DefaultMaxBody = 64 << 10
+
+// Options configure a Server.
+type Options struct {
+	// Tokens checks operator tokens; required.
+	Tokens store.TokenStore
+	// Authorize answers GET /v1/authorize (the gate's handler). Nil answers 503.
+	Authorize http.Handler
+	// Metrics writes the Prometheus text of GET /metrics. Nil answers 503.
+	Metrics func(io.Writer)
+	// Logger receives request logs; nil discards them. Wrap it with
+	// NewRedactingHandler (New does not, so callers choose the handler).
+	Logger *slog.Logger
+	// MaxBody is the largest request body; 0 means DefaultMaxBody.
+	MaxBody int64
+	// Heartbeat is the interval of keep-alive comments on /v1/events;
+	// 0 means 15 seconds.
+	Heartbeat time.Duration
+}
+
+// Server serves the management API over a store.
+type Server struct {
+	s    store.Store
+	opt  Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+	stop chan struct{}
+	once sync.Once
+}
+
+// Route is one route of the API.
+type Route struct {
+	Method string
+	Path   string // a net/http ServeMux pattern path, e.g. /v1/keys/{id}
+	// Auth is true when the route requires an operator token.
+	Auth    bool
+	handler func(*Server, http.ResponseWriter, *http.Request)
+}
+
+// routes is the route table: handlers are registered from it, the tests
+// iterate it, and docs/openapi.yaml must list exactly these.
+var routes = []Route{
+	{"GET", "/v1/keys", true, (*Server).listKeys},
+	{"POST", "/v1/keys", true, (*Server).createKey},
+	{"POST", "/v1/keys/by-digest", true, (*Server).keyByDigest},
+	{"GET", "/v1/keys/{id}", true, (*Server).getKey},
+	{"POST", "/v1/keys/{id}/rename", true, (*Server).renameKey},
+	{"POST", "/v1/keys/{id}/disable", true, (*Server).disableKey},
+	{"POST", "/v1/keys/{id}/enable", true, (*Server).enableKey},
+	{"POST", "/v1/keys/{id}/revoke", true, (*Server).revokeKey},
+	{"POST", "/v1/keys/{id}/rotate", true, (*Server).rotateKey},
+	{"POST", "/v1/keys/{id}/link", true, (*Server).linkKey},
+	{"POST", "/v1/keys/{id}/unlink", true, (*Server).unlinkKey},
+	{"GET", "/v1/keys/{id}/refused-hosts", true, (*Server).refusedHosts},
+	{"GET", "/v1/domains", true, (*Server).listDomains},
+	{"POST", "/v1/domains", true, (*Server).addDomain},
+	{"GET", "/v1/domains/{name}", true, (*Server).getDomain},
+	{"DELETE", "/v1/domains/{name}", true, (*Server).deleteDomain},
+	{"GET", "/v1/audit", true, (*Server).audit},
+	{"GET", "/v1/usage", true, (*Server).usage},
+	{"POST", "/v1/usage", true, (*Server).recordUsage},
+	{"GET", "/v1/events", true, (*Server).events},
+	{"GET", "/v1/tokens", true, (*Server).listTokens},
+	{"POST", "/v1/tokens", true, (*Server).createToken},
+	{"DELETE", "/v1/tokens/{name}", true, (*Server).revokeToken},
+	{"GET", "/metrics", true, (*Server).metrics},
+	{"GET", "/v1/authorize", false, (*Server).authorize},
+}
+
+// Routes returns a copy of the route table.
+func Routes() []Route { return append([]Route(nil), routes...) }
+
+// New returns a Server over s.
+func New(s store.Store, opt Options) (*Server, error) {
+	if s == nil {
+		return nil, errors.New("server: nil store")
+	}
+	if opt.Tokens == nil {
+		return nil, errors.New("server: no token store: operator tokens live in the daemon's local store")
+	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = DefaultMaxBody
+	}
+	if opt.Heartbeat <= 0 {
+		opt.Heartbeat = 15 * time.Second
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srv := &Server{s: s, opt: opt, log: log, mux: http.NewServeMux(), stop: make(chan struct{})}
+	for _, rt := range routes {
+		h := rt.handler
+		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(srv, w, r) })
+		if rt.Auth {
+			hf = srv.requireToken(hf)
+		}
+		srv.mux.Handle(rt.Method+" "+rt.Path, hf)
+	}
+	return srv, nil
+}
+
+// Handler returns the API with request logging.
+func (srv *Server) Handler() http.Handler { return srv.logRequests(http.HandlerFunc(srv.route)) }
+
+// route dispatches to the mux, answering unknown routes (404) and wrong
+// methods (405, with Allow) in JSON like every other error.
+func (srv *Server) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := srv.mux.Handler(r)
+	if pattern != "" {
+		srv.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if allow := rec.Header().Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, wire.Error{Error: "method not allowed: use " + allow, Code: "method_not_allowed"})
+		return
+	}
+	if rec.Code == http.StatusMovedPermanently || rec.Code == http.StatusTemporaryRedirect || rec.Code == http.StatusPermanentRedirect {
+		srv.mux.ServeHTTP(w, r)
+		return
+	}
+	writeError(w, http.StatusNotFound, wire.Error{Error: "no such route: see docs/api.md", Code: "no_route"})
+}
+
+// Close ends the open event streams so that http.Server.Shutdown does not
+// wait for them. Register it with (*http.Server).RegisterOnShutdown.
+func (srv *Server) Close() { srv.once.Do(func() { close(srv.stop) }) }
+
+type tokenCtxKey struct{}
+
+// requireToken checks the bearer token and sets the audit actor to the
+// token's name. Anything but a valid token is 401 {"error":"unauthorized"}.
+func (srv *Server) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := srv.checkToken(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tmaps"`)
+			writeError(w, http.StatusUnauthorized, wire.Error{Error: "unauthorized"})
+			return
+		}
+		ctx := store.WithActor(r.Context(), tok.Name)
+		ctx = context.WithValue(ctx, tokenCtxKey{}, tok.Name)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func (srv *Server) checkToken(r *http.Request) (store.Token, bool) {
+	h := r.Header.Values("Authorization")
+	if len(h) != 1 {
+		return store.Token{}, false
+	}
+	scheme, secret, ok := strings.Cut(h[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return store.Token{}, false
+	}
+	secret = strings.TrimSpace(secret)
+	if secret == "" || len(secret) > 256 {
+		return store.Token{}, false
+	}
+	d := sha256.Sum256([]byte(secret))
+	tok, err := srv.opt.Tokens.TokenByDigest(r.Context(), d)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			srv.log.Error("token lookup failed", "err", err)
+		}
+		return store.Token{}, false
+	}
+	if subtle.ConstantTimeCompare(tok.Digest[:], d[:]) != 1 {
+		return store.Token{}, false
+	}
+	return tok, true
+}
+
+// ---- helpers ----
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, e wire.Error) {
+	writeJSON(w, status, e)
+}
+
+// fail answers err with its status and code; unknown errors are logged and
+// answered 500 without details.
+func (srv *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := wire.Classify(err)
+	if status == http.StatusInternalServerError {
+		srv.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, status, body)
+}
+
+func badRequest(w http.ResponseWriter, msg string) {
+	writeError(w, http.StatusBadRequest, wire.Error{Error: msg, Code: wire.CodeBadRequest})
+}
+
+// decode reads a JSON body into v: at most MaxBody bytes, no unknown
+// fields, one value. When optional, an empty body leaves v as it is. It
+// answers the error itself and returns false on failure.
+func (srv *Server) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, srv.opt.MaxBody)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, wire.Error{
+				Error: fmt.Sprintf("request body too large: at most %d bytes", mbe.Limit), Code: wire.CodeTooLarge})
+			return false
+		}
+		badRequest(w, "cannot read the request body")
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if optional {
+			return true
+		}
+		badRequest(w, "a JSON body is required: see docs/api.md")
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		badRequest(w, "bad JSON: "+jsonErr(err))
+		return false
+	}
+	if dec.More() {
+		badRequest(w, "bad JSON: one JSON object expected, found more data after it")
+		return false
+	}
+	return true
+}
+
+func jsonErr(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of input"
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "json: unknown field") {
+		return strings.TrimPrefix(msg, "json: ")
+	}
+	return "cannot decode the body"
+}
+
+func keysOut(ks []model.Key) []wire.Key {
+	out := make([]wire.Key, len(ks))
+	for i, k := range ks {
+		out[i] = wire.FromKey(k)
+	}
+	return out
+}
+
+func domainOut(d model.Domain) model.Domain {
+	d = d.Clone()
+	if d.Keys == nil {
+		d.Keys = []string{}
+	}
+	return d
+}
+
+func parseTime(q string, name string) (time.Time, error) {
+	if q == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, q)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", name)
+	}
+	return t, nil
+}
+
+// ---- keys ----
+
+func (srv *Server) listKeys(w http.ResponseWriter, r *http.Request) {
+	ks, err := srv.s.Keys(r.Context())
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, keysOut(ks))
+}
+
+func (srv *Server) createKey(w http.ResponseWriter, r *http.Request) {
+	var req wire.NameRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	k, secret, err := srv.s.CreateKey(r.Context(), req.Name)
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, wire.KeyWithSecret{Key: wire.FromKey(k), Secret: secret})
+}
+
+func (srv *Server) keyByDigest(w http.ResponseWriter, r *http.Request) {
+	var req wire.DigestRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	d, err := model.ParseDigest(req.Digest)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, wire.Error{Error: "digest must be 64 lowercase hex characters (the SHA-256 of the secret, never the secret)", Code: "invalid"})
+		return
+	}
+	srv.keyResult(w, r, http.StatusOK)(srv.s.KeyByDigest(r.Context(), d))
+}
+
+func (srv *Server) keyResult(w http.ResponseWriter, r *http.Request, status int) func(model.Key, error) {
+	return func(k model.Key, err error) {
+		if err != nil {
+			srv.fail(w, r, err)
+			return
+		}
+		writeJSON(w, status, wire.FromKey(k))
+	}
+}
+
+func (srv *Server) getKey(w http.ResponseWriter, r *http.Request) {
+	srv.keyResult(w, r, http.StatusOK)(srv.s.Key(r.Context(), r.PathValue("id")))
+}
+
+func (srv *Server) renameKey(w http.ResponseWriter, r *http.Request) {
+	var req wire.NameRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	srv.keyResult(w, r, http.StatusOK)(srv.s.RenameKey(r.Context(), r.PathValue("id"), req.Name))
+}
+
+func (srv *Server) disableKey(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	if !srv.decode(w, r, &req, true) {
+		return
+	}
+	srv.keyResult(w, r, http.StatusOK)(srv.s.DisableKey(r.Context(), r.PathValue("id")))
+}
+
+func (srv *Server) enableKey(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	if !srv.decode(w, r, &req, true) {
+		return
+	}
+	srv.keyResult(w, r, http.StatusOK)(srv.s.EnableKey(r.Context(), r.PathValue("id")))
+}
+
+func (srv *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
+	var req wire.RevokeRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	srv.keyResult(w, r, http.StatusOK)(srv.s.RevokeKey(r.Context(), r.PathValue("id"), req.Confirm))
+}
+
+func (srv *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	if !srv.decode(w, r, &req, true) {
+		return
+	}
+	k, secret, err := srv.s.RotateKey(r.Context(), r.PathValue("id"))
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, wire.KeyWithSecret{Key: wire.FromKey(k), Secret: secret})
+}
+
+func (srv *Server) linkKey(w http.ResponseWriter, r *http.Request) {
+	var req wire.DomainsRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	srv.keyResult(w, r, http.StatusOK)(srv.s.LinkKey(r.Context(), r.PathValue("id"), req.Domains...))
+}
+
+func (srv *Server) unlinkKey(w http.ResponseWriter, r *http.Request) {
+	var req wire.DomainsRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	srv.keyResult(w, r, http.StatusOK)(srv.s.UnlinkKey(r.Context(), r.PathValue("id"), req.Domains...))
+}
+
+func (srv *Server) refusedHosts(w http.ResponseWriter, r *http.Request) {
+	hs, err := srv.s.RefusedHosts(r.Context(), r.PathValue("id"))
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	if hs == nil {
+		hs = []store.RefusedHost{}
+	}
+	writeJSON(w, http.StatusOK, hs)
+}
+
+// ---- domains ----
+
+func (srv *Server) listDomains(w http.ResponseWriter, r *http.Request) {
+	ds, err := srv.s.Domains(r.Context())
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	out := make([]model.Domain, len(ds))
+	for i, d := range ds {
+		out[i] = domainOut(d)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (srv *Server) addDomain(w http.ResponseWriter, r *http.Request) {
+	var req wire.NameRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	d, err := srv.s.AddDomain(r.Context(), req.Name)
+	if err != nil {
+		status, body := wire.Classify(err)
+		if errors.Is(err, store.ErrDomainExists) && d.Name != "" {
+			dd := domainOut(d)
+			body.Domain = &dd
+		}
+		if status == http.StatusInternalServerError {
+			srv.fail(w, r, err)
+			return
+		}
+		writeError(w, status, body)
+		return
+	}
+	writeJSON(w, http.StatusCreated, domainOut(d))
+}
+
+func (srv *Server) domainResult(w http.ResponseWriter, r *http.Request) func(model.Domain, error) {
+	return func(d model.Domain, err error) {
+		if err != nil {
+			srv.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, domainOut(d))
+	}
+}
+
+func (srv *Server) getDomain(w http.ResponseWriter, r *http.Request) {
+	srv.domainResult(w, r)(srv.s.Domain(r.Context(), r.PathValue("name")))
+}
+
+func (srv *Server) deleteDomain(w http.ResponseWriter, r *http.Request) {
+	srv.domainResult(w, r)(srv.s.DeleteDomain(r.Context(), r.PathValue("name")))
+}
+
+// ---- audit and usage ----
+
+func (srv *Server) audit(w http.ResponseWriter, r *http.Request) {
+	qv := r.URL.Query()
+	q := store.AuditQuery{Object: qv.Get("object"), Actor: qv.Get("actor")}
+	var err error
+	if q.Since, err = parseTime(qv.Get("since"), "since"); err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	if l := qv.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			badRequest(w, "limit must be a whole number ≥ 0 (0 means no limit)")
+			return
+		}
+		q.Limit = n
+	}
+	es, err := srv.s.Audit(r.Context(), q)
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	if es == nil {
+		es = []model.AuditEntry{}
+	}
+	writeJSON(w, http.StatusOK, es)
+}
+
+func (srv *Server) usage(w http.ResponseWriter, r *http.Request) {
+	qv := r.URL.Query()
+	q := store.UsageQuery{KeyID: qv.Get("key")}
+	var err error
+	if q.Since, err = parseTime(qv.Get("since"), "since"); err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	if q.Until, err = parseTime(qv.Get("until"), "until"); err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	bs, err := srv.s.Usage(r.Context(), q)
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	if bs == nil {
+		bs = []store.UsageBucket{}
+	}
+	writeJSON(w, http.StatusOK, bs)
+}
+
+func (srv *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
+	var req wire.UsageRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	if err := srv.s.RecordUsage(r.Context(), req.Deltas); err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// ---- events ----
+
+// events streams change events as server-sent events: one "data:" line of
+// JSON per event. The subscription is made before the response headers are
+// sent, so a client that has the headers misses nothing after them.
+func (srv *Server) events(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ch, err := srv.s.Watch(ctx)
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	_ = rc.SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(w, ": connected\n\n"); err != nil {
+		return
+	}
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	tick := time.NewTicker(srv.opt.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-srv.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := io.WriteString(w, ": ping\n\n"); err != nil {
+				return
+			}
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			b, _ := json.Marshal(ev)
+			if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+				return
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// ---- tokens ----
+
+func (srv *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+	ts, err := srv.opt.Tokens.Tokens(r.Context())
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	if ts == nil {
+		ts = []store.Token{}
+	}
+	writeJSON(w, http.StatusOK, ts)
+}
+
+func (srv *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	var req wire.NameRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	t, secret, err := srv.opt.Tokens.CreateToken(r.Context(), req.Name)
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, wire.TokenWithSecret{Token: t, Secret: secret})
+}
+
+func (srv *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
+	if err := srv.opt.Tokens.RevokeToken(r.Context(), r.PathValue("name")); err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// ---- gate ----
+
+func (srv *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	if srv.opt.Authorize == nil {
+		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "the gate is not running", Code: "unavailable"})
+		return
+	}
+	srv.opt.Authorize.ServeHTTP(w, r)
+}
+
+func (srv *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if srv.opt.Metrics == nil {
+		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "metrics are not available", Code: "unavailable"})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	srv.opt.Metrics(w)
+}
+
+// ---- logging ----
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests logs one line per request, with the query's api_key and any
+// secret redacted. The gate's /v1/authorize is logged at debug level only:
+// it is the hot path.
+func (srv *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		level := slog.LevelInfo
+		if r.URL.Path == "/v1/authorize" {
+			level = slog.LevelDebug
+		}
+		if !srv.log.Enabled(r.Context(), level) {
+			return
+		}
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		srv.log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method),
+			slog.String("url", RedactURL(r.URL)),
+			slog.Int("status", status),
+			slog.Int64("bytes", sw.bytes),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("remote", r.RemoteAddr),
+		)
+	})
+}
