@@ -1,0 +1,272 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tmaps/console/gate"
+	"github.com/tmaps/console/server"
+	"github.com/tmaps/console/store/bolt"
+)
+
+func init() { register((*app).serveCmd) }
+
+// serveConfig is the parsed command line of `tmaps serve`.
+type serveConfig struct {
+	db, listen        string
+	certFile, keyFile string
+	proxies           []string
+	allowHTTP         bool
+	logFormat         string
+	logLevel          string
+	shutdownTimeout   time.Duration
+	flushEvery        time.Duration
+}
+
+const serveLong = `Run the daemon that owns the store: the management API under /v1 (operator
+tokens, see ` + "`tmaps tokens`" + `), the gate endpoint GET /v1/authorize for a reverse
+proxy or services, usage counting, and /metrics.
+
+TLS is required: give --tls-cert and --tls-key. Two exceptions:
+  --allow-http        local development only: plain HTTP, and the gate treats
+                      every request as HTTPS. Announced loudly at start.
+  --trusted-proxy     with a loopback --listen address, plain HTTP behind a
+                      TLS-terminating proxy (nginx) on this host: the gate
+                      trusts the proxy's X-Forwarded-Proto.
+
+It prints "ready URL" on stdout once it accepts connections, logs to stderr
+(api_key values and tokens are always redacted) and stops gracefully on
+SIGINT or SIGTERM: requests in flight finish and usage counts are flushed.`
+
+func (a *app) serveCmd() *cobra.Command {
+	var cfg serveConfig
+	c := &cobra.Command{
+		Use:   "serve --listen ADDR [--tls-cert FILE --tls-key FILE | --allow-http]",
+		Short: "Run the daemon: management API, gate endpoint, usage counting",
+		Long:  serveLong,
+		Args:  nargs(0, 0),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			flags := a.root.PersistentFlags()
+			if a.demo || flags.Changed("api") {
+				return usagef("serve owns a local store: drop --api and --demo (use --db PATH)")
+			}
+			cfg.db = a.setting(flags.Changed("db"), a.db, "TMAPS_DB", a.defaultDB())
+			return a.serve(cfg)
+		}),
+	}
+	f := c.Flags()
+	f.StringVar(&cfg.listen, "listen", "127.0.0.1:8443", "address to listen on (host:port; port 0 picks a free one)")
+	f.StringVar(&cfg.certFile, "tls-cert", "", "TLS certificate file (PEM)")
+	f.StringVar(&cfg.keyFile, "tls-key", "", "TLS private key file (PEM)")
+	f.StringArrayVar(&cfg.proxies, "trusted-proxy", nil, "CIDR or IP of a proxy whose X-Forwarded-Proto is trusted (repeatable)")
+	f.BoolVar(&cfg.allowHTTP, "allow-http", false, "LOCAL DEVELOPMENT ONLY: serve plain HTTP and let plain-HTTP requests through the gate")
+	f.StringVar(&cfg.logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
+	f.DurationVar(&cfg.flushEvery, "flush-every", gate.DefaultFlushEvery, "period of the usage flushes to the store")
+	return c
+}
+
+// parseProxies reads CIDRs or single addresses.
+func parseProxies(in []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range in {
+		for _, part := range strings.Split(s, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if p, err := netip.ParsePrefix(part); err == nil {
+				out = append(out, p.Masked())
+				continue
+			}
+			ip, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, usagef("--trusted-proxy %q: want a CIDR such as 127.0.0.1/32 or an IP address", part)
+			}
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+		}
+	}
+	return out, nil
+}
+
+// loopbackListen reports whether addr only listens on a loopback interface.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func (a *app) newServeLogger(cfg serveConfig) (*slog.Logger, slog.Handler, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return nil, nil, usagef("--log-level %q: use debug, info, warn or error", cfg.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch cfg.logFormat {
+	case "text":
+		h = slog.NewTextHandler(a.stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(a.stderr, opts)
+	default:
+		return nil, nil, usagef("--log-format %q: use text or json", cfg.logFormat)
+	}
+	red := server.NewRedactingHandler(h)
+	return slog.New(red), red, nil
+}
+
+func (a *app) serve(cfg serveConfig) error {
+	log, handler, err := a.newServeLogger(cfg)
+	if err != nil {
+		return err
+	}
+	proxies, err := parseProxies(cfg.proxies)
+	if err != nil {
+		return err
+	}
+	useTLS := cfg.certFile != "" || cfg.keyFile != ""
+	switch {
+	case (cfg.certFile == "") != (cfg.keyFile == ""):
+		return usagef("--tls-cert and --tls-key go together: give both files")
+	case useTLS && cfg.allowHTTP:
+		return usagef("--allow-http is for serving without TLS: drop it, or drop --tls-cert and --tls-key")
+	case !useTLS && !cfg.allowHTTP && !(len(proxies) > 0 && loopbackListen(cfg.listen)):
+		return usagef("refusing to serve without TLS: give --tls-cert FILE and --tls-key FILE; " +
+			"behind a TLS-terminating proxy on this host, listen on loopback with --trusted-proxy CIDR; " +
+			"for local development only, --allow-http")
+	}
+	var tlsConf *tls.Config
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(cfg.certFile, cfg.keyFile)
+		if err != nil {
+			return fmt.Errorf("load the TLS certificate %s and key %s: %w", cfg.certFile, cfg.keyFile, err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if cfg.allowHTTP {
+		fmt.Fprintln(a.stderr, "WARNING: --allow-http: serving PLAIN HTTP and letting plain-HTTP requests through the gate.\n"+
+			"WARNING: this is for local development only: API keys and operator tokens cross the network in clear.")
+		log.Warn("--allow-http is set: plain HTTP is served and accepted by the gate; local development only")
+	}
+
+	path := cfg.db
+	if path == "" {
+		return usagef("--db needs a file path")
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+
+	ctx, stop := signal.NotifyContext(a.ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	start := time.Now()
+	st, err := bolt.Open(path, bolt.Options{Timeout: a.lockTimeout, Now: a.now})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	// The gate's index lives until the store closes; its flush loop stops
+	// at shutdown with a final flush.
+	gateCtx, gateCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer gateCancel()
+	g, err := gate.New(gateCtx, st, gate.Options{
+		AllowHTTP: cfg.allowHTTP, TrustedProxies: proxies, FlushEvery: cfg.flushEvery,
+		Now: a.now, Logger: log.With("component", "gate"),
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, runCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer runCancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- g.Run(runCtx) }()
+
+	api, err := server.New(st, server.Options{
+		Tokens: st, Authorize: g.AuthorizeHandler(), Metrics: g.WriteMetrics, Logger: log.With("component", "api"),
+	})
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second, // the event stream lifts it for itself
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+		TLSConfig:         tlsConf,
+	}
+	httpSrv.RegisterOnShutdown(api.Close)
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --listen)", cfg.listen, err)
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+
+	log.Info("ready", "url", url, "db", path, "keys", g.Size(), "startup", time.Since(start),
+		"tls", tlsConf != nil, "allow_http", cfg.allowHTTP, "trusted_proxies", len(proxies))
+	fmt.Fprintf(a.stdout, "ready %s\n", url)
+
+	var result error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing requests in flight", "timeout", cfg.shutdownTimeout)
+	case err := <-serveErr:
+		result = fmt.Errorf("serve: %w", err)
+	}
+	shCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(shCtx); err != nil {
+		log.Warn("requests still in flight at the end of the shutdown timeout were cut", "err", err)
+		httpSrv.Close()
+	}
+	runCancel()
+	if err := <-runDone; err != nil {
+		log.Error("the final usage flush failed", "err", err)
+		if result == nil {
+			result = fmt.Errorf("final usage flush: %w", err)
+		}
+	}
+	gateCancel()
+	if err := st.Close(); err != nil && result == nil {
+		result = err
+	}
+	if result == nil {
+		log.Info("stopped")
+	} else if errors.Is(result, http.ErrServerClosed) {
+		result = nil
+	}
+	return result
+}
