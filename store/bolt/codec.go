@@ -87,9 +87,11 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// decoder reads a record, copying everything out of the transaction's memory.
+// decoder reads a record. The record is copied out of the transaction's
+// memory once, as a string, and every string field is a slice of that copy
+// (one allocation per record).
 type decoder struct {
-	b   []byte
+	s   string
 	err error
 }
 
@@ -97,13 +99,13 @@ func (d *decoder) string() string {
 	if d.err != nil {
 		return ""
 	}
-	n, w := binary.Uvarint(d.b)
-	if w <= 0 || uint64(len(d.b)-w) < n {
+	n, w := uvarint(d.s)
+	if w <= 0 || uint64(len(d.s)-w) < n {
 		d.err = errCorrupt
 		return ""
 	}
-	s := string(d.b[w : w+int(n)])
-	d.b = d.b[w+int(n):]
+	s := d.s[w : w+int(n)]
+	d.s = d.s[w+int(n):]
 	return s
 }
 
@@ -111,12 +113,16 @@ func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, w := binary.Varint(d.b)
+	ux, w := uvarint(d.s)
 	if w <= 0 {
 		d.err = errCorrupt
 		return 0
 	}
-	d.b = d.b[w:]
+	d.s = d.s[w:]
+	v := int64(ux >> 1) // zig-zag, as binary.AppendVarint writes it
+	if ux&1 != 0 {
+		v = ^v
+	}
 	return v
 }
 
@@ -124,12 +130,30 @@ func (d *decoder) bytes(dst []byte) {
 	if d.err != nil {
 		return
 	}
-	if len(d.b) < len(dst) {
+	if len(d.s) < len(dst) {
 		d.err = errCorrupt
 		return
 	}
-	copy(dst, d.b)
-	d.b = d.b[len(dst):]
+	copy(dst, d.s)
+	d.s = d.s[len(dst):]
+}
+
+// uvarint is binary.Uvarint over a string.
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		c := s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, -(i + 1)
+			}
+			return x | uint64(c)<<shift, i + 1
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
 }
 
 func decodeKey(seq uint64, b []byte) (keyRecord, error) {
@@ -137,7 +161,7 @@ func decodeKey(seq uint64, b []byte) (keyRecord, error) {
 	if len(b) == 0 || b[0] != keyRecordVersion {
 		return r, errCorrupt
 	}
-	d := decoder{b: b[1:]}
+	d := decoder{s: string(b[1:])}
 	k := &r.key
 	k.ID = d.string()
 	k.Name = d.string()
@@ -155,28 +179,52 @@ func decodeKey(seq uint64, b []byte) (keyRecord, error) {
 	return r, d.err
 }
 
-// counters is one usage bucket on disk: allowed, 401, 403.
+// counters are the counts of one hour: allowed, 401, 403.
 type counters [3]uint64
 
-func (c counters) encode() []byte {
-	b := make([]byte, 24)
-	for i, v := range c {
-		binary.BigEndian.PutUint64(b[8*i:], v)
+// dayRecord is the usage of one key (or of the total) over one UTC day:
+// 24 hourly counters. On disk it is a 3-byte bitmap of the hours that have
+// counts followed by 3 uvarints per such hour, so a key used in one hour of
+// a day costs a handful of bytes.
+type dayRecord [24]counters
+
+func (d *dayRecord) encode() []byte {
+	var mask uint32
+	b := make([]byte, 3, 3+24*3*2)
+	for h := range d {
+		if d[h] != (counters{}) {
+			mask |= 1 << h
+			for _, v := range d[h] {
+				b = binary.AppendUvarint(b, v)
+			}
+		}
 	}
+	b[0], b[1], b[2] = byte(mask), byte(mask>>8), byte(mask>>16)
 	return b
 }
 
-func decodeCounters(b []byte) counters {
-	var c counters
-	if len(b) != 24 {
-		return c
+func decodeDay(b []byte) (dayRecord, error) {
+	var d dayRecord
+	if len(b) == 0 {
+		return d, nil
 	}
-	for i := range c {
-		c[i] = binary.BigEndian.Uint64(b[8*i:])
+	if len(b) < 3 {
+		return d, errCorrupt
 	}
-	return c
-}
-
-func bytesHour(b []byte) time.Time {
-	return time.Unix(int64(binary.BigEndian.Uint32(b))*3600, 0).UTC()
+	mask := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16
+	b = b[3:]
+	for h := range d {
+		if mask&(1<<h) == 0 {
+			continue
+		}
+		for i := range d[h] {
+			v, w := binary.Uvarint(b)
+			if w <= 0 {
+				return d, errCorrupt
+			}
+			d[h][i] = v
+			b = b[w:]
+		}
+	}
+	return d, nil
 }

@@ -182,6 +182,7 @@ func (s *Store) Keys(ctx context.Context) ([]model.Key, error) {
 		out = make([]model.Key, 0, kb.Sequence()) // keys are never deleted
 		lc := tx.Bucket(bKeyDomains).Cursor()
 		lk, _ := lc.First()
+		names := map[string]string{} // one string per domain name, shared by keys
 		c := kb.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if len(k) != 8 {
@@ -197,7 +198,12 @@ func (s *Store) Keys(ctx context.Context) ([]model.Key, error) {
 			}
 			doms := []string{}
 			for lk != nil && bytes.Equal(lk[:8], k) {
-				doms = append(doms, string(lk[8:]))
+				name, ok := names[string(lk[8:])]
+				if !ok {
+					name = string(lk[8:])
+					names[name] = name
+				}
+				doms = append(doms, name)
 				lk, _ = lc.Next()
 			}
 			r.key.Domains = doms

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -17,17 +18,17 @@ import (
 const maxHostLen = 255
 
 // hourIndex is the hour of t counted from the Unix epoch (floor), clamped
-// to the range the 4-byte encoding holds.
-func hourIndex(t time.Time) uint32 {
+// at the epoch.
+func hourIndex(t time.Time) uint64 {
 	u := t.Unix()
 	if u < 0 {
 		return 0
 	}
-	return uint32(u / 3600)
+	return uint64(u / 3600)
 }
 
 // hourCeil is the first hour index whose start is not before t.
-func hourCeil(t time.Time) uint32 {
+func hourCeil(t time.Time) uint64 {
 	h := hourIndex(t)
 	if time.Unix(int64(h)*3600, 0).Before(t) {
 		h++
@@ -35,25 +36,29 @@ func hourCeil(t time.Time) uint32 {
 	return h
 }
 
-func h4(h uint32) []byte {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], h)
-	return b[:]
-}
+func hourTime(h uint64) time.Time { return time.Unix(int64(h)*3600, 0).UTC() }
 
-func usageKey(id string, h uint32) []byte {
+// dayKey is the key of a day record: the key id (empty for the total
+// bucket), a 0 byte when there is an id, and the day number in 4 bytes.
+func dayKey(id string, day uint64, total bool) []byte {
 	b := make([]byte, 0, len(id)+5)
-	b = append(b, id...)
-	b = append(b, 0)
-	return append(b, h4(h)...)
+	if !total {
+		b = append(b, id...)
+		b = append(b, 0)
+	}
+	return binary.BigEndian.AppendUint32(b, uint32(day))
 }
 
-func addCounters(b *bbolt.Bucket, k []byte, add counters) error {
-	c := decodeCounters(b.Get(k))
-	for i := range c {
-		c[i] += add[i]
+// addUsage adds c to hour h of the day record at k.
+func addUsage(b *bbolt.Bucket, k []byte, h uint64, c counters) error {
+	d, err := decodeDay(b.Get(k))
+	if err != nil {
+		return err
 	}
-	return b.Put(k, c.encode())
+	for i := range c {
+		d[h%24][i] += c[i]
+	}
+	return b.Put(k, d.encode())
 }
 
 // RecordUsage merges the deltas into their hourly buckets (per key and in
@@ -72,16 +77,16 @@ func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) erro
 			h := hourIndex(d.Hour)
 			add := counters{d.Allowed, d.Unauthorized, d.Forbidden}
 			if add != (counters{}) {
-				if err := addCounters(usage, usageKey(d.KeyID, h), add); err != nil {
+				if err := addUsage(usage, dayKey(d.KeyID, h/24, false), h, add); err != nil {
 					return nil, err
 				}
-				if err := addCounters(total, h4(h), add); err != nil {
+				if err := addUsage(total, dayKey("", h/24, true), h, add); err != nil {
 					return nil, err
 				}
 			}
 			seen := d.LastUsed
 			if seen.IsZero() {
-				seen = time.Unix(int64(h)*3600, 0)
+				seen = hourTime(h)
 			}
 			for host, n := range d.RefusedHosts {
 				if n == 0 {
@@ -141,26 +146,33 @@ func (s *Store) Usage(ctx context.Context, q store.UsageQuery) ([]store.UsageBuc
 	from, to := hourCeil(q.Since), hourCeil(until)
 	out := []store.UsageBucket{}
 	if from >= to {
-		return out, nil
+		return out, s.check(ctx)
 	}
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		var c *bbolt.Cursor
-		var start, end []byte
+		b := tx.Bucket(bUsage)
 		if q.KeyID == "" {
-			c = tx.Bucket(bUsageTotal).Cursor()
-			start, end = h4(from), h4(to)
-		} else {
-			c = tx.Bucket(bUsage).Cursor()
-			start, end = usageKey(q.KeyID, from), usageKey(q.KeyID, to)
+			b = tx.Bucket(bUsageTotal)
 		}
-		for k, v := c.Seek(start); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
-			cnt := decodeCounters(v)
-			out = append(out, store.UsageBucket{
-				Hour:         bytesHour(k[len(k)-4:]),
-				Allowed:      cnt[0],
-				Unauthorized: cnt[1],
-				Forbidden:    cnt[2],
-			})
+		c := b.Cursor()
+		start, end := dayKey(q.KeyID, from/24, q.KeyID == ""), dayKey(q.KeyID, (to-1)/24, q.KeyID == "")
+		for k, v := c.Seek(start); k != nil && bytes.Compare(k, end) <= 0; k, v = c.Next() {
+			day, err := decodeDay(v)
+			if err != nil {
+				return fmt.Errorf("usage %x: %w", k, err)
+			}
+			first := uint64(binary.BigEndian.Uint32(k[len(k)-4:])) * 24
+			for i, cnt := range day {
+				h := first + uint64(i)
+				if h < from || h >= to || cnt == (counters{}) {
+					continue
+				}
+				out = append(out, store.UsageBucket{
+					Hour:         hourTime(h),
+					Allowed:      cnt[0],
+					Unauthorized: cnt[1],
+					Forbidden:    cnt[2],
+				})
+			}
 		}
 		return nil
 	})

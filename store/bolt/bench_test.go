@@ -1,0 +1,125 @@
+package bolt_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/bolt"
+)
+
+// seeded returns the path of a closed store holding n keys and 200 domains,
+// and the keys' secrets.
+func seeded(b *testing.B, n int) (string, []string) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "console.db")
+	s, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var domains []string
+	for i := range 200 {
+		d, err := s.AddDomain(context.Background(), fmt.Sprintf("site%d.example.tn", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		domains = append(domains, d.Name)
+	}
+	secrets, err := bolt.SeedKeys(s, n, domains)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return path, secrets
+}
+
+// BenchmarkOpenAndListKeys100k opens a store of 100k keys, lists every key
+// with its domains, and closes it: what `tmaps` does at start-up.
+func BenchmarkOpenAndListKeys100k(b *testing.B) {
+	path, _ := seeded(b, 100_000)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := bolt.Open(path, bolt.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys, err := s.Keys(ctx)
+		if err != nil || len(keys) != 100_000 {
+			b.Fatalf("%d keys, %v", len(keys), err)
+		}
+		s.Close()
+	}
+}
+
+// BenchmarkKeys100k lists 100k keys on an open store.
+func BenchmarkKeys100k(b *testing.B) {
+	path, _ := seeded(b, 100_000)
+	s, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := s.Keys(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkKeyByDigest looks keys up by digest in a store of 100k keys.
+func BenchmarkKeyByDigest(b *testing.B) {
+	path, secrets := seeded(b, 100_000)
+	s, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	digests := make([]model.Digest, len(secrets))
+	for i, sec := range secrets {
+		digests[i] = model.DigestOf(sec)
+	}
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		if _, err := s.KeyByDigest(ctx, digests[(i*7919)%len(digests)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkRecordUsage records one flush of the gate's counters: 1000 keys
+// with traffic in the current hour, a few refused hosts each.
+func BenchmarkRecordUsage(b *testing.B) {
+	s, err := bolt.Open(filepath.Join(b.TempDir(), "console.db"), bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	ids := make([]string, 1000)
+	for i := range ids {
+		k, _, err := s.CreateKey(ctx, "k")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = k.ID
+	}
+	hour := time.Now().UTC().Truncate(time.Hour)
+	deltas := make([]store.UsageDelta, len(ids))
+	for i, id := range ids {
+		deltas[i] = store.UsageDelta{KeyID: id, Hour: hour, Allowed: 100, Forbidden: 3,
+			RefusedHosts: map[string]uint64{"evil.com": 2, "bad.net": 1}, LastUsed: hour, LastHost: "mysite.tn"}
+	}
+	for b.Loop() {
+		if err := s.RecordUsage(ctx, deltas); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
