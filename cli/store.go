@@ -12,6 +12,7 @@ import (
 	"github.com/tmaps/console/demo"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
+	"github.com/tmaps/console/store/remote"
 )
 
 // openStore opens the store a command works on: the management API with
@@ -48,9 +49,13 @@ func (a *app) openStore() (st store.Store, location string, done func(), err err
 	return b, path, func() { b.Close() }, nil
 }
 
-// openRemote is where the management API client plugs in.
+// openRemote opens the management API of a running `tmaps serve`.
 func (a *app) openRemote(url, token string) (store.Store, string, func(), error) {
-	return nil, "", nil, errors.New("--api: remote API not available in this build")
+	r, err := remote.New(url, token, remote.Options{})
+	if err != nil {
+		return nil, "", nil, usagef("%v", err)
+	}
+	return r, r.URL(), func() { r.Close() }, nil
 }
 
 // openDemo creates a store in a fresh temporary directory, fills it with

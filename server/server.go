@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,11 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBody is the largest request body; 0 means DefaultMaxBody.
 	MaxBody int64
+	// TrustActorHeader records the audit actor a client declares in the
+	// X-Tmaps-Actor header (URL-query-escaped; e.g. the OS user of a remote
+	// console sharing a token) instead of the token's name. Off by default:
+	// the audit actor is then the token's name.
+	TrustActorHeader bool
 	// Heartbeat is the interval of keep-alive comments on /v1/events;
 	// 0 means 15 seconds.
 	Heartbeat time.Duration
@@ -158,6 +164,9 @@ func (srv *Server) route(w http.ResponseWriter, r *http.Request) {
 // wait for them. Register it with (*http.Server).RegisterOnShutdown.
 func (srv *Server) Close() { srv.once.Do(func() { close(srv.stop) }) }
 
+// ActorHeader is the header of TrustActorHeader.
+const ActorHeader = "X-Tmaps-Actor"
+
 type tokenCtxKey struct{}
 
 // requireToken checks the bearer token and sets the audit actor to the
@@ -170,7 +179,15 @@ func (srv *Server) requireToken(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, wire.Error{Error: "unauthorized"})
 			return
 		}
-		ctx := store.WithActor(r.Context(), tok.Name)
+		actor := tok.Name
+		if srv.opt.TrustActorHeader {
+			if h := r.Header.Get(ActorHeader); h != "" {
+				if v, err := url.QueryUnescape(h); err == nil && v != "" {
+					actor = v
+				}
+			}
+		}
+		ctx := store.WithActor(r.Context(), actor)
 		ctx = context.WithValue(ctx, tokenCtxKey{}, tok.Name)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

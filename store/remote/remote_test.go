@@ -1,0 +1,314 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/server"
+	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/bolt"
+	"github.com/tmaps/console/store/remote"
+	"github.com/tmaps/console/store/storetest"
+)
+
+// backend is a bolt store served by the management API.
+type backend struct {
+	st     *bolt.Store
+	srv    *server.Server
+	tokens memTokens
+	token  string
+}
+
+// memTokens is a read-only token store for the tests.
+type memTokens map[model.Digest]store.Token
+
+func (m memTokens) CreateToken(context.Context, string) (store.Token, string, error) {
+	return store.Token{}, "", errors.New("read-only")
+}
+func (m memTokens) Tokens(context.Context) ([]store.Token, error) { return nil, nil }
+func (m memTokens) RevokeToken(context.Context, string) error     { return errors.New("read-only") }
+func (m memTokens) TokenByDigest(_ context.Context, d model.Digest) (store.Token, error) {
+	if t, ok := m[d]; ok {
+		return t, nil
+	}
+	return store.Token{}, store.ErrTokenNotFound
+}
+
+func newBackend(t *testing.T, trustActor bool) *backend {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "remote.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	// The tokens live apart from the store, so that the conformance suite
+	// starts from a store with an empty audit log.
+	tokens := memTokens{}
+	token := "tm_" + model.NewSecret()[3:]
+	tokens[model.DigestOf(token)] = store.Token{Name: "remote-test", Prefix: token[:11], Digest: model.DigestOf(token)}
+	srv, err := server.New(st, server.Options{Tokens: tokens, TrustActorHeader: trustActor, Heartbeat: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &backend{st: st, srv: srv, tokens: tokens, token: token}
+}
+
+func serve(t *testing.T, b *backend) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewServer(b.srv.Handler())
+	ts.Config.RegisterOnShutdown(b.srv.Close)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		b := newBackend(t, true)
+		ts := serve(t, b)
+		s, err := remote.New(ts.URL, b.token, remote.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestActorIsTokenNameByDefault(t *testing.T) {
+	b := newBackend(t, false)
+	ts := serve(t, b)
+	s, err := remote.New(ts.URL, b.token, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := store.WithActor(context.Background(), "mallory-claims-to-be-alice")
+	k, _, err := s.CreateKey(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.Audit(ctx, store.AuditQuery{Object: "key:" + k.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Actor != "remote-test" {
+		t.Fatalf("audit = %+v, want one entry by the token's name remote-test", es)
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	s, err := remote.New("http://"+addr, "tm_00000000000000000000000000000000", remote.Options{RetryDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Keys(context.Background())
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Keys: %v, want ErrUnavailable", err)
+	}
+	for _, want := range []string{"cannot reach the tmaps API at http://" + addr, "is `tmaps serve` running?"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not say %q", err, want)
+		}
+	}
+	if _, err := s.Watch(context.Background()); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Watch: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestBadTokenAndBadURL(t *testing.T) {
+	b := newBackend(t, false)
+	ts := serve(t, b)
+	s, err := remote.New(ts.URL, "tm_ffffffffffffffffffffffffffffffff", remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Keys(context.Background())
+	if !errors.Is(err, remote.ErrUnauthorized) || !strings.Contains(err.Error(), "TMAPS_TOKEN") {
+		t.Fatalf("Keys with a wrong token: %v", err)
+	}
+	if strings.Contains(err.Error(), "tm_ffff") {
+		t.Fatal("the error repeats the token")
+	}
+	for _, u := range []string{"", "localhost:8443", "ftp://x", "http://", "http://u:p@host"} {
+		if _, err := remote.New(u, "tm_x", remote.Options{}); err == nil {
+			t.Errorf("New(%q) accepted", u)
+		}
+	}
+	if _, err := remote.New(ts.URL, " ", remote.Options{}); err == nil || !strings.Contains(err.Error(), "TMAPS_TOKEN") {
+		t.Errorf("New without a token: %v", err)
+	}
+}
+
+// flaky drops the first n connections' requests without an answer.
+func flaky(next http.Handler, n int32, hits *atomic.Int32) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) <= n {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func TestReadsRetryWritesDoNot(t *testing.T) {
+	b := newBackend(t, false)
+	var hits atomic.Int32
+	ts := httptest.NewServer(flaky(b.srv.Handler(), 2, &hits))
+	defer ts.Close()
+	s, err := remote.New(ts.URL, b.token, remote.Options{RetryDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Keys(context.Background()); err != nil {
+		t.Fatalf("Keys after two dropped connections: %v", err)
+	}
+	if hits.Load() != 3 {
+		t.Fatalf("%d requests, want 3 (two retries)", hits.Load())
+	}
+
+	hits.Store(0)
+	_, _, err = s.CreateKey(context.Background(), "once")
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("CreateKey on a dropped connection: %v, want ErrUnavailable", err)
+	}
+	if hits.Load() != 1 {
+		t.Fatalf("a write was sent %d times", hits.Load())
+	}
+	keys, _ := b.st.Keys(context.Background())
+	if len(keys) != 0 {
+		t.Fatalf("keys: %+v", keys)
+	}
+}
+
+func TestWatchReconnectsWithResync(t *testing.T) {
+	b := newBackend(t, false)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	hs := &http.Server{Handler: b.srv.Handler()}
+	go hs.Serve(ln)
+
+	s, err := remote.New("http://"+addr, b.token, remote.Options{ReconnectDelay: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ch, err := s.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := b.st.CreateKey(ctx, "before")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func(what string) store.Event {
+		t.Helper()
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("channel closed waiting for %s", what)
+			}
+			return ev
+		case <-ctx.Done():
+			t.Fatalf("no event: %s", what)
+		}
+		return store.Event{}
+	}
+	if ev := next("create"); ev.Kind != store.EventKey || ev.ID != k.ID {
+		t.Fatalf("first event %+v", ev)
+	}
+
+	// The daemon goes away and comes back on the same address.
+	hs.Close()
+	time.Sleep(50 * time.Millisecond)
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2, err := server.New(b.st, server.Options{Tokens: b.tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs2 := &http.Server{Handler: srv2.Handler()}
+	go hs2.Serve(ln2)
+	defer hs2.Close()
+
+	if ev := next("resync"); ev.Kind != store.EventResync {
+		t.Fatalf("after the reconnect: %+v, want resync", ev)
+	}
+	k2, _, err := b.st.CreateKey(ctx, "after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next("create after reconnect"); ev.Kind != store.EventKey || ev.ID != k2.ID {
+		t.Fatalf("after the reconnect: %+v", ev)
+	}
+	cancel()
+	for range ch {
+	}
+}
+
+func TestDigestNeverSecret(t *testing.T) {
+	b := newBackend(t, false)
+	var bodies []string
+	inner := b.srv.Handler()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/keys/by-digest" {
+			buf := make([]byte, 1024)
+			n, _ := r.Body.Read(buf)
+			bodies = append(bodies, string(buf[:n]))
+			r.Body = http.NoBody
+			r2 := r.Clone(r.Context())
+			r2.Body = &readCloser{strings.NewReader(string(buf[:n]))}
+			inner.ServeHTTP(w, r2)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	s, err := remote.New(ts.URL, b.token, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	k, secret, err := s.CreateKey(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.KeyByDigest(context.Background(), model.DigestOf(secret))
+	if err != nil || got.ID != k.ID || got.Digest != model.DigestOf(secret) {
+		t.Fatalf("KeyByDigest = %+v, %v", got, err)
+	}
+	if len(bodies) != 1 || strings.Contains(bodies[0], secret[3:]) {
+		t.Fatalf("the lookup sent %q", bodies)
+	}
+}
+
+type readCloser struct{ *strings.Reader }
+
+func (readCloser) Close() error { return nil }

@@ -1,0 +1,178 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tmaps/console/store"
+)
+
+// maxReconnectDelay caps Watch's pause between reconnection attempts.
+const maxReconnectDelay = 10 * time.Second
+
+// Watch implements store.Store over GET /v1/events (server-sent events). The
+// subscription is in place when Watch returns. When the stream breaks, Watch
+// reconnects with a growing pause and then delivers store.EventResync,
+// because events may have been missed. The channel closes when ctx ends or
+// the store is closed.
+func (s *Store) Watch(ctx context.Context) (<-chan store.Event, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	resp, err := s.openEvents(wctx)
+	for attempt := 0; err != nil && attempt < s.opt.Retries; attempt++ {
+		var ne *netError
+		if !errors.As(err, &ne) || wctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(s.opt.RetryDelay << attempt):
+		case <-wctx.Done():
+		}
+		resp, err = s.openEvents(wctx)
+	}
+	if err != nil {
+		cancel()
+		var ne *netError
+		if errors.As(err, &ne) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, s.unavailable(ne.err)
+		}
+		return nil, err
+	}
+	out := make(chan store.Event, 16)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		select {
+		case <-s.closeCh:
+		case <-wctx.Done():
+		}
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		defer close(out)
+		s.follow(wctx, resp, out)
+	}()
+	return out, nil
+}
+
+// openEvents connects to the event stream; the server subscribes before it
+// answers, so nothing after the answer is missed.
+func (s *Store) openEvents(ctx context.Context) (*http.Response, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	req, err := s.newRequest(ctx, call{method: "GET", path: "/v1/events"}, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return nil, &netError{err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		data := make([]byte, 64<<10)
+		n, _ := resp.Body.Read(data)
+		return nil, s.answerError(resp, data[:n])
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		resp.Body.Close()
+		return nil, fmt.Errorf("the tmaps API at %s answered /v1/events with %q, not an event stream: is a proxy buffering it?", s.display, ct)
+	}
+	return resp, nil
+}
+
+// follow reads the stream into out, reconnecting until ctx ends.
+func (s *Store) follow(ctx context.Context, resp *http.Response, out chan<- store.Event) {
+	for {
+		s.read(ctx, resp, out)
+		resp.Body.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		resp = s.reconnect(ctx)
+		if resp == nil {
+			return
+		}
+		select {
+		case out <- store.Event{Kind: store.EventResync}:
+		case <-ctx.Done():
+			resp.Body.Close()
+			return
+		}
+	}
+}
+
+// reconnect tries again with a growing pause until it connects (nil when
+// ctx ends). A refused token also ends the attempts: it will not heal.
+func (s *Store) reconnect(ctx context.Context) *http.Response {
+	delay := s.opt.ReconnectDelay
+	for {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil
+		}
+		resp, err := s.openEvents(ctx)
+		if err == nil {
+			return resp
+		}
+		if errors.Is(err, ErrUnauthorized) || errors.Is(err, store.ErrClosed) {
+			return nil
+		}
+		delay = min(delay*2, maxReconnectDelay)
+	}
+}
+
+// read delivers the events of one connection until it breaks or goes quiet
+// for longer than IdleTimeout.
+func (s *Store) read(ctx context.Context, resp *http.Response, out chan<- store.Event) {
+	idle := time.AfterFunc(s.opt.IdleTimeout, func() { resp.Body.Close() })
+	defer idle.Stop()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 4096), 1<<20)
+	var data strings.Builder
+	for sc.Scan() {
+		idle.Reset(s.opt.IdleTimeout)
+		line := sc.Text()
+		switch {
+		case line == "":
+			if data.Len() == 0 {
+				continue
+			}
+			var ev store.Event
+			err := json.Unmarshal([]byte(data.String()), &ev)
+			data.Reset()
+			if err != nil || ev.Kind == "" {
+				ev = store.Event{Kind: store.EventResync}
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		case strings.HasPrefix(line, ":"):
+			// comment: keep-alive
+		case strings.HasPrefix(line, "data:"):
+			if data.Len() > 0 {
+				data.WriteByte('\n')
+			}
+			data.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
+		}
+	}
+}
