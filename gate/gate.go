@@ -1,0 +1,480 @@
+// Package gate enforces API keys at request time (SPEC.md, "Request-time
+// authorization"). It keeps an in-memory index of every key, built at start
+// and kept fresh from the store's change events, so that a revoke or a
+// disable is refused within milliseconds. It serves the decision to reverse
+// proxies (AuthorizeHandler, for nginx auth_request) and to Go services
+// (Middleware), counts every decision for usage in memory and flushes the
+// counts to the store in one transaction every few seconds (Run, Flush).
+//
+// The decision itself is model.Decide; this package only gathers its input
+// (the api_key values, the Origin and Referer headers, the HTTPS state and
+// the key found by the secret's digest) and never re-implements its rules.
+package gate
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+)
+
+// DefaultFlushEvery is how often Run flushes usage counts when
+// Options.FlushEvery is zero.
+const DefaultFlushEvery = 2 * time.Second
+
+// Options configure a Gate. The zero value is a strict gate: HTTPS only, no
+// trusted proxy, flushes every two seconds, the system clock, no logs.
+type Options struct {
+	// AllowHTTP treats every request as HTTPS. For local development only.
+	AllowHTTP bool
+	// TrustedProxies are the peers whose X-Forwarded-Proto header is
+	// believed. For nginx auth_request, nginx is the peer (127.0.0.1/32).
+	TrustedProxies []netip.Prefix
+	// FlushEvery is the period of Run's flushes; 0 means DefaultFlushEvery.
+	FlushEvery time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the gate's logs; nil discards them. Logs never
+	// contain api_key values, only key ids and display prefixes.
+	Logger *slog.Logger
+	// DisableUsage turns usage counting off. It exists to measure what
+	// counting costs (benchmarks); a real server always counts.
+	DisableUsage bool
+}
+
+// Gate decides requests against an in-memory index of the store's keys.
+// All its methods are safe for concurrent use.
+type Gate struct {
+	st      store.Store
+	opt     Options
+	now     func() time.Time
+	log     *slog.Logger
+	trusted []netip.Prefix
+
+	idx      index
+	reloadMu sync.Mutex // serialises store reads with their index updates
+
+	// version counts the store changes applied to the index; changed is
+	// closed and replaced each time it moves (see WaitVersion).
+	verMu   sync.Mutex
+	version uint64
+	changed chan struct{}
+
+	usage usage
+	met   metrics
+
+	// coarse is the time in unix nanoseconds, refreshed every clockTick
+	// when Options.Now is nil: reading the clock costs more than a quarter
+	// of a decision on some virtual machines, and usage needs no more.
+	coarse atomic.Int64
+}
+
+// clockTick is the resolution of the usage clock (last-used times).
+const clockTick = 100 * time.Millisecond
+
+// New loads every key of s into the index, subscribes to s's change events
+// and keeps the index fresh until ctx ends: on EventKey it reloads that key,
+// on EventDomain or EventResync it reloads every key. It returns an error
+// when the store cannot be watched or read.
+func New(ctx context.Context, s store.Store, opt Options) (*Gate, error) {
+	if s == nil {
+		return nil, errors.New("gate: no store")
+	}
+	g := &Gate{st: s, opt: opt, now: opt.Now, log: opt.Logger, changed: make(chan struct{})}
+	if g.now == nil {
+		g.coarse.Store(time.Now().UnixNano())
+		go g.tick(ctx)
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.opt.FlushEvery <= 0 {
+		g.opt.FlushEvery = DefaultFlushEvery
+	}
+	for _, p := range opt.TrustedProxies {
+		g.trusted = append(g.trusted, p.Masked())
+	}
+	g.idx.init()
+	g.usage.init()
+	g.met.init()
+
+	// Subscribe before loading, so that no change between the load and the
+	// subscription is missed.
+	events, err := s.Watch(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gate: watching the store: %w", err)
+	}
+	start := time.Now()
+	if err := g.reloadAll(ctx); err != nil {
+		return nil, fmt.Errorf("gate: loading keys: %w", err)
+	}
+	g.log.Info("gate index loaded", "keys", g.idx.size.Load(), "took", time.Since(start))
+	go g.watch(ctx, events)
+	return g, nil
+}
+
+// tick refreshes the coarse clock until ctx ends.
+func (g *Gate) tick(ctx context.Context) {
+	t := time.NewTicker(clockTick)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			g.coarse.Store(now.UnixNano())
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// usageNow is the time a decision is counted at, in unix nanoseconds.
+func (g *Gate) usageNow() int64 {
+	if g.now != nil {
+		return g.now().UnixNano()
+	}
+	return g.coarse.Load()
+}
+
+// watch applies store events to the index until the channel closes.
+func (g *Gate) watch(ctx context.Context, events <-chan store.Event) {
+	for ev := range events {
+		var err error
+		switch ev.Kind {
+		case store.EventKey:
+			err = g.ReloadKey(ctx, ev.ID)
+		case store.EventDomain, store.EventResync:
+			err = g.reloadAll(ctx)
+		default:
+			continue // usage events do not change the index
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// Retry once from scratch: a failed partial reload must not
+			// leave a revoked key allowed.
+			g.log.Error("gate index reload failed; reloading every key", "event", ev.Kind, "id", ev.ID, "err", err)
+			if err := g.reloadAll(ctx); err != nil {
+				g.log.Error("gate index reload failed", "err", err)
+			}
+		}
+		g.bump()
+	}
+	if ctx.Err() == nil {
+		g.log.Warn("gate stopped receiving store events: the index is no longer refreshed")
+	}
+}
+
+// ReloadKey reloads one key from the store into the index (or drops it when
+// the store no longer has it). The watch loop calls it on EventKey; a server
+// may call it after changing a key itself to make the change effective
+// before it answers.
+func (g *Gate) ReloadKey(ctx context.Context, id string) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	k, err := g.st.Key(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		g.idx.remove(id)
+		return nil
+	case err != nil:
+		return err
+	}
+	g.idx.put(&k, g.usage.counter(k.ID))
+	return nil
+}
+
+func (g *Gate) reloadAll(ctx context.Context) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	keys, err := g.st.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	g.idx.replace(keys, g.usage.counter)
+	return nil
+}
+
+// bump records that a store change was applied and wakes WaitVersion.
+func (g *Gate) bump() {
+	g.verMu.Lock()
+	g.version++
+	close(g.changed)
+	g.changed = make(chan struct{})
+	g.verMu.Unlock()
+}
+
+// Version counts the store change events applied to the index so far.
+// Tests read it before a change and pass it to WaitVersion.
+func (g *Gate) Version() uint64 {
+	g.verMu.Lock()
+	defer g.verMu.Unlock()
+	return g.version
+}
+
+// WaitVersion blocks until the index has applied a change event after
+// version v (that is, Version() > v), or ctx ends.
+func (g *Gate) WaitVersion(ctx context.Context, v uint64) error {
+	for {
+		g.verMu.Lock()
+		cur, ch := g.version, g.changed
+		g.verMu.Unlock()
+		if cur > v {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// indexed returns the key with this id as the index holds it, or nil.
+func (g *Gate) indexed(id string) *model.Key {
+	g.idx.mu.Lock()
+	d, ok := g.idx.byID[id]
+	g.idx.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if e := g.idx.get(d); e != nil {
+		return e.key
+	}
+	return nil
+}
+
+// Size returns how many keys the index holds.
+func (g *Gate) Size() int { return int(g.idx.size.Load()) }
+
+// Decide decides r with the api_key values of its own URL query, and counts
+// the decision for usage.
+func (g *Gate) Decide(r *http.Request) model.Decision {
+	d, _ := g.decide(r, r.URL.RawQuery)
+	return d
+}
+
+// decide gathers model.Decide's input from r and rawQuery, decides, and
+// counts the decision. It also returns the index entry of the key the
+// request named, or nil.
+func (g *Gate) decide(r *http.Request, rawQuery string) (model.Decision, *entry) {
+	buf := keyBufs.Get().(*[2]string)
+	defer func() { *buf = [2]string{}; keyBufs.Put(buf) }()
+	in := model.GateInput{
+		APIKeys: apiKeys(rawQuery, buf[:0]),
+		Origin:  headerValue(r.Header, "Origin"),
+		Referer: headerValue(r.Header, "Referer"),
+		HTTPS:   g.isHTTPS(r),
+	}
+	var e *entry
+	// Only the digest of a valid secret can be in the index; model.Decide
+	// checks the form (so a malformed value of the right length that is
+	// looked up in vain is still refused as malformed).
+	if len(in.APIKeys) == 1 && len(in.APIKeys[0]) == model.SecretLen {
+		if e = g.idx.get(digestOf(in.APIKeys[0])); e != nil {
+			in.Key = e.key
+		}
+	}
+	d := model.Decide(in)
+	g.met.decision(d)
+	if !g.opt.DisableUsage {
+		var c *counter
+		if e != nil {
+			c = e.ctr
+		} else {
+			c = g.usage.unknown
+		}
+		g.usage.count(c, g.usageNow(), d)
+	}
+	return d, e
+}
+
+// keyBufs recycles the small arrays that hold a request's api_key values.
+// A buffer on decide's stack would do, but model.Decide's parameter is
+// reported as leaking (its hosts flow to a function that leaks them), which
+// would move every request's buffer to the heap.
+var keyBufs = sync.Pool{New: func() any { return new([2]string) }}
+
+// digestOf is model.DigestOf for a valid secret, without allocating: the
+// secret is copied to an array on the stack (a []byte conversion of a
+// string longer than 32 bytes goes to the heap).
+func digestOf(secret string) model.Digest {
+	var b [model.SecretLen]byte
+	copy(b[:], secret)
+	return sha256.Sum256(b[:len(secret)])
+}
+
+// headerValue returns the first value of a canonical header name, "" when
+// absent, without allocating.
+func headerValue(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// isHTTPS reports whether r counts as HTTPS (SPEC.md step 1): a TLS
+// connection, X-Forwarded-Proto: https from a trusted peer, or AllowHTTP.
+func (g *Gate) isHTTPS(r *http.Request) bool {
+	if g.opt.AllowHTTP || r.TLS != nil {
+		return true
+	}
+	v := r.Header["X-Forwarded-Proto"]
+	if len(v) == 0 || len(g.trusted) == 0 {
+		return false
+	}
+	if !forwardedHTTPS(v[len(v)-1]) {
+		return false
+	}
+	return g.trustedPeer(r.RemoteAddr)
+}
+
+// forwardedHTTPS reports whether the nearest proxy's entry of an
+// X-Forwarded-Proto value (the last comma-separated one) is https.
+func forwardedHTTPS(v string) bool {
+	for i := len(v) - 1; i >= 0; i-- {
+		if v[i] == ',' {
+			v = v[i+1:]
+			break
+		}
+	}
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	if len(v) != 5 {
+		return false
+	}
+	for i := 0; i < 5; i++ {
+		if v[i]|0x20 != "https"[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *Gate) trustedPeer(remote string) bool {
+	ap, err := netip.ParseAddrPort(remote)
+	var a netip.Addr
+	if err == nil {
+		a = ap.Addr()
+	} else if a, err = netip.ParseAddr(remote); err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range g.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// index maps secret digests to immutable entries. It is sharded by the
+// digest's first byte; each shard is an immutable map swapped atomically
+// (copy-on-write), so lookups take no lock and writers copy one shard.
+type index struct {
+	shards [256]atomic.Pointer[map[model.Digest]*entry]
+	size   atomic.Int64
+
+	mu   sync.Mutex              // serialises writers
+	byID map[string]model.Digest // guarded by mu
+}
+
+// entry is one key as the gate sees it. It is never modified after it is
+// published; a change replaces it.
+type entry struct {
+	key *model.Key
+	ctr *counter
+}
+
+func (x *index) init() {
+	empty := map[model.Digest]*entry{}
+	for i := range x.shards {
+		x.shards[i].Store(&empty)
+	}
+	x.byID = map[string]model.Digest{}
+}
+
+func (x *index) get(d model.Digest) *entry {
+	return (*x.shards[d[0]].Load())[d]
+}
+
+// put inserts or replaces k's entry.
+func (x *index) put(k *model.Key, c *counter) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if old, ok := x.byID[k.ID]; ok && old != k.Digest {
+		x.delete(old)
+	}
+	x.byID[k.ID] = k.Digest
+	sh := &x.shards[k.Digest[0]]
+	cur := *sh.Load()
+	next := make(map[model.Digest]*entry, len(cur)+1)
+	for d, e := range cur {
+		next[d] = e
+	}
+	next[k.Digest] = &entry{key: k, ctr: c}
+	sh.Store(&next)
+	x.size.Store(int64(len(x.byID)))
+}
+
+// remove drops the key with this id, if any.
+func (x *index) remove(id string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if d, ok := x.byID[id]; ok {
+		delete(x.byID, id)
+		x.delete(d)
+		x.size.Store(int64(len(x.byID)))
+	}
+}
+
+// delete removes digest d from its shard; x.mu is held.
+func (x *index) delete(d model.Digest) {
+	sh := &x.shards[d[0]]
+	cur := *sh.Load()
+	if _, ok := cur[d]; !ok {
+		return
+	}
+	next := make(map[model.Digest]*entry, len(cur))
+	for k, e := range cur {
+		if k != d {
+			next[k] = e
+		}
+	}
+	sh.Store(&next)
+}
+
+// replace rebuilds the whole index from keys.
+func (x *index) replace(keys []model.Key, counterFor func(id string) *counter) {
+	var shards [256]map[model.Digest]*entry
+	per := len(keys)/256 + 1
+	for i := range shards {
+		shards[i] = make(map[model.Digest]*entry, per+per/4)
+	}
+	byID := make(map[string]model.Digest, len(keys))
+	for i := range keys {
+		k := &keys[i]
+		shards[k.Digest[0]][k.Digest] = &entry{key: k, ctr: counterFor(k.ID)}
+		byID[k.ID] = k.Digest
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i := range shards {
+		x.shards[i].Store(&shards[i])
+	}
+	x.byID = byID
+	x.size.Store(int64(len(byID)))
+}

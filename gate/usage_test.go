@@ -1,0 +1,251 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+)
+
+// memKey makes a key with a fresh secret for the in-memory store.
+func memKey(id string, st model.Status, domains ...string) (model.Key, string) {
+	s := model.NewSecret()
+	return model.Key{ID: id, Name: id, Prefix: model.DisplayPrefix(s), Digest: model.DigestOf(s), Status: st, Domains: domains}, s
+}
+
+func newMemGate(t testing.TB, m *memStore, opt Options) *Gate {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	opt.AllowHTTP = true
+	g, err := New(ctx, m, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestFlushIsOneCallAndRetriesAfterFailure(t *testing.T) {
+	m := &memStore{}
+	k, secret := memKey("k1", model.Active, "mysite.tn")
+	m.add(k)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	g := newMemGate(t, m, Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+
+	if err := g.Flush(ctx); err != nil || m.calls != 0 {
+		t.Fatalf("empty flush: err %v, %d store calls, want none", err, m.calls)
+	}
+	for range 3 {
+		g.Decide(call(tile(secret), "Origin", "https://mysite.tn"))
+	}
+	g.Decide(call(tile(secret), "Origin", "https://evil.com"))
+	g.Decide(call(tile("ak_nope")))
+
+	m.failNext = errStoreDown
+	if err := g.Flush(ctx); err != errStoreDown {
+		t.Fatalf("flush: %v, want the store's error", err)
+	}
+	g.Decide(call(tile(secret)))
+	if err := g.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m.calls != 2 {
+		t.Errorf("store calls = %d, want 2 (one per flush)", m.calls)
+	}
+	hour := now.Truncate(time.Hour)
+	want := []store.UsageDelta{
+		{KeyID: "", Hour: hour, Unauthorized: 1},
+		{KeyID: "k1", Hour: hour, Allowed: 4, Forbidden: 1, RefusedHosts: map[string]uint64{"evil.com": 1}, LastUsed: now, LastHost: "mysite.tn"},
+	}
+	if !reflect.DeepEqual(m.usage, want) {
+		t.Errorf("recorded %+v\nwant     %+v", m.usage, want)
+	}
+}
+
+func TestRefusedHostsAreCapped(t *testing.T) {
+	m := &memStore{}
+	k, secret := memKey("k1", model.Active, "mysite.tn")
+	m.add(k)
+	g := newMemGate(t, m, Options{})
+	for i := range MaxRefusedHosts + 50 {
+		g.Decide(call(tile(secret), "Origin", fmt.Sprintf("https://h%d.evil.com", i)))
+	}
+	g.Decide(call(tile(secret), "Origin", "https://h0.evil.com")) // already kept: counted
+	if err := g.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var forbidden, hosts, h0 uint64
+	for _, d := range m.usage {
+		forbidden += d.Forbidden
+		hosts += uint64(len(d.RefusedHosts))
+		h0 += d.RefusedHosts["h0.evil.com"]
+	}
+	if forbidden != MaxRefusedHosts+51 || hosts != MaxRefusedHosts || h0 != 2 {
+		t.Errorf("forbidden %d, distinct hosts %d, h0 %d; want %d, %d, 2", forbidden, hosts, h0, MaxRefusedHosts+51, MaxRefusedHosts)
+	}
+	var b strings.Builder
+	g.WriteMetrics(&b)
+	if !strings.Contains(b.String(), "tmaps_gate_refused_hosts_dropped_total 50\n") {
+		t.Errorf("dropped hosts not in metrics:\n%s", b.String())
+	}
+	// The cap is per flush window: new hosts are kept again after a flush.
+	g.Decide(call(tile(secret), "Origin", "https://late.evil.com"))
+	if err := g.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if last := m.usage[len(m.usage)-1]; last.RefusedHosts["late.evil.com"] != 1 {
+		t.Errorf("after the flush: %+v", last)
+	}
+}
+
+// Counting across an hour boundary that no flush separates keeps each
+// decision in its own hour, even two hours apart.
+func TestUsageHourRollover(t *testing.T) {
+	m := &memStore{}
+	k, secret := memKey("k1", model.Active)
+	m.add(k)
+	base := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	now := base
+	g := newMemGate(t, m, Options{Now: func() time.Time { return now }})
+	for h := range 4 {
+		now = base.Add(time.Duration(h)*time.Hour + time.Minute)
+		for range h + 1 {
+			g.Decide(call(tile(secret)))
+		}
+	}
+	if err := g.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[time.Time]uint64{}
+	for _, d := range m.usage {
+		got[d.Hour] += d.Allowed
+	}
+	want := map[time.Time]uint64{base: 1, base.Add(time.Hour): 2, base.Add(2 * time.Hour): 3, base.Add(3 * time.Hour): 4}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("per hour %v, want %v", got, want)
+	}
+}
+
+func TestKeyRemovedFromStoreIsUnknown(t *testing.T) {
+	m := &memStore{}
+	k, secret := memKey("k1", model.Active)
+	m.add(k)
+	g := newMemGate(t, m, Options{})
+	if d := g.Decide(call(tile(secret))); !d.Allowed() {
+		t.Fatalf("before: %+v", d)
+	}
+	v := g.Version()
+	m.mu.Lock()
+	m.keys = nil
+	m.mu.Unlock()
+	m.hub.Publish(store.Event{Kind: store.EventKey, ID: "k1"})
+	if err := g.WaitVersion(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+	if d := g.Decide(call(tile(secret))); d.Reason != model.ReasonUnknownKey || g.Size() != 0 {
+		t.Errorf("after removal: %+v, size %d", d, g.Size())
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	cases := []struct {
+		q    string
+		want []string
+	}{
+		{"", nil},
+		{"style=streets", nil},
+		{"api_key=ak_1", []string{"ak_1"}},
+		{"a=1&api_key=&b=2", []string{""}},
+		{"api_key", []string{""}},
+		{"api_key=a&api_key=b", []string{"a", "b"}},
+		{"api_key=a&api_key=b&api_key=c", []string{"a", "b", "c"}},
+		{"api%5Fkey=x", []string{"x"}},
+		{"api_key=ak%5F12", []string{"ak_12"}},
+		{"api_key=a+b", []string{"a b"}},
+		{"api_key=%zz", []string{"%zz"}},
+		{"xapi_key=1&api_keyx=2&API_KEY=3", nil},
+		{"&&api_key=v&&", []string{"v"}},
+	}
+	for _, c := range cases {
+		if got := apiKeys(c.q, nil); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("apiKeys(%q) = %q, want %q", c.q, got, c.want)
+		}
+	}
+	for uri, want := range map[string]string{
+		"/a?b=c":       "b=c",
+		"/a?b=c#d?e":   "b=c",
+		"/a":           "",
+		"/a#x?api_key": "",
+		"?":            "",
+	} {
+		if got := uriQuery(uri); got != want {
+			t.Errorf("uriQuery(%q) = %q, want %q", uri, got, want)
+		}
+	}
+}
+
+func TestForwardedProto(t *testing.T) {
+	for v, want := range map[string]bool{
+		"https": true, "HTTPS": true, " https ": true, "http, https": true,
+		"https, http": false, "http": false, "": false, "httpsx": false, "wss": false,
+	} {
+		if got := forwardedHTTPS(v); got != want {
+			t.Errorf("forwardedHTTPS(%q) = %v", v, got)
+		}
+	}
+	g := &Gate{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+	for addr, want := range map[string]bool{
+		"10.1.2.3:80": true, "[::1]:80": true, "[::ffff:10.0.0.1]:5": true, "10.1.2.3": true,
+		"11.0.0.1:80": false, "[::2]:80": false, "garbage": false, "": false,
+	} {
+		if got := g.trustedPeer(addr); got != want {
+			t.Errorf("trustedPeer(%q) = %v", addr, got)
+		}
+	}
+}
+
+// The hot path allocates nothing (checked outside benchmarks too).
+func TestDecideDoesNotAllocate(t *testing.T) {
+	m := &memStore{}
+	k, secret := memKey("k1", model.Active, "mysite.tn")
+	m.add(k)
+	g := newMemGate(t, m, Options{})
+	r := httptest.NewRequest(http.MethodGet, "/v1/tiles/1/2/3.png?style=streets&api_key="+secret, nil)
+	r.Header.Set("Origin", "https://mysite.tn")
+	g.Decide(r) // first use puts the counter on the dirty list
+	if n := testing.AllocsPerRun(1000, func() { g.Decide(r) }); n != 0 {
+		t.Errorf("Decide allocates %.1f times per request, want 0", n)
+	}
+	if d := g.Decide(r); !d.Allowed() {
+		t.Errorf("decision %+v", d)
+	}
+}
+
+func TestDigestOfMatchesModel(t *testing.T) {
+	for range 10 {
+		s := model.NewSecret()
+		if digestOf(s) != model.DigestOf(s) {
+			t.Fatalf("digestOf(%s) differs from model.DigestOf", s)
+		}
+	}
+}
+
+func TestCanonicalHeaderNames(t *testing.T) {
+	for _, h := range []string{canonicalOriginalURI, "X-Forwarded-Proto", "Origin", "Referer", HeaderError, HeaderKeyID} {
+		if c := http.CanonicalHeaderKey(h); c != h {
+			t.Errorf("%q is read or written as a raw map key but its canonical form is %q", h, c)
+		}
+	}
+	if http.CanonicalHeaderKey(HeaderOriginalURI) != canonicalOriginalURI {
+		t.Errorf("canonicalOriginalURI does not match HeaderOriginalURI")
+	}
+}
