@@ -1,0 +1,497 @@
+package server_test
+
+// End-to-end tests of the real binary: `tmaps serve`, `tmaps tokens`,
+// `tmaps --api`, curl, and a SIGKILL in the middle of a write load.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store/bolt"
+)
+
+var bin struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin.dir != "" {
+		os.RemoveAll(bin.dir)
+	}
+	os.Exit(code)
+}
+
+// tmapsBinary builds the tmaps command once per test run.
+func tmapsBinary(t testing.TB) string {
+	t.Helper()
+	bin.once.Do(func() {
+		bin.dir, bin.err = os.MkdirTemp("", "tmaps-bin-")
+		if bin.err != nil {
+			return
+		}
+		bin.path = filepath.Join(bin.dir, "tmaps")
+		out, err := exec.Command("go", "build", "-o", bin.path, "github.com/tmaps/console").CombinedOutput()
+		if err != nil {
+			bin.err = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if bin.err != nil {
+		t.Fatalf("build the tmaps binary: %v", bin.err)
+	}
+	return bin.path
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run runs tmaps to completion with env added to a minimal environment.
+func run(t testing.TB, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(tmapsBinary(t), args...)
+	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return o.String(), e.String(), ee.ExitCode()
+		}
+		t.Fatalf("run tmaps %v: %v", args, err)
+	}
+	return o.String(), e.String(), 0
+}
+
+type daemon struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuf
+	exited chan struct{}
+	err    error
+}
+
+// startDaemon starts `tmaps serve` and waits for its "ready URL" line.
+func startDaemon(t testing.TB, env []string, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(tmapsBinary(t), append([]string{"serve"}, args...)...)
+	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
+	d := &daemon{cmd: cmd, stderr: &syncBuf{}, exited: make(chan struct{})}
+	cmd.Stderr = d.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "ready "); ok {
+				ready <- u
+			}
+		}
+	}()
+	go func() {
+		d.err = cmd.Wait()
+		close(d.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-d.exited:
+		default:
+			cmd.Process.Kill()
+			<-d.exited
+		}
+	})
+	select {
+	case d.url = <-ready:
+	case <-d.exited:
+		t.Fatalf("tmaps serve exited before ready: %v\n%s", d.err, d.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("tmaps serve not ready after 30s:\n%s", d.stderr)
+	}
+	return d
+}
+
+func (d *daemon) wait(t testing.TB) {
+	t.Helper()
+	select {
+	case <-d.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("tmaps serve did not stop:\n%s", d.stderr)
+	}
+}
+
+func curl(t *testing.T, args ...string) (status int, body string) {
+	t.Helper()
+	path, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("curl is needed by this test: apt-get install -y curl")
+	}
+	out, err := exec.Command(path, append([]string{"-sS", "-w", "\n%{http_code}"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("curl %v: %v", args, err)
+	}
+	s := string(out)
+	i := strings.LastIndexByte(s, '\n')
+	fmt.Sscan(s[i+1:], &status)
+	return status, s[:i]
+}
+
+var secretLine = regexp.MustCompile(`^ak_[0-9a-f]{32}\n$`)
+
+func TestDaemonEndToEnd(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "console.db")
+	token, stderr, code := run(t, nil, "tokens", "create", "e2e-ops", "--db", db)
+	token = strings.TrimSpace(token)
+	if code != 0 || !regexp.MustCompile(`^tm_[0-9a-f]{32}$`).MatchString(token) {
+		t.Fatalf("tokens create: %d %q %s", code, token, stderr)
+	}
+
+	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--allow-http", "--log-level", "debug")
+	if !strings.Contains(d.stderr.String(), "WARNING: --allow-http") {
+		t.Fatalf("--allow-http is not announced:\n%s", d.stderr)
+	}
+	env := []string{"TMAPS_TOKEN=" + token}
+
+	out, stderr, code := run(t, env, "--api", d.url, "keys", "create", "--name", "E2E key")
+	if code != 0 || !secretLine.MatchString(out) {
+		t.Fatalf("keys create over the API: %d %q %s", code, out, stderr)
+	}
+	secret := strings.TrimSpace(out)
+	out, stderr, code = run(t, env, "--api", d.url, "keys", "list")
+	if code != 0 || !strings.Contains(out, "E2E key") || !strings.Contains(out, secret[:11]) {
+		t.Fatalf("keys list over the API: %d %q %s", code, out, stderr)
+	}
+	// The token works from a flag too, and a wrong one is refused.
+	if _, stderr, code = run(t, nil, "--api", d.url, "--token", "tm_0123", "keys", "list"); code == 0 || !strings.Contains(stderr, "TMAPS_TOKEN") {
+		t.Fatalf("wrong token: %d %s", code, stderr)
+	}
+	// A second token over the API, then listed without its secret.
+	out, _, code = run(t, env, "--api", d.url, "tokens", "create", "second")
+	if code != 0 || !strings.HasPrefix(out, "tm_") {
+		t.Fatalf("tokens create over the API: %d %q", code, out)
+	}
+
+	status, body := curl(t, "-H", "Authorization: Bearer "+token, d.url+"/v1/keys")
+	var keys []struct {
+		Name, Prefix string
+		Status       model.Status
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &keys) != nil || len(keys) != 1 || keys[0].Name != "E2E key" {
+		t.Fatalf("curl /v1/keys: %d %s", status, body)
+	}
+	status, body = curl(t, d.url+"/v1/keys")
+	if status != 401 || strings.TrimSpace(body) != `{"error":"unauthorized"}` {
+		t.Fatalf("curl without a token: %d %s", status, body)
+	}
+	status, body = curl(t, "-H", "Authorization: Bearer "+token, "-X", "POST", "-d", `{"name":"mysite.tn","x":1}`, d.url+"/v1/domains")
+	if status != 400 || !strings.Contains(body, "unknown field") {
+		t.Fatalf("curl with an unknown field: %d %s", status, body)
+	}
+	// The gate is mounted and the key is unrestricted.
+	status, _ = curl(t, d.url+"/v1/authorize?api_key="+secret)
+	if status != 204 {
+		t.Fatalf("gate: %d", status)
+	}
+	status, body = curl(t, "-H", "Authorization: Bearer "+token, d.url+"/metrics")
+	if status != 200 || !strings.Contains(body, "tmaps_") {
+		t.Fatalf("metrics: %d %s", status, body)
+	}
+
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	d.wait(t)
+	logs := d.stderr.String()
+	if d.err != nil || !strings.Contains(logs, "stopped") {
+		t.Fatalf("SIGTERM: exit %v\n%s", d.err, logs)
+	}
+	if !strings.Contains(logs, "api_key=REDACTED") {
+		t.Fatalf("the gate request is not in the debug log, redacted:\n%s", logs)
+	}
+	for _, s := range []string{secret, secret[3:], token, token[3:]} {
+		if strings.Contains(logs, s) {
+			t.Fatalf("the daemon's log holds a secret:\n%s", logs)
+		}
+	}
+	// The usage of the gate request was flushed at shutdown.
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	k, err := st.KeyByDigest(context.Background(), model.DigestOf(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.LastUsed.IsZero() {
+		t.Fatal("the final flush did not record the gate request (last used is zero)")
+	}
+}
+
+func TestServeRefusesPlainHTTP(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "console.db")
+	_, stderr, code := run(t, nil, "serve", "--db", db, "--listen", "127.0.0.1:0")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	for _, flag := range []string{"--tls-cert", "--tls-key", "--allow-http"} {
+		if !strings.Contains(stderr, flag) {
+			t.Fatalf("the refusal does not name %s: %s", flag, stderr)
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("a refused start created the store")
+	}
+	// Behind a proxy on this host: loopback plus --trusted-proxy is accepted,
+	// but not on a public address.
+	_, stderr, code = run(t, nil, "serve", "--db", db, "--listen", "0.0.0.0:0", "--trusted-proxy", "127.0.0.1/32")
+	if code != 2 {
+		t.Fatalf("public plain HTTP with --trusted-proxy: exit %d %s", code, stderr)
+	}
+	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--trusted-proxy", "127.0.0.1/32")
+	status, body := curl(t, d.url+"/v1/authorize?api_key="+model.NewSecret())
+	if status != 403 || !strings.Contains(body, "https required") {
+		t.Fatalf("plain HTTP through the gate without X-Forwarded-Proto: %d %s", status, body)
+	}
+	status, body = curl(t, "-H", "X-Forwarded-Proto: https", d.url+"/v1/authorize?api_key="+model.NewSecret())
+	if status != 401 || !strings.Contains(body, "invalid api_key") {
+		t.Fatalf("through a trusted proxy: %d %s", status, body)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T, dir string) (cert, key string) {
+	t.Helper()
+	pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "tmaps test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &pk.PublicKey, pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return cert, key
+}
+
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	db := filepath.Join(dir, "console.db")
+	token, _, code := run(t, nil, "tokens", "create", "tls", "--db", db)
+	token = strings.TrimSpace(token)
+	if code != 0 {
+		t.Fatal("tokens create failed")
+	}
+	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key)
+	if !strings.HasPrefix(d.url, "https://") || strings.Contains(d.stderr.String(), "WARNING") {
+		t.Fatalf("TLS serve: %s\n%s", d.url, d.stderr)
+	}
+	env := []string{"TMAPS_TOKEN=" + token, "SSL_CERT_FILE=" + cert}
+	out, stderr, code := run(t, env, "--api", d.url, "keys", "create", "--name", "over TLS")
+	if code != 0 || !secretLine.MatchString(out) {
+		t.Fatalf("keys create over TLS: %d %q %s", code, out, stderr)
+	}
+	status, _ := curl(t, "--cacert", cert, d.url+"/v1/authorize?api_key="+strings.TrimSpace(out))
+	if status != 204 {
+		t.Fatalf("gate over TLS: %d", status)
+	}
+	// Plain HTTP to the TLS port gets no API.
+	resp, err := http.Get(strings.Replace(d.url, "https://", "http://", 1) + "/v1/keys")
+	if err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(b), "[") {
+			t.Fatalf("plain HTTP on the TLS port: %d %s", resp.StatusCode, b)
+		}
+	}
+}
+
+// TestKillDuringWrites SIGKILLs the daemon under a write load: the file must
+// open, pass bbolt's consistency check, and hold every acknowledged write.
+func TestKillDuringWrites(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "console.db")
+	token, _, code := run(t, nil, "tokens", "create", "load", "--db", db)
+	token = strings.TrimSpace(token)
+	if code != 0 {
+		t.Fatal("tokens create failed")
+	}
+	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--allow-http", "--log-level", "warn")
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	post := func(path, body string) (int, []byte, error) {
+		req, _ := http.NewRequest("POST", d.url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, err
+	}
+
+	var mu sync.Mutex
+	ackedKeys := map[string]string{} // id → name
+	var ackedDomains []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if i%4 == 3 {
+					name := fmt.Sprintf("w%d-%d.load.tn", w, i)
+					status, _, err := post("/v1/domains", `{"name":"`+name+`"}`)
+					if err == nil && status == http.StatusCreated {
+						mu.Lock()
+						ackedDomains = append(ackedDomains, name)
+						mu.Unlock()
+					}
+					continue
+				}
+				name := fmt.Sprintf("load %d-%d", w, i)
+				status, body, err := post("/v1/keys", `{"name":"`+name+`"}`)
+				if err != nil || status != http.StatusCreated {
+					continue // the daemon is gone, or the answer was cut: not acknowledged
+				}
+				var ks struct {
+					Key struct{ ID, Name string }
+				}
+				if json.Unmarshal(body, &ks) == nil {
+					mu.Lock()
+					ackedKeys[ks.Key.ID] = ks.Key.Name
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(ackedKeys)
+		mu.Unlock()
+		if n >= 150 {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(stop)
+			t.Fatalf("only %d writes acknowledged in 30s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.wait(t)
+	close(stop)
+	wg.Wait()
+
+	// bbolt's own consistency check, on a read-only open.
+	bdb, err := bbolt.Open(db, 0o600, &bbolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("the file does not open after SIGKILL: %v", err)
+	}
+	err = bdb.View(func(tx *bbolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatalf("bbolt check failed after SIGKILL: %v", err)
+	}
+
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	for id, name := range ackedKeys {
+		k, err := st.Key(ctx, id)
+		if err != nil || k.Name != name {
+			t.Fatalf("acknowledged key %s %q is missing after SIGKILL: %+v %v", id, name, k, err)
+		}
+	}
+	for _, name := range ackedDomains {
+		if _, err := st.Domain(ctx, name); err != nil {
+			t.Fatalf("acknowledged domain %s is missing after SIGKILL: %v", name, err)
+		}
+	}
+	all, err := st.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SIGKILL after %d acknowledged keys and %d domains; the store holds %d keys", len(ackedKeys), len(ackedDomains), len(all))
+}
