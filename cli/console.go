@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"github.com/atotto/clipboard"
 	"github.com/spf13/cobra"
 
 	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/ui"
 )
 
 // runConsole runs the console (the TUI) on st. location says where the data
 // lives; actor is the audit actor of the changes made in the console.
-// Until the TUI lands it prints the help.
 func runConsole(cmd *cobra.Command, st store.Store, location string, actor string) error {
-	return cmd.Help()
+	cfg := ui.Config{Store: st, Location: location, Actor: actor}
+	if !clipboard.Unsupported {
+		cfg.Clipboard = clipboard.WriteAll
+	}
+	return ui.Run(cmd.Context(), cfg)
 }
