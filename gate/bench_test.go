@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"net/http"
@@ -126,4 +127,24 @@ func BenchmarkDigestOf(b *testing.B) {
 		d = digestOf(s)
 	}
 	_ = d
+}
+
+// BenchmarkNew100k is the gate's share of "serve ready with 100k keys":
+// reading the keys from an in-memory store and building the index.
+func BenchmarkNew100k(b *testing.B) {
+	const n = 100_000
+	m := &memStore{}
+	for i := range n {
+		k, _ := memKey(fmt.Sprintf("k%06d", i), model.Active, "mysite.tn")
+		m.keys = append(m.keys, k)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(context.Background())
+		g, err := New(ctx, m, Options{})
+		if err != nil || g.Size() != n {
+			b.Fatalf("New: %v, size %d", err, g.Size())
+		}
+		cancel()
+	}
 }

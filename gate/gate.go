@@ -189,7 +189,7 @@ func (g *Gate) ReloadKey(ctx context.Context, id string) error {
 	case err != nil:
 		return err
 	}
-	g.idx.put(&k, g.usage.counter(k.ID))
+	g.idx.put(&k, g.usage.existing(k.ID))
 	return nil
 }
 
@@ -200,7 +200,7 @@ func (g *Gate) reloadAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	g.idx.replace(keys, g.usage.counter)
+	g.idx.replace(keys, g.usage.existing)
 	return nil
 }
 
@@ -287,11 +287,12 @@ func (g *Gate) decide(r *http.Request, rawQuery string) (model.Decision, *entry)
 	d := model.Decide(in)
 	g.met.decision(d)
 	if !g.opt.DisableUsage {
-		var c *counter
+		c := g.usage.unknown
 		if e != nil {
-			c = e.ctr
-		} else {
-			c = g.usage.unknown
+			if c = e.ctr.Load(); c == nil {
+				c = g.usage.counter(e.key.ID)
+				e.ctr.Store(c)
+			}
 		}
 		g.usage.count(c, g.usageNow(), d)
 	}
@@ -393,10 +394,22 @@ type index struct {
 }
 
 // entry is one key as the gate sees it. It is never modified after it is
-// published; a change replaces it.
+// published (a change replaces it), except ctr, set on the key's first
+// counted decision: counters are made lazily, so that loading 100k keys
+// does not make 100k counters.
 type entry struct {
 	key *model.Key
-	ctr *counter
+	ctr atomic.Pointer[counter]
+	// idHeader is the key id as a header value, made once.
+	idHeader []string
+}
+
+func newEntry(k *model.Key, c *counter) *entry {
+	e := &entry{key: k, idHeader: []string{k.ID}}
+	if c != nil {
+		e.ctr.Store(c)
+	}
+	return e
 }
 
 func (x *index) init() {
@@ -425,7 +438,7 @@ func (x *index) put(k *model.Key, c *counter) {
 	for d, e := range cur {
 		next[d] = e
 	}
-	next[k.Digest] = &entry{key: k, ctr: c}
+	next[k.Digest] = newEntry(k, c)
 	sh.Store(&next)
 	x.size.Store(int64(len(x.byID)))
 }
@@ -465,9 +478,18 @@ func (x *index) replace(keys []model.Key, counterFor func(id string) *counter) {
 		shards[i] = make(map[model.Digest]*entry, per+per/4)
 	}
 	byID := make(map[string]model.Digest, len(keys))
+	// One allocation for all the entries and one for their id headers.
+	entries := make([]entry, len(keys))
+	ids := make([]string, len(keys))
 	for i := range keys {
 		k := &keys[i]
-		shards[k.Digest[0]][k.Digest] = &entry{key: k, ctr: counterFor(k.ID)}
+		ids[i] = k.ID
+		e := &entries[i]
+		e.key, e.idHeader = k, ids[i:i+1:i+1]
+		if c := counterFor(k.ID); c != nil {
+			e.ctr.Store(c)
+		}
+		shards[k.Digest[0]][k.Digest] = e
 		byID[k.ID] = k.Digest
 	}
 	x.mu.Lock()

@@ -41,7 +41,7 @@ func (g *Gate) AuthorizeHandler() http.Handler {
 		h["Cache-Control"] = noStore
 		if d.Allowed() {
 			if e != nil {
-				h[HeaderKeyID] = []string{e.key.ID}
+				h[HeaderKeyID] = e.idHeader
 			}
 			w.WriteHeader(http.StatusNoContent)
 		} else {

@@ -95,6 +95,14 @@ func (u *usage) counter(id string) *counter {
 	return c
 }
 
+// existing returns the counter of key id, or nil when the key was never
+// counted.
+func (u *usage) existing(id string) *counter {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.byID[id]
+}
+
 // count records one decision taken at ns (unix nanoseconds).
 func (u *usage) count(c *counter, ns int64, d model.Decision) {
 	h := ns / int64(time.Hour)

@@ -1,0 +1,136 @@
+package gate
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/tmaps/console/model"
+)
+
+// Loopback throughput of /v1/authorize against an empty net/http handler,
+// measured in the same run with the same load generator: a minimal
+// HTTP/1.1 keep-alive client (one request in flight per connection, like
+// wrk) that parses only the status line and Content-Length, so that the
+// server's work dominates. 127.0.0.1 only.
+//
+//	go test -run '^$' -bench Loopback -benchtime 200000x ./gate
+//
+// Compare the req/s of empty, authorize and authorize-nousage.
+
+const loopbackConns = 16
+
+func BenchmarkLoopback(b *testing.B) {
+	m := &memStore{}
+	k, secret := memKey("khot", model.Active, "mysite.tn")
+	m.add(k)
+	req := []byte("GET /v1/authorize HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+		"X-Original-URI: /v1/tiles/9/271/190.png?style=streets&api_key=" + secret + "\r\n" +
+		"X-Forwarded-Proto: https\r\nOrigin: https://mysite.tn\r\n\r\n")
+
+	empty := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
+	for _, c := range []struct {
+		name string
+		h    func(b *testing.B) http.Handler
+	}{
+		{"empty", func(*testing.B) http.Handler { return empty }},
+		{"authorize", func(b *testing.B) http.Handler { return newMemGate(b, m, Options{}).AuthorizeHandler() }},
+		{"authorize-nousage", func(b *testing.B) http.Handler {
+			return newMemGate(b, m, Options{DisableUsage: true}).AuthorizeHandler()
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			srv := httptest.NewServer(c.h(b))
+			defer srv.Close()
+			loopbackLoad(b, srv.Listener.Addr().String(), req, 204)
+		})
+	}
+}
+
+// loopbackLoad sends b.N requests over loopbackConns keep-alive connections
+// and reports requests per second.
+func loopbackLoad(b *testing.B, addr string, req []byte, want int) {
+	conns := make([]net.Conn, loopbackConns)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	var next sync.Mutex
+	left := b.N
+	take := func() bool {
+		next.Lock()
+		defer next.Unlock()
+		if left == 0 {
+			return false
+		}
+		left--
+		return true
+	}
+	errs := make(chan error, len(conns))
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := bufio.NewReaderSize(c, 4096)
+			for take() {
+				if _, err := c.Write(req); err != nil {
+					errs <- err
+					return
+				}
+				if err := readResponse(r, want); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+var contentLength = []byte("content-length:")
+
+// readResponse reads one response, checks its status, skips its body.
+func readResponse(r *bufio.Reader, want int) error {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if len(line) < 12 || string(line[9:12]) != strconv.Itoa(want) {
+		return fmt.Errorf("status line %q, want %d", line, want)
+	}
+	n := 0
+	for {
+		line, err = r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if len(line) > len(contentLength) && bytes.EqualFold(line[:len(contentLength)], contentLength) {
+			n, _ = strconv.Atoi(string(bytes.TrimSpace(line[len(contentLength):])))
+		}
+	}
+	_, err = r.Discard(n)
+	return err
+}
