@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -133,4 +135,49 @@ func readResponse(r *bufio.Reader, want int) error {
 	}
 	_, err = r.Discard(n)
 	return err
+}
+
+// BenchmarkLoopbackWrk is the same comparison with wrk as the load tool
+// (apt-get install wrk), one bounded 3-second run per server; b.N is not
+// used, so run it once:
+//
+//	go test -run '^$' -bench LoopbackWrk -benchtime 1x ./gate
+func BenchmarkLoopbackWrk(b *testing.B) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		b.Skip("wrk is not installed (apt-get install wrk); BenchmarkLoopback measures the same without it")
+	}
+	m := &memStore{}
+	k, secret := memKey("khot", model.Active, "mysite.tn")
+	m.add(k)
+	handlers := []struct {
+		name string
+		h    http.Handler
+	}{
+		{"empty", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })},
+		{"authorize", newMemGate(b, m, Options{}).AuthorizeHandler()},
+		{"authorize-nousage", newMemGate(b, m, Options{DisableUsage: true}).AuthorizeHandler()},
+	}
+	for _, c := range handlers {
+		b.Run(c.name, func(b *testing.B) {
+			srv := httptest.NewServer(c.h)
+			defer srv.Close()
+			out, err := exec.Command(wrk, "-t1", "-c16", "-d3s",
+				"-H", "X-Original-URI: /v1/tiles/9/271/190.png?style=streets&api_key="+secret,
+				"-H", "X-Forwarded-Proto: https", "-H", "Origin: https://mysite.tn",
+				srv.URL+"/v1/authorize").CombinedOutput()
+			if err != nil {
+				b.Fatalf("wrk: %v\n%s", err, out)
+			}
+			if bytes.Contains(out, []byte("Non-2xx")) {
+				b.Fatalf("wrk saw refusals:\n%s", out)
+			}
+			m := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out)
+			if m == nil {
+				b.Fatalf("no Requests/sec in wrk's output:\n%s", out)
+			}
+			rps, _ := strconv.ParseFloat(string(m[1]), 64)
+			b.ReportMetric(rps, "req/s")
+		})
+	}
 }
