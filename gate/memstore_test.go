@@ -21,6 +21,16 @@ type memStore struct {
 	usage    []store.UsageDelta
 	calls    int
 	failNext error
+	readErrs int // Key and Keys fail this many more times
+}
+
+// readFail consumes one injected read failure; m.mu is held.
+func (m *memStore) readFail() error {
+	if m.readErrs > 0 {
+		m.readErrs--
+		return errStoreDown
+	}
+	return nil
 }
 
 func (m *memStore) add(k model.Key) {
@@ -44,6 +54,9 @@ func (m *memStore) set(id string, f func(*model.Key)) {
 func (m *memStore) Key(_ context.Context, id string) (model.Key, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.readFail(); err != nil {
+		return model.Key{}, err
+	}
 	for _, k := range m.keys {
 		if k.ID == id {
 			return k.Clone(), nil
@@ -55,6 +68,9 @@ func (m *memStore) Key(_ context.Context, id string) (model.Key, error) {
 func (m *memStore) Keys(context.Context) ([]model.Key, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.readFail(); err != nil {
+		return nil, err
+	}
 	out := make([]model.Key, len(m.keys))
 	for i, k := range m.keys {
 		out[i] = k.Clone()

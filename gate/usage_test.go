@@ -249,3 +249,30 @@ func TestCanonicalHeaderNames(t *testing.T) {
 		t.Errorf("canonicalOriginalURI does not match HeaderOriginalURI")
 	}
 }
+
+// When the store cannot be read after a change, the gate keeps reloading
+// until it can: a missed revoke must not stay allowed.
+func TestReloadRetriesUntilTheStoreAnswers(t *testing.T) {
+	m := &memStore{}
+	k, secret := memKey("k1", model.Active)
+	m.add(k)
+	g := newMemGate(t, m, Options{})
+	v := g.Version()
+	m.mu.Lock()
+	m.readErrs = 3 // the key's reload, then two full reloads fail
+	m.mu.Unlock()
+	m.set("k1", func(k *model.Key) { k.Status = model.Revoked })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.WaitVersion(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if d := g.Decide(call(tile(secret))); d.Reason != model.ReasonRevoked {
+		t.Errorf("after the store recovered: %+v, want revoked", d)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.readErrs != 0 {
+		t.Errorf("%d injected failures left: the gate gave up early", m.readErrs)
+	}
+}
