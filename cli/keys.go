@@ -144,7 +144,11 @@ func (a *app) keysShow() *cobra.Command {
 				f.add("Name", k.Name)
 				f.add("ID", k.ID)
 				f.add("Prefix", k.Prefix)
-				f.add("Status", k.Status.Label())
+				if a.outTTY {
+					f.add("Status", k.Status.Label())
+				} else {
+					f.add("Status", string(k.Status))
+				}
 				f.add("Created", a.fmtTime(k.Created))
 				f.add("Status changed", a.fmtTime(k.StatusChanged))
 				f.add("Last used", a.fmtTime(k.LastUsed))
@@ -447,7 +451,7 @@ name is asked for.`,
 				hint := fmt.Sprintf("tmaps keys revoke %s --confirm %s", k.ID, shellQuote(q(k.Name)))
 				if !cmd.Flags().Changed("confirm") {
 					if !a.inTTY {
-						return refusedf("revoking key %s (%s) is permanent: confirm with the key's exact name: %s", qq(k.Name), k.Prefix, hint)
+						return refusedf("revoking key %s (%s) is permanent: nothing changed; confirm with the key's exact name: %s", qq(k.Name), k.Prefix, hint)
 					}
 					impact := ""
 					if u, ok := a.recentUsage(ctx, st, k.ID); ok {

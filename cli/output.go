@@ -86,10 +86,18 @@ func (a *app) printFields(f fields) error {
 		if a.outTTY {
 			fmt.Fprintf(w, "%-*s  %s\n", width+1, p[0]+":", model.Escape(p[1]))
 		} else {
-			fmt.Fprintf(w, "%s\t%s\n", strings.ReplaceAll(strings.ToLower(p[0]), " ", "_"), model.Escape(p[1]))
+			fmt.Fprintf(w, "%s\t%s\n", fieldName(p[0]), model.Escape(p[1]))
 		}
 	}
 	return w.Flush()
+}
+
+// fieldName is a label as scripts read it: "Requests (24h)" → "requests_24h".
+func fieldName(label string) string {
+	f := strings.FieldsFunc(strings.ToLower(label), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	})
+	return strings.Join(f, "_")
 }
 
 // truncate shortens s to at most n characters, ending with "…".

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/tmaps/console/model"
@@ -98,14 +99,11 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return a.execute(args)
 }
 
-// isTerminal reports whether v is an *os.File open on a character device.
+// isTerminal reports whether v is an *os.File open on a terminal (not
+// merely a character device: /dev/null is one too).
 func isTerminal(v any) bool {
 	f, ok := v.(*os.File)
-	if !ok || f == nil {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && f != nil && term.IsTerminal(f.Fd())
 }
 
 func (a *app) execute(args []string) int {

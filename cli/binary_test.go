@@ -1,0 +1,110 @@
+package cli_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store/bolt"
+)
+
+// buildBinary builds the real tmaps binary once for this test.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tmaps")
+	cmd := exec.Command("go", "build", "-o", bin, "..")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
+}
+
+// TestBinary runs the real binary as a script would: exit codes, the
+// KEY=$(tmaps keys create …) idiom, and a store locked by another process.
+func TestBinary(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "console.db")
+	environ := append(os.Environ(), "TMAPS_DB="+db, "HOME="+dir, "TMAPS_API=", "TMAPS_TOKEN=")
+
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = environ
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return 0, out.String(), errb.String()
+		case errors.As(err, &ee):
+			return ee.ExitCode(), out.String(), errb.String()
+		}
+		t.Fatalf("run %v: %v", args, err)
+		return 0, "", ""
+	}
+
+	// The shell idiom yields only the secret.
+	sh := exec.Command("sh", "-c", `KEY=$("$TMAPS" keys create --name x) && printf '%s' "$KEY"`)
+	sh.Env = append(environ, "TMAPS="+bin)
+	var shErr bytes.Buffer
+	sh.Stderr = &shErr
+	out, err := sh.Output()
+	if err != nil {
+		t.Fatalf("KEY=$(tmaps keys create --name x): %v\n%s", err, shErr.String())
+	}
+	secret := string(out)
+	if !model.ValidSecret(secret) {
+		t.Fatalf("KEY=%q, want only the secret", secret)
+	}
+	if !strings.Contains(shErr.String(), "shown once") {
+		t.Errorf("warning missing from stderr: %q", shErr.String())
+	}
+	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("store file: %v %v", fi, err)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"keys", "list"}, 0, ""},
+		{[]string{"keys", "list", "--frobnicate"}, 2, "unknown flag"},
+		{[]string{"keys", "show", "nope"}, 4, "no such key"},
+		{[]string{"keys", "revoke", "x", "--confirm", "y"}, 4, "does not match"},
+		{[]string{"keys", "disable", "x"}, 4, "--yes"},
+		{[]string{"domains", "add", "https://mysite.tn"}, 1, "remove the scheme"},
+		{[]string{"check", "--key", secret}, 0, "key_unrestricted"},
+	} {
+		code, stdout, stderr := run(tc.args...)
+		if code != tc.code || !strings.Contains(stdout+stderr, tc.msg) {
+			t.Errorf("tmaps %q: exit %d, want %d with %q\nstdout: %s\nstderr: %s", tc.args, code, tc.code, tc.msg, stdout, stderr)
+		}
+		if strings.Contains(stdout+stderr, secret[3:]) {
+			t.Errorf("tmaps %q prints the secret", tc.args)
+		}
+	}
+
+	// Another process holds the store: a clear message, exit 1.
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run("keys", "list")
+	st.Close()
+	if code != 1 || !strings.Contains(stderr, "in use by another process") {
+		t.Errorf("locked store: exit %d, stderr %q", code, stderr)
+	}
+	// And once it is released the binary works again.
+	if code, stdout, _ := run("keys", "list"); code != 0 || !strings.Contains(stdout, "\tx\t") {
+		t.Errorf("after release: exit %d, %q", code, stdout)
+	}
+}
