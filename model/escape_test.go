@@ -24,7 +24,7 @@ func TestEscape(t *testing.T) {
 		{"\xff", `\xff`},
 		{"ok\xc3(", `ok\xc3(`},
 		{"\xed\xa0\x80", `\xed\xa0\x80`}, // surrogate half
-		{"\uFFFD", "\uFFFD"}, // a real U+FFFD is text, kept
+		{"\uFFFD", "\uFFFD"},             // a real U+FFFD is text, kept
 	}
 	for _, tt := range tests {
 		if got := Escape(tt.in); got != tt.want {
