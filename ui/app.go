@@ -308,7 +308,7 @@ func (a *App) activeHelp() helpSet {
 		h = a.dp.help(a)
 	}
 	if a.modal == nil && !a.typing() {
-		h.short = append(h.short, km.NextTab, km.Help, km.Quit)
+		h.short = append(h.short, km.Help, km.Quit)
 		h.full = append(h.full, []key.Binding{km.NextTab, km.Tab1, km.Tab2, km.Help, km.Quit, km.ForceQuit})
 	}
 	return h

@@ -133,10 +133,13 @@ func (d *keyDetail) view(a *App, height int) []string {
 	for r := from; r < to; r++ {
 		name := k.Domains[r]
 		s := name
+		s = model.Escape(s)
 		if i, ok := a.data.domIdx[name]; ok && a.data.uni[i] != name {
 			s += "  (" + a.data.uni[i] + ")"
+			if a.data.mixed[i] {
+				s += "  ⚠ mixed scripts"
+			}
 		}
-		s = model.Escape(s)
 		if r == d.list.cursor {
 			lines = append(lines, t.Selected.Render(fit("› "+s, a.w)))
 		} else {

@@ -36,7 +36,7 @@ func (l *listState) move(delta, n, height int) {
 	l.clamp(n, height)
 }
 
-func (l *listState) top()          { l.cursor, l.offset = 0, 0 }
+func (l *listState) top()            { l.cursor, l.offset = 0, 0 }
 func (l *listState) bottom(n, h int) { l.cursor = n - 1; l.clamp(n, h) }
 
 // visible returns the range of rows to draw.

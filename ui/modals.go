@@ -170,7 +170,7 @@ func (m *nameModal) view(a *App, width int) (string, []string) {
 	if m.keyID != "" {
 		title = "Rename " + quoteName(m.old)
 	}
-	lines := []string{"Name", m.f.View(width, true, &a.th)}
+	lines := []string{"Name", "> " + m.f.View(width-2, true, &a.th)}
 	name, err := model.NormalizeKeyName(m.f.Value())
 	switch {
 	case m.problem != "":
@@ -231,6 +231,9 @@ func (m *secretModal) update(a *App, msg tea.Msg) (modal, tea.Cmd) {
 			return m.close(a)
 		case key.Matches(kp, km.No), key.Matches(kp, km.Back):
 			m.asking = false
+		case key.Matches(kp, km.Copy):
+			m.asking = false
+			return m, a.copyCmd(m.secret, "secret", true)
 		}
 		return m, nil
 	}
@@ -512,7 +515,7 @@ func (m *revokeModal) view(a *App, width int) (string, []string) {
 		"Every request with " + m.prefix + "… will be refused (401 “api_key revoked”). The key can never be enabled, renamed, linked or rotated again.",
 		"",
 		"Type the key's name to confirm: " + t.Bold.Render(model.Escape(m.name)),
-		m.f.View(width, true, t),
+		"> " + m.f.View(width-2, true, t),
 	}
 	ok := m.matches()
 	if !ok && m.f.Value() != "" {
@@ -607,7 +610,7 @@ func (a *App) domainVerdict(input string) (string, bool) {
 
 func (m *domainModal) view(a *App, width int) (string, []string) {
 	verdict, ok := a.domainVerdict(m.f.Value())
-	lines := []string{"Domain (a host name: no scheme, path, port or wildcard)", m.f.View(width, true, &a.th), verdict}
+	lines := []string{"Domain (a host name: no scheme, path, port or wildcard)", "> " + m.f.View(width-2, true, &a.th), verdict}
 	if m.serverErr != "" {
 		lines = append(lines, a.th.Err.Render("✗ "+m.serverErr))
 	}

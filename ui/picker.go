@@ -109,7 +109,7 @@ func (p *picker) rows() int {
 	return n
 }
 
-func (p *picker) height(a *App) int { return max(1, min(10, a.h-14)) }
+func (p *picker) height(a *App) int { return max(1, min(10, a.h-10)) }
 
 // at returns the candidate on row r ("" for the add row).
 func (p *picker) at(r int) string {
@@ -207,7 +207,7 @@ func (p *picker) confirm(a *App) (modal, tea.Cmd) {
 
 func (p *picker) view(a *App, width int) (string, []string) {
 	t := &a.th
-	lines := []string{"Filter", p.f.View(width, true, t)}
+	lines := []string{"Filter", "> " + p.f.View(width-2, true, t)}
 	if p.keyID != "" {
 		if v, _ := a.domainVerdict(p.f.Value()); p.f.Value() != "" {
 			lines = append(lines, v)
