@@ -1,0 +1,51 @@
+# tmaps: console for the API keys and authorized domains of the TMaps Mapping API.
+
+GO       ?= go
+BIN      := bin/tmaps
+FUZZTIME ?= 3s
+# Fuzz targets of ./model, each run for FUZZTIME by `make test`.
+FUZZ     := FuzzNormalizeDomain FuzzHeaderHost
+
+.PHONY: build run demo deps test fuzz bench lint clean
+
+## build: compile bin/tmaps
+build:
+	$(GO) build -o $(BIN) .
+
+## run: build, then open the console on the local store
+run: build
+	./$(BIN)
+
+## demo: build, then open the console on a throw-away store with demo data
+demo: build
+	./$(BIN) --demo
+
+## deps: install the Debian packages the end-to-end tests need (when missing)
+deps:
+	./scripts/deps.sh
+
+## test: deps, every test with the race detector, then brief fuzz runs
+test: deps
+	$(GO) test -race ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: run each fuzz target for FUZZTIME
+fuzz:
+	@set -e; for f in $(FUZZ); do \
+		echo "fuzz: $$f ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./model; \
+	done
+
+## bench: every benchmark, with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## lint: gofmt must list nothing; go vet must pass
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## clean: remove bin/
+clean:
+	rm -rf bin
