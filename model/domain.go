@@ -157,6 +157,16 @@ func normalizeDomain(input string) (string, *domainProblem) {
 		return "", problem("it has a ] without an opening [", "remove it")
 	}
 
+	// No name longer than this many bytes can fit in 253 ASCII characters
+	// (a rune takes at most 4 bytes and encodes to at least 1 character):
+	// refuse it before the costly IDNA conversion.
+	if len(s) > 4*(MaxDomainLen+1) {
+		return "", &domainProblem{
+			problem: fmt.Sprintf("the name is %d characters long; a domain name can have at most %d",
+				utf8.RuneCountInString(s), MaxDomainLen),
+			fix: "enter a shorter name",
+		}
+	}
 	s = strings.ToLower(s)
 	s = strings.TrimSuffix(s, ".")
 	if s == "" {
@@ -185,7 +195,7 @@ func normalizeDomain(input string) (string, *domainProblem) {
 			return "", &domainProblem{
 				problem: fmt.Sprintf("it contains the character %q, which is not allowed in a domain name", r),
 				fix:     "use only letters, digits, hyphens and dots",
-				suggest: false, fallback: "e.g. my-site.tn",
+				suggest: false, fallback: "e.g. " + replaceInvalid(s, r),
 			}
 		}
 	}
@@ -407,6 +417,20 @@ func wildcardExample(s string) string {
 		}
 	}
 	return "app.mysite.tn, admin.mysite.tn"
+}
+
+// replaceInvalid guesses the name meant when s holds the invalid ASCII
+// character r: '_' becomes '-', anything else is dropped. It falls back to
+// my-site.tn when the guess is not a valid name either.
+func replaceInvalid(s string, r rune) string {
+	repl := ""
+	if r == '_' {
+		repl = "-"
+	}
+	if name, p := normalizeDomain(strings.ReplaceAll(s, string(r), repl)); p == nil {
+		return name
+	}
+	return "my-site.tn"
 }
 
 func shorten(s string) string {

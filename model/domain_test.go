@@ -81,8 +81,12 @@ func TestNormalizeDomainRefused(t *testing.T) {
 		{"mysite.tn..", "empty label", "enter mysite.tn"},
 		{strings.Repeat("a", 64) + ".tn", "64 characters long; a label can have at most 63", "shorten"},
 		{strings.Repeat("é", 60) + ".tn", "a label can have at most 63", "shorten"}, // long once encoded
+		{strings.Repeat("é", 100000) + ".tn", "100003 characters long; a domain name can have at most 253", "shorter"},
+		{strings.Repeat("a.", 600), "1200 characters long", "shorter"},
 		{long253() + "c", "254 characters long; a domain name can have at most 253", "shorter"},
-		{"my_site.tn", "'_'", "use only letters, digits, hyphens and dots"},
+		{"my_site.tn", "'_'", "use only letters, digits, hyphens and dots: e.g. my-site.tn"},
+		{"_dmarc.mysite.tn", "'_'", "use only letters, digits, hyphens and dots: e.g. my-site.tn"}, // "-dmarc" is no better
+		{"foo_bar.tn", "'_'", "e.g. foo-bar.tn"},
 		{"-mysite.tn", `"-mysite" starts with a hyphen`, "remove the hyphen: enter mysite.tn"},
 		{"mysite-.tn", `"mysite-" ends with a hyphen`, "remove the hyphen: enter mysite.tn"},
 		{"app.-x-.tn", "starts with a hyphen", "enter app.x.tn"},
@@ -109,8 +113,9 @@ func TestNormalizeDomainRefused(t *testing.T) {
 		{"my\u202esite.tn", `\u202e`, "enter mysite.tn"},
 		{"\xff.tn", `\xff`, "retype"},
 		// Other invalid characters, named.
-		{"my!site.tn", "'!'", "letters, digits, hyphens"},
-		{"my$site.tn", "'$'", "letters, digits, hyphens"},
+		{"my!site.tn", "'!'", "letters, digits, hyphens and dots: e.g. mysite.tn"},
+		{"my$site.tn", "'$'", "e.g. mysite.tn"},
+		{"my\"site.tn", `'"'`, "e.g. mysite.tn"},
 		{"ｍysite.tn", "ｍ (U+FF4D)", "full-width form: type 'm'"},
 		{"mysite。tn", "U+3002", "ordinary dot"},
 		{"my\u200bsite.tn", "U+200B", "replace it"},
