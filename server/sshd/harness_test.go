@@ -1,0 +1,402 @@
+package sshd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// needTools skips when the OpenSSH client or tmux is missing. `make test`
+// installs them (scripts/deps.sh), so there they always run.
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("TMAPS_REQUIRE_E2E") != "" {
+				t.Fatalf("%s is not installed (run scripts/deps.sh)", tool)
+			}
+			t.Skipf("%s is not installed (run scripts/deps.sh, or `make test` which does)", tool)
+		}
+	}
+}
+
+// clientKey is a key pair made with ssh-keygen.
+type clientKey struct {
+	path        string // private key
+	pub         string // authorized_keys line
+	fingerprint string // SHA256:...
+}
+
+func newClientKey(t *testing.T, dir, name string) clientKey {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name+"@test", "-f", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, err := os.ReadFile(path + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", path+".pub").Output()
+	if err != nil {
+		t.Fatalf("ssh-keygen -l: %v", err)
+	}
+	fields := strings.Fields(string(fp))
+	if len(fields) < 2 {
+		t.Fatalf("ssh-keygen -l printed %q", fp)
+	}
+	return clientKey{path: path, pub: strings.TrimSpace(string(pub)), fingerprint: fields[1]}
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// harness is a Server on 127.0.0.1 with a random port, an authorized key
+// (alice) and a key that is not authorized (mallory).
+type harness struct {
+	t        *testing.T
+	dir      string
+	srv      *Server
+	port     string
+	authKeys string
+	alice    clientKey
+	mallory  clientKey
+	logs     *syncBuffer
+
+	mu       sync.Mutex
+	consoles []*testModel
+	commands []commandCall
+}
+
+// commandCall records one call of Config.Command.
+type commandCall struct {
+	s    Session
+	args []string
+}
+
+// newHarness starts a server; change cfg before start with edit.
+func newHarness(t *testing.T, edit func(*Config)) *harness {
+	t.Helper()
+	needTools(t, "ssh", "ssh-keygen")
+	dir := t.TempDir()
+	h := &harness{t: t, dir: dir, logs: &syncBuffer{}}
+	h.alice = newClientKey(t, dir, "alice")
+	h.mallory = newClientKey(t, dir, "mallory")
+	h.authKeys = filepath.Join(dir, "authorized_keys")
+	h.writeAuthorized(h.alice.pub)
+	cfg := Config{
+		AuthorizedKeysFile: h.authKeys,
+		HostKeyFile:        filepath.Join(dir, "host", "ssh_host_ed25519_key"),
+		Logger:             slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Console: func(s Session) tea.Model {
+			m := newTestModel(s)
+			h.mu.Lock()
+			h.consoles = append(h.consoles, m)
+			h.mu.Unlock()
+			return m
+		},
+		Command: h.command,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
+	h.port = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+func (h *harness) writeAuthorized(lines ...string) {
+	h.t.Helper()
+	data := strings.Join(lines, "\n") + "\n"
+	if err := os.WriteFile(h.authKeys, []byte(data), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// command is the test Config.Command: "echo ARGS..." prints its args and
+// the actor, "cat" copies stdin, "exit N" exits with N after writing to
+// stderr, "block" waits until its context ends.
+func (h *harness) command(ctx context.Context, s Session, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	h.mu.Lock()
+	h.commands = append(h.commands, commandCall{s, append([]string(nil), args...)})
+	h.mu.Unlock()
+	switch args[0] {
+	case "echo":
+		fmt.Fprintf(stdout, "args=%q\nactor=%s\n", args[1:], s.Actor)
+		return 0
+	case "cat":
+		if _, err := io.Copy(stdout, stdin); err != nil {
+			return 1
+		}
+		return 0
+	case "exit":
+		n, _ := strconv.Atoi(args[1])
+		fmt.Fprintf(stderr, "exiting with %d\n", n)
+		return n
+	case "block":
+		<-ctx.Done()
+		return 0
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n", args[0])
+	return 2
+}
+
+func (h *harness) commandCalls() []commandCall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]commandCall(nil), h.commands...)
+}
+
+func (h *harness) consoleModels() []*testModel {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*testModel(nil), h.consoles...)
+}
+
+// sshArgs is the ssh command line for key, with extra options, running
+// remote (nothing for a shell).
+func (h *harness) sshArgs(key clientKey, extra []string, remote ...string) []string {
+	args := []string{
+		"-F", "/dev/null",
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+		"-o", "ConnectTimeout=10",
+		"-i", key.path, "-p", h.port, "-l", "alice",
+	}
+	if !containsPrefix(extra, "-v") {
+		args = append(args, "-o", "LogLevel=ERROR")
+	}
+	args = append(args, extra...)
+	args = append(args, "127.0.0.1")
+	return append(args, remote...)
+}
+
+func containsPrefix(list []string, p string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// result is what one ssh run produced.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs ssh to completion with stdin.
+func (h *harness) run(key clientKey, extra []string, stdin string, remote ...string) result {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ssh", h.sshArgs(key, extra, remote...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		h.t.Fatalf("ssh: %v", err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// waitFor polls cond until it holds or 15 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// testModel is a small console: it shows who is logged in and the size it
+// was given, records the sizes and colour profile it receives, copies
+// "copied-text" with OSC 52 on "c" and quits on "q".
+type testModel struct {
+	s Session
+
+	mu      sync.Mutex
+	width   int
+	height  int
+	sizes   [][2]int
+	profile string
+}
+
+func newTestModel(s Session) *testModel { return &testModel{s: s} }
+
+func (m *testModel) Init() tea.Cmd { return nil }
+
+func (m *testModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.sizes = append(m.sizes, [2]int{msg.Width, msg.Height})
+	case tea.ColorProfileMsg:
+		m.profile = msg.Profile.String()
+	case tea.KeyPressMsg:
+		switch msg.String() {
+		case "q":
+			return m, tea.Quit
+		case "c":
+			return m, tea.SetClipboard("copied-text")
+		}
+	}
+	return m, nil
+}
+
+func (m *testModel) View() tea.View {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := tea.NewView(fmt.Sprintf("TEST CONSOLE\nactor=%s\nsize=%dx%d\n", m.s.Actor, m.width, m.height))
+	v.AltScreen = true
+	return v
+}
+
+func (m *testModel) size() (int, int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.width, m.height
+}
+
+func (m *testModel) colorProfile() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.profile
+}
+
+// tmux is a private tmux server (its own socket) for one test.
+type tmux struct {
+	t    *testing.T
+	sock string
+}
+
+func newTmux(t *testing.T) *tmux {
+	t.Helper()
+	needTools(t, "tmux")
+	tm := &tmux{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+	t.Cleanup(func() { exec.Command("tmux", "-S", tm.sock, "kill-server").Run() })
+	return tm
+}
+
+func (tm *tmux) cmd(args ...string) string {
+	tm.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", tm.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// start runs shell command line in a new detached session of w×h.
+func (tm *tmux) start(name string, w, h int, line string) {
+	tm.t.Helper()
+	tm.cmd("new-session", "-d", "-s", name, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), line)
+}
+
+func (tm *tmux) capture(name string) string {
+	tm.t.Helper()
+	out, err := exec.Command("tmux", "-S", tm.sock, "capture-pane", "-p", "-t", name).CombinedOutput()
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
+// waitScreen waits until the pane shows want.
+func (tm *tmux) waitScreen(name, want string) string {
+	tm.t.Helper()
+	var screen string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		screen = tm.capture(name)
+		if strings.Contains(screen, want) {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("pane %s never showed %q; it shows:\n%s", name, want, screen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// shellQuote quotes args for sh.
+func shellQuote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func shutdownWithin(s *Server, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
