@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -11,7 +12,15 @@ import (
 	"github.com/tmaps/console/store"
 )
 
-// audit appends one entry in tx, with the actor of ctx.
+func objectKey(object string, seq uint64) []byte {
+	b := make([]byte, 0, len(object)+9)
+	b = append(b, object...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
+// audit appends one entry in tx, with the actor of ctx, and indexes it by
+// object.
 func (s *Store) audit(ctx context.Context, tx *bbolt.Tx, action, object, before, after string) error {
 	b := tx.Bucket(bAudit)
 	seq, err := b.NextSequence()
@@ -31,15 +40,64 @@ func (s *Store) audit(ctx context.Context, tx *bbolt.Tx, action, object, before,
 	if err != nil {
 		return err
 	}
-	return b.Put(u64(seq), v)
+	if err := b.Put(u64(seq), v); err != nil {
+		return err
+	}
+	return tx.Bucket(bAuditObjects).Put(objectKey(object, seq), nil)
 }
 
-// Audit returns entries matching q, newest first.
+// indexAudit fills the object index from the log.
+func indexAudit(tx *bbolt.Tx) error {
+	idx := tx.Bucket(bAuditObjects)
+	return tx.Bucket(bAudit).ForEach(func(k, v []byte) error {
+		var e model.AuditEntry
+		if err := json.Unmarshal(v, &e); err != nil || len(k) != 8 {
+			return errCorrupt
+		}
+		return idx.Put(objectKey(e.Object, binary.BigEndian.Uint64(k)), nil)
+	})
+}
+
+// Audit returns entries matching q, newest first. An Object filter reads
+// only that object's entries.
 func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]model.AuditEntry, error) {
 	out := []model.AuditEntry{}
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bAudit).Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		log := tx.Bucket(bAudit)
+		// next walks the log (or the object's index) from the newest entry.
+		var next func() (seq []byte, v []byte)
+		if q.Object == "" {
+			c := log.Cursor()
+			k, v := c.Last()
+			next = func() ([]byte, []byte) {
+				rk, rv := k, v
+				if k != nil {
+					k, v = c.Prev()
+				}
+				return rk, rv
+			}
+		} else {
+			prefix := objectKey(q.Object, 0)[:len(q.Object)+1]
+			c := tx.Bucket(bAuditObjects).Cursor()
+			// Position after the object's last entry, then walk back.
+			k, _ := c.Seek(objectKey(q.Object, ^uint64(0)))
+			if k == nil {
+				k, _ = c.Last()
+			} else if !bytes.Equal(k, objectKey(q.Object, ^uint64(0))) {
+				k, _ = c.Prev()
+			}
+			next = func() ([]byte, []byte) {
+				for k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
+					seq := k[len(prefix):]
+					k, _ = c.Prev()
+					if v := log.Get(seq); v != nil {
+						return seq, v
+					}
+				}
+				return nil, nil
+			}
+		}
+		for k, v := next(); k != nil; k, v = next() {
 			var e model.AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
 				return errCorrupt

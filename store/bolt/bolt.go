@@ -11,6 +11,7 @@
 //	domains      ASCII name → domain record
 //	domain_keys  domain + 0x00 + key id → "" (a domain's links)
 //	audit        seq (8 bytes) → JSON audit entry
+//	audit_objects object + 0x00 + seq → "" (the entries of one key or domain)
 //	usage        key id + 0x00 + hour (4 bytes) → 3 × uint64 counters
 //	usage_total  hour (4 bytes) → 3 × uint64 counters summed over every key
 //	refused      key id + 0x00 + host → count (8 bytes) + last seen (8 bytes)
@@ -23,6 +24,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +51,7 @@ var (
 	bDomains      = []byte("domains")
 	bDomainKeys   = []byte("domain_keys")
 	bAudit        = []byte("audit")
+	bAuditObjects = []byte("audit_objects")
 	bUsage        = []byte("usage")
 	bUsageTotal   = []byte("usage_total")
 	bRefused      = []byte("refused")
@@ -56,7 +59,7 @@ var (
 	bTokenDigests = []byte("token_digests")
 
 	allBuckets = [][]byte{bMeta, bKeys, bKeyIDs, bKeyDigests, bKeyDomains, bDomains,
-		bDomainKeys, bAudit, bUsage, bUsageTotal, bRefused, bTokens, bTokenDigests}
+		bDomainKeys, bAudit, bAuditObjects, bUsage, bUsageTotal, bRefused, bTokens, bTokenDigests}
 )
 
 // Options tune Open.
@@ -109,25 +112,50 @@ func Open(path string, opt Options) (*Store, error) {
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		_ = os.Chmod(path, 0o600)
 	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bMeta)
-		if v := meta.Get([]byte("version")); v == nil {
-			return meta.Put([]byte("version"), []byte(schemaVersion))
-		} else if string(v) != schemaVersion {
-			return fmt.Errorf("unsupported store version %q (this tmaps knows version %s)", v, schemaVersion)
-		}
-		return nil
-	})
+	err = db.View(func(tx *bbolt.Tx) error { return checkLayout(tx, false) })
+	if errors.Is(err, errNeedsSetup) {
+		err = db.Update(func(tx *bbolt.Tx) error { return checkLayout(tx, true) })
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open the store at %s: %w", path, err)
 	}
 	return &Store{db: db, path: path, now: opt.Now}, nil
+}
+
+var errNeedsSetup = errors.New("the store needs buckets created")
+
+// checkLayout checks the schema version and that every bucket exists; with
+// create it makes what is missing (a new file, or one from before a bucket
+// was added: then the audit object index is filled from the log once).
+func checkLayout(tx *bbolt.Tx, create bool) error {
+	for _, name := range allBuckets {
+		if tx.Bucket(name) != nil {
+			continue
+		}
+		if !create {
+			return errNeedsSetup
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return err
+		}
+		if bytes.Equal(name, bAuditObjects) {
+			if err := indexAudit(tx); err != nil {
+				return err
+			}
+		}
+	}
+	meta := tx.Bucket(bMeta)
+	v := meta.Get([]byte("version"))
+	switch {
+	case v == nil && !create:
+		return errNeedsSetup
+	case v == nil:
+		return meta.Put([]byte("version"), []byte(schemaVersion))
+	case string(v) != schemaVersion:
+		return fmt.Errorf("unsupported store version %q (this tmaps knows version %s)", v, schemaVersion)
+	}
+	return nil
 }
 
 // Path returns the file the store was opened from.

@@ -360,6 +360,7 @@ func testTransitions(t *testing.T, s store.Store) {
 	}
 	prev := getKey(t, s, k.ID)
 	for i, st := range steps {
+		time.Sleep(2 * time.Millisecond) // so that each change has a later time
 		before := snapshot(t, s)
 		var got model.Key
 		var err error
@@ -385,8 +386,11 @@ func testTransitions(t *testing.T, s store.Store) {
 		}
 		stored := getKey(t, s, k.ID)
 		sameKey(t, stored, got, what+": returned versus stored")
-		if stored.StatusChanged.Before(prev.StatusChanged) {
-			t.Fatalf("%s: status-changed time went back", what)
+		if !stored.StatusChanged.After(prev.StatusChanged) {
+			t.Fatalf("%s: status-changed time %v not after the previous %v", what, stored.StatusChanged, prev.StatusChanged)
+		}
+		if !stored.Created.Equal(k.Created) {
+			t.Fatalf("%s: created time changed", what)
 		}
 		es := r(s.Audit(c, store.AuditQuery{Object: "key:" + k.ID, Limit: 1})).must(t)
 		if len(es) != 1 || es[0].Action != st.op || es[0].Before != string(prev.Status) || es[0].After != string(st.want) {
