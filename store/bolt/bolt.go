@@ -36,6 +36,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 )
 
@@ -105,9 +106,9 @@ func Open(path string, opt Options) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opt.Timeout, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: the store at %s is in use by another process (is `tmaps serve` running? use --api)", store.ErrInUse, path)
+			return nil, fmt.Errorf("%w: the store at %s is in use by another process (is `tmaps serve` running? use --api)", store.ErrInUse, model.Escape(path))
 		}
-		return nil, fmt.Errorf("open the store at %s: %w", path, err)
+		return nil, fmt.Errorf("open the store at %s: %w", model.Escape(path), err)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		_ = os.Chmod(path, 0o600)
@@ -118,7 +119,7 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open the store at %s: %w", path, err)
+		return nil, fmt.Errorf("open the store at %s: %w", model.Escape(path), err)
 	}
 	return &Store{db: db, path: path, now: opt.Now}, nil
 }

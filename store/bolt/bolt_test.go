@@ -348,3 +348,30 @@ func TestCanceledContext(t *testing.T) {
 		t.Fatal("a canceled CreateKey created a key")
 	}
 }
+
+func TestErrorsEscapeInput(t *testing.T) {
+	s := openTemp(t)
+	evil := "x\x1b]52;c;AAAA\x07\u202e"
+	checks := []error{}
+	_, err := s.Key(ctx(), evil)
+	checks = append(checks, err)
+	_, err = s.Domain(ctx(), evil+".tn")
+	checks = append(checks, err)
+	_, err = s.DeleteDomain(ctx(), "ok.tn")
+	checks = append(checks, err)
+	k, _, _ := s.CreateKey(ctx(), "name")
+	_, err = s.LinkKey(ctx(), k.ID, "missing\u202e.tn")
+	checks = append(checks, err)
+	err = s.RevokeToken(ctx(), evil)
+	checks = append(checks, err)
+	for i, err := range checks {
+		if err == nil {
+			t.Fatalf("check %d: no error", i)
+		}
+		for _, r := range err.Error() {
+			if r == 0x1b || r == 0x07 || model.IsBidi(r) {
+				t.Fatalf("check %d: error %q carries a raw control or bidi character", i, err)
+			}
+		}
+	}
+}

@@ -41,15 +41,15 @@ func lookupName(name string) (string, error) {
 	if err != nil {
 		var de *model.DomainError
 		if errors.As(err, &de) {
-			return "", fmt.Errorf("%w: %q: %w", store.ErrDomainNotFound, trimmed(name), de)
+			return "", fmt.Errorf("%w: \"%s\": %w", store.ErrDomainNotFound, trimmed(name), de)
 		}
-		return "", fmt.Errorf("%w: %q", store.ErrDomainNotFound, trimmed(name))
+		return "", fmt.Errorf("%w: \"%s\"", store.ErrDomainNotFound, trimmed(name))
 	}
 	return n, nil
 }
 
 func domainNotFound(name string) error {
-	return fmt.Errorf("%w: %q (add it with `tmaps domains add %s`)", store.ErrDomainNotFound, model.Escape(name), model.Escape(name))
+	return fmt.Errorf("%w: \"%s\" (add it with `tmaps domains add %s`)", store.ErrDomainNotFound, model.Escape(name), model.Escape(name))
 }
 
 func dkKey(domain, id string) []byte {

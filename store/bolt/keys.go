@@ -23,7 +23,7 @@ func (e *invalid) Unwrap() []error {
 }
 
 func keyNotFound(id string) error {
-	return fmt.Errorf("%w: %q (see `tmaps keys list`)", store.ErrKeyNotFound, model.Escape(id))
+	return fmt.Errorf("%w: \"%s\" (see `tmaps keys list`)", store.ErrKeyNotFound, model.Escape(id))
 }
 
 // getKey loads a key record by id, without its links.
@@ -285,7 +285,7 @@ func (s *Store) transition(ctx context.Context, id string, a model.Action, confi
 			return false, err
 		}
 		if confirm != nil && *confirm != r.key.Name {
-			return false, fmt.Errorf("%w: type the key's name exactly, %q", model.ErrConfirmMismatch, model.Escape(r.key.Name))
+			return false, fmt.Errorf("%w: type the key's name exactly, \"%s\"", model.ErrConfirmMismatch, model.Escape(r.key.Name))
 		}
 		old := r.key.Status
 		r.key.Status = next

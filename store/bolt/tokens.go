@@ -56,7 +56,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (store.Token, stri
 	err = s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
 		tb, db := tx.Bucket(bTokens), tx.Bucket(bTokenDigests)
 		if tb.Get([]byte(name)) != nil {
-			return nil, fmt.Errorf("%w: %q", store.ErrTokenExists, model.Escape(name))
+			return nil, fmt.Errorf("%w: \"%s\"", store.ErrTokenExists, model.Escape(name))
 		}
 		var d model.Digest
 		for {
@@ -110,7 +110,7 @@ func (s *Store) RevokeToken(ctx context.Context, name string) error {
 		tb := tx.Bucket(bTokens)
 		v := tb.Get([]byte(name))
 		if v == nil {
-			return nil, fmt.Errorf("%w: %q (see `tmaps tokens list`)", store.ErrTokenNotFound, model.Escape(name))
+			return nil, fmt.Errorf("%w: \"%s\" (see `tmaps tokens list`)", store.ErrTokenNotFound, model.Escape(name))
 		}
 		t, err := decodeToken(name, v)
 		if err != nil {
