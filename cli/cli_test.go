@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,6 +47,9 @@ func (r result) String() string {
 type opts struct {
 	outTTY, inTTY bool
 	stdin         string
+	// in, when set, is stdin instead of the stdin string.
+	in  io.Reader
+	ctx context.Context
 }
 
 func (e *env) run(args ...string) result { return e.runWith(opts{}, args...) }
@@ -53,9 +57,15 @@ func (e *env) run(args ...string) result { return e.runWith(opts{}, args...) }
 func (e *env) runWith(o opts, args ...string) result {
 	e.t.Helper()
 	var out, errb bytes.Buffer
+	if o.ctx == nil {
+		o.ctx = context.Background()
+	}
+	if o.in == nil {
+		o.in = strings.NewReader(o.stdin)
+	}
 	a := &app{
-		ctx:         context.Background(),
-		stdin:       strings.NewReader(o.stdin),
+		ctx:         o.ctx,
+		stdin:       o.in,
 		stdout:      &out,
 		stderr:      &errb,
 		getenv:      func(k string) string { return e.vars[k] },
@@ -775,4 +785,27 @@ func TestIsTerminal(t *testing.T) {
 			t.Errorf("%s counts as a terminal", name)
 		}
 	}
+}
+
+// Ctrl-C at a prompt (the context ends) refuses instead of hanging.
+func TestPromptInterrupted(t *testing.T) {
+	e := newEnv(t)
+	c := e.create("svc")
+	pr, pw := io.Pipe() // nobody ever answers
+	defer pw.Close()
+	for _, args := range [][]string{{"keys", "disable", c.Key.ID}, {"keys", "revoke", c.Key.ID}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		r := e.runWith(opts{inTTY: true, in: pr, ctx: ctx}, args...)
+		cancel()
+		e.want(r, ExitRefused, "nothing changed")
+	}
+	if k := e.key(c.Key.ID); k.Status != model.Active {
+		t.Errorf("status %s after interrupted prompts", k.Status)
+	}
+}
+
+func TestUnknownCommandSuggests(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.run("kyes", "list"), ExitUsage, `did you mean "keys"?`)
+	e.want(e.run("domains", "lst"), ExitUsage, `did you mean "list"?`)
 }

@@ -346,13 +346,28 @@ func (a *app) confirm(yes bool, question, refusal string) error {
 	return refusedf("not confirmed: nothing changed")
 }
 
-// readLine reads one line from stdin, without its line ending.
+// readLine reads one line from stdin, without its line ending. It gives up
+// when the command's context ends (Ctrl-C at a prompt), answering "".
 func (a *app) readLine() (string, error) {
 	if a.in == nil {
 		a.in = bufio.NewReader(a.stdin)
 	}
-	line, err := a.in.ReadString('\n')
-	return strings.TrimRight(line, "\r\n"), err
+	type answer struct {
+		line string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		line, err := a.in.ReadString('\n')
+		ch <- answer{strings.TrimRight(line, "\r\n"), err}
+	}()
+	select {
+	case ans := <-ch:
+		return ans.line, ans.err
+	case <-a.ctx.Done():
+		fmt.Fprintln(a.stderr)
+		return "", a.ctx.Err()
+	}
 }
 
 func (a *app) keysDisable() *cobra.Command {

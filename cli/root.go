@@ -72,6 +72,8 @@ type app struct {
 	running bool
 	in      *bufio.Reader
 	root    *cobra.Command
+	// fixed is the already-open store of ExecuteWithStore, nil otherwise.
+	fixed *fixedStore
 }
 
 // registered are the constructors of commands that other files of this
@@ -170,9 +172,22 @@ func (a *app) runE(f func(cmd *cobra.Command, args []string) error) func(*cobra.
 // group is the RunE of a command that only holds subcommands.
 func (a *app) group(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+		return unknownCommand(cmd, args[0])
 	}
 	return cmd.Help()
+}
+
+// unknownCommand is the usage error for an unknown subcommand, with a
+// suggestion when one is close.
+func unknownCommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += fmt.Sprintf("; did you mean %q?", s[0])
+	}
+	return &usageError{msg}
 }
 
 // nargs checks the number of positional arguments and names what is
@@ -206,7 +221,7 @@ func (a *app) newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+				return unknownCommand(cmd, args[0])
 			}
 			return nil
 		},
