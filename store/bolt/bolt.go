@@ -70,6 +70,9 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock for created, changed and audit times; nil means time.Now.
 	Now func() time.Time
+	// NoSync skips fsync after each commit. Only for throw-away stores (the
+	// demo, benchmarks): a crash can lose or corrupt recent changes.
+	NoSync bool
 }
 
 // Store is the bbolt-backed store.Store and store.TokenStore.
@@ -103,7 +106,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create the directory of the store: %w", err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opt.Timeout, FreelistType: bbolt.FreelistMapType})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opt.Timeout, FreelistType: bbolt.FreelistMapType, NoSync: opt.NoSync})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: the store at %s is in use by another process (is `tmaps serve` running? use --api)", store.ErrInUse, model.Escape(path))
