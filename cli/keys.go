@@ -594,10 +594,10 @@ func (a *app) keysLink() *cobra.Command {
 					}
 				}
 				if len(added) > 0 {
-					fmt.Fprintf(a.stdout, "Linked %s to key %s (%s).\n", strings.Join(added, ", "), qq(nk.Name), nk.Prefix)
+					fmt.Fprintf(a.stdout, "Linked %s to key %s (%s).\n", labels(added), qq(nk.Name), nk.Prefix)
 				}
 				if len(already) > 0 {
-					fmt.Fprintf(a.stderr, "Already linked: %s.\n", strings.Join(already, ", "))
+					fmt.Fprintf(a.stderr, "Already linked: %s.\n", labels(already))
 				}
 				if k.Unrestricted() && len(added) > 0 {
 					fmt.Fprintf(a.stderr, "The key was unrestricted; browsers must now send an Origin or Referer on a linked domain.\n")
@@ -641,7 +641,7 @@ and needs --yes elsewhere.`,
 					}
 				}
 				if len(notLinked) > 0 {
-					fmt.Fprintf(a.stderr, "Not linked to key %s: %s.\n", qq(k.Name), strings.Join(notLinked, ", "))
+					fmt.Fprintf(a.stderr, "Not linked to key %s: %s.\n", qq(k.Name), labels(notLinked))
 				}
 				if len(notLinked) == len(names) {
 					if asJSON {
@@ -670,7 +670,7 @@ and needs --yes elsewhere.`,
 						removed = append(removed, n)
 					}
 				}
-				fmt.Fprintf(a.stdout, "Unlinked %s from key %s (%s).\n", strings.Join(removed, ", "), qq(nk.Name), nk.Prefix)
+				fmt.Fprintf(a.stdout, "Unlinked %s from key %s (%s).\n", labels(removed), qq(nk.Name), nk.Prefix)
 				if nk.Unrestricted() {
 					fmt.Fprintf(a.stderr, "Key %s is now unrestricted.\n", qq(nk.Name))
 				}
@@ -681,6 +681,15 @@ and needs --yes elsewhere.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print the key as JSON")
 	c.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	return c
+}
+
+// labels lists domains with their Unicode form, escaped.
+func labels(domains []string) string {
+	out := make([]string, len(domains))
+	for i, d := range domains {
+		out[i] = q(domainLabel(d))
+	}
+	return strings.Join(out, ", ")
 }
 
 func contains(list []string, s string) bool {
