@@ -35,6 +35,7 @@ type serveConfig struct {
 	logLevel          string
 	shutdownTimeout   time.Duration
 	flushEvery        time.Duration
+	ssh               sshFlags
 }
 
 const serveLong = `Run the daemon that owns the store: the management API under /v1 (operator
@@ -78,6 +79,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
 	f.DurationVar(&cfg.flushEvery, "flush-every", gate.DefaultFlushEvery, "period of the usage flushes to the store")
+	addSSHFlags(f, &cfg.ssh)
 	return c
 }
 
@@ -222,6 +224,12 @@ func (a *app) serve(cfg serveConfig) error {
 	}
 	httpSrv.RegisterOnShutdown(api.Close)
 
+	sshSvc, err := a.startSSH(cfg.ssh, path, st, log)
+	if err != nil {
+		return err
+	}
+	defer sshSvc.stop(cfg.shutdownTimeout)
+
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --listen)", cfg.listen, err)
@@ -238,6 +246,7 @@ func (a *app) serve(cfg serveConfig) error {
 	log.Info("ready", "url", url, "db", path, "keys", g.Size(), "startup", time.Since(start),
 		"tls", tlsConf != nil, "allow_http", cfg.allowHTTP, "trusted_proxies", len(proxies))
 	fmt.Fprintf(a.stdout, "ready %s\n", url)
+	sshSvc.announce(a.stdout)
 
 	var result error
 	select {
@@ -252,6 +261,7 @@ func (a *app) serve(cfg serveConfig) error {
 		log.Warn("requests still in flight at the end of the shutdown timeout were cut", "err", err)
 		httpSrv.Close()
 	}
+	sshSvc.stop(cfg.shutdownTimeout)
 	runCancel()
 	if err := <-runDone; err != nil {
 		log.Error("the final usage flush failed", "err", err)

@@ -20,6 +20,9 @@ import (
 // location says where the data lives (for the console's header); done
 // closes the store and removes what --demo created.
 func (a *app) openStore() (st store.Store, location string, done func(), err error) {
+	if a.fixed != nil {
+		return a.fixed.open(a)
+	}
 	flags := a.root.PersistentFlags()
 	api := a.setting(flags.Changed("api"), a.api, "TMAPS_API", "")
 	if a.demo && (flags.Changed("api") || flags.Changed("db")) {
@@ -84,6 +87,9 @@ func (a *app) openDemo() (store.Store, string, func(), error) {
 
 // actor is the audit actor of local changes: the OS user name.
 func (a *app) actor() string {
+	if a.fixed != nil {
+		return a.fixed.actor
+	}
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username
 	}

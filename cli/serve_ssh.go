@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/tmaps/console/server/sshd"
+	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/ui"
+)
+
+// sshFlags are the SSH options of `tmaps serve`.
+type sshFlags struct {
+	listen      string
+	authKeys    string
+	hostKey     string
+	maxSessions int
+	idle        time.Duration
+}
+
+// addSSHFlags declares the SSH flags of serve on f.
+func addSSHFlags(f *pflag.FlagSet, c *sshFlags) {
+	f.StringVar(&c.listen, "ssh-listen", "", "also serve the console over SSH on this address, e.g. :2222 (needs --authorized-keys)")
+	f.StringVar(&c.authKeys, "authorized-keys", "", "OpenSSH authorized_keys file of the public keys allowed to log in over SSH (re-read when it changes)")
+	f.StringVar(&c.hostKey, "host-key", "", "SSH host key, generated on first start (default ssh_host_ed25519_key beside the store)")
+	f.IntVar(&c.maxSessions, "ssh-max-sessions", sshd.DefaultMaxSessions, "most SSH sessions at once (0: no limit)")
+	f.DurationVar(&c.idle, "ssh-idle-timeout", sshd.DefaultIdleTimeout, "end an SSH session after this long without input (0: never)")
+}
+
+// sshService is the SSH server of a running daemon; a nil one (SSH not
+// asked for) does nothing.
+type sshService struct {
+	srv  *sshd.Server
+	ln   net.Listener
+	log  *slog.Logger
+	done chan error
+	once sync.Once
+}
+
+// startSSH checks the SSH flags and, when --ssh-listen is set, loads the
+// keys and listens (so a bad file or a busy port fails before "ready").
+// Serving begins with announce.
+func (a *app) startSSH(c sshFlags, dbPath string, st store.Store, log *slog.Logger) (*sshService, error) {
+	if c.listen == "" {
+		if c.authKeys != "" || c.hostKey != "" {
+			return nil, usagef("--authorized-keys and --host-key configure SSH: add --ssh-listen ADDR (e.g. :2222)")
+		}
+		return nil, nil
+	}
+	if c.authKeys == "" {
+		return nil, usagef("--ssh-listen needs --authorized-keys FILE: the public keys allowed to log in (e.g. a copy of ~/.ssh/id_ed25519.pub)")
+	}
+	if c.maxSessions < 0 {
+		return nil, usagef("--ssh-max-sessions %d: use 0 (no limit) or more", c.maxSessions)
+	}
+	if c.idle < 0 {
+		return nil, usagef("--ssh-idle-timeout %s: use 0 (never) or a positive duration such as 15m", c.idle)
+	}
+	hostKey := c.hostKey
+	if hostKey == "" {
+		hostKey = filepath.Join(filepath.Dir(dbPath), "ssh_host_ed25519_key")
+	}
+	log = log.With("component", "ssh")
+	srv, err := sshd.New(sshd.Config{
+		Addr:               c.listen,
+		AuthorizedKeysFile: c.authKeys,
+		HostKeyFile:        hostKey,
+		MaxSessions:        c.maxSessions,
+		IdleTimeout:        c.idle,
+		Logger:             log,
+		Console: func(s sshd.Session) tea.Model {
+			// No native clipboard: the server's is not the operator's.
+			// Copies go to the operator's terminal with OSC 52.
+			return ui.New(ui.Config{Store: st, Location: dbPath, Now: a.now, Actor: s.Actor})
+		},
+		Command: func(ctx context.Context, s sshd.Session, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+			return ExecuteWithStore(ctx, st, dbPath, s.Actor, args, stdin, stdout, stderr)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		return nil, err
+	}
+	return &sshService{srv: srv, ln: ln, log: log}, nil
+}
+
+// announce starts serving and prints the address and host key fingerprint.
+func (s *sshService) announce(w io.Writer) {
+	if s == nil {
+		return
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.srv.Serve(s.ln) }()
+	fmt.Fprintf(w, "ssh %s host key %s\n", s.ln.Addr(), s.srv.Fingerprint())
+}
+
+// stop ends the SSH sessions (each client is told) before the store
+// closes, waiting at most timeout for them; later calls do nothing.
+func (s *sshService) stop(timeout time.Duration) {
+	if s == nil {
+		return
+	}
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			s.log.Warn("SSH sessions still open at the end of the shutdown timeout were cut", "err", err)
+		}
+		if s.done == nil {
+			s.ln.Close()
+			return
+		}
+		if err := <-s.done; err != nil && !errors.Is(err, sshd.ErrServerClosed) {
+			s.log.Error("ssh server", "err", err)
+		}
+	})
+}
