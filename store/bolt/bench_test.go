@@ -143,3 +143,32 @@ func BenchmarkCreateKey(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUsageSize fills 30 days of hourly usage for 1000 keys (every key
+// used every hour, the worst case) and reports the file size per key-hour,
+// to extrapolate to 100k keys × 720 hours.
+func BenchmarkUsageSize(b *testing.B) {
+	for b.Loop() {
+		path := filepath.Join(b.TempDir(), "console.db")
+		s, err := bolt.Open(path, bolt.Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		const keys, hours = 1000, 720
+		start := time.Now().UTC().Truncate(time.Hour).Add(-hours * time.Hour)
+		deltas := make([]store.UsageDelta, keys)
+		for h := range hours {
+			for i := range deltas {
+				deltas[i] = store.UsageDelta{KeyID: fmt.Sprintf("k%012x", i), Hour: start.Add(time.Duration(h) * time.Hour),
+					Allowed: uint64(100 + i%50), Unauthorized: uint64(i % 3), Forbidden: uint64(i % 7)}
+			}
+			if err := s.RecordUsage(context.Background(), deltas); err != nil {
+				b.Fatal(err)
+			}
+		}
+		alloc, size := bolt.UsageAlloc(s)
+		s.Close()
+		b.ReportMetric(float64(alloc)/(keys*hours), "usage-bytes/key-hour")
+		b.ReportMetric(float64(size)/(keys*hours), "file-bytes/key-hour")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -373,5 +374,47 @@ func TestErrorsEscapeInput(t *testing.T) {
 				t.Fatalf("check %d: error %q carries a raw control or bidi character", i, err)
 			}
 		}
+	}
+}
+
+func TestPruneUsage(t *testing.T) {
+	s := openTemp(t)
+	c := ctx()
+	k, _, _ := s.CreateKey(c, "k")
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	var deltas []store.UsageDelta
+	for d := range 5 {
+		for _, h := range []int{0, 13, 23} {
+			hour := day.Add(time.Duration(d-4)*24*time.Hour + time.Duration(h)*time.Hour)
+			deltas = append(deltas, store.UsageDelta{KeyID: k.ID, Hour: hour, Allowed: 1,
+				RefusedHosts: map[string]uint64{fmt.Sprintf("host%d.tn", d): 1}, LastUsed: hour})
+		}
+	}
+	if err := s.RecordUsage(c, deltas); err != nil {
+		t.Fatal(err)
+	}
+	cut := day.Add(-2*24*time.Hour + 5*time.Hour) // in the middle of day -2
+	n, err := s.PruneUsage(c, cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Days -4 and -3 go (2 key records + 2 total records); day -2 stays
+	// whole; refused hosts last seen before the cut go (host0, host1).
+	if n != 6 {
+		t.Fatalf("pruned %d records, want 6", n)
+	}
+	future := day.Add(48 * time.Hour)
+	for _, q := range []store.UsageQuery{{KeyID: k.ID, Until: future}, {Until: future}} {
+		u, err := s.Usage(c, q)
+		if err != nil || len(u) != 9 || !u[0].Hour.Equal(day.Add(-2*24*time.Hour)) {
+			t.Fatalf("Usage(%+v) after prune: %d buckets from %v, %v", q, len(u), u[0].Hour, err)
+		}
+	}
+	hs, _ := s.RefusedHosts(c, k.ID)
+	if len(hs) != 3 {
+		t.Fatalf("refused hosts after prune: %+v", hs)
+	}
+	if n, err := s.PruneUsage(c, cut); err != nil || n != 0 {
+		t.Fatalf("second prune: %d, %v", n, err)
 	}
 }

@@ -37,3 +37,17 @@ func SeedKeys(s *Store, n int, domains []string) ([]string, error) {
 	}
 	return secrets, nil
 }
+
+// UsageAlloc returns the bytes of pages allocated to the usage buckets and
+// the high-water mark of the file (pages in use or free).
+func UsageAlloc(s *Store) (alloc, size int64) {
+	s.db.View(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bUsage, bUsageTotal} {
+			st := tx.Bucket(name).Stats()
+			alloc += int64(st.BranchAlloc + st.LeafAlloc)
+		}
+		size = tx.Size()
+		return nil
+	})
+	return alloc, size
+}

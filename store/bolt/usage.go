@@ -38,16 +38,17 @@ func hourCeil(t time.Time) uint64 {
 
 func hourTime(h uint64) time.Time { return time.Unix(int64(h)*3600, 0).UTC() }
 
-// dayKey is the key of a day record: the key id (empty for the total
-// bucket), a 0 byte when there is an id, and the day number in 4 bytes.
-func dayKey(id string, day uint64, total bool) []byte {
-	b := make([]byte, 0, len(id)+5)
-	if !total {
-		b = append(b, id...)
-		b = append(b, 0)
-	}
-	return binary.BigEndian.AppendUint32(b, uint32(day))
+// dayKey is the key of a day record: the day number in 4 bytes, then the
+// key id (nothing for the total bucket). Day first keeps each day's records
+// together: a new day appends at the end of the bucket, old days can be
+// pruned as one range, and pages stay full.
+func dayKey(day uint64, id string) []byte {
+	b := make([]byte, 0, 4+len(id))
+	b = binary.BigEndian.AppendUint32(b, uint32(day))
+	return append(b, id...)
 }
+
+func keyDay(k []byte) uint64 { return uint64(binary.BigEndian.Uint32(k[:4])) }
 
 // addUsage adds c to hour h of the day record at k.
 func addUsage(b *bbolt.Bucket, k []byte, h uint64, c counters) error {
@@ -77,10 +78,10 @@ func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) erro
 			h := hourIndex(d.Hour)
 			add := counters{d.Allowed, d.Unauthorized, d.Forbidden}
 			if add != (counters{}) {
-				if err := addUsage(usage, dayKey(d.KeyID, h/24, false), h, add); err != nil {
+				if err := addUsage(usage, dayKey(h/24, d.KeyID), h, add); err != nil {
 					return nil, err
 				}
-				if err := addUsage(total, dayKey("", h/24, true), h, add); err != nil {
+				if err := addUsage(total, dayKey(h/24, ""), h, add); err != nil {
 					return nil, err
 				}
 			}
@@ -148,30 +149,54 @@ func (s *Store) Usage(ctx context.Context, q store.UsageQuery) ([]store.UsageBuc
 	if from >= to {
 		return out, s.check(ctx)
 	}
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bUsage)
-		if q.KeyID == "" {
-			b = tx.Bucket(bUsageTotal)
+	emit := func(k, v []byte) error {
+		day, err := decodeDay(v)
+		if err != nil {
+			return fmt.Errorf("usage %x: %w", k, err)
 		}
-		c := b.Cursor()
-		start, end := dayKey(q.KeyID, from/24, q.KeyID == ""), dayKey(q.KeyID, (to-1)/24, q.KeyID == "")
-		for k, v := c.Seek(start); k != nil && bytes.Compare(k, end) <= 0; k, v = c.Next() {
-			day, err := decodeDay(v)
-			if err != nil {
-				return fmt.Errorf("usage %x: %w", k, err)
+		first := keyDay(k) * 24
+		for i, cnt := range day {
+			h := first + uint64(i)
+			if h < from || h >= to || cnt == (counters{}) {
+				continue
 			}
-			first := uint64(binary.BigEndian.Uint32(k[len(k)-4:])) * 24
-			for i, cnt := range day {
-				h := first + uint64(i)
-				if h < from || h >= to || cnt == (counters{}) {
-					continue
+			out = append(out, store.UsageBucket{
+				Hour:         hourTime(h),
+				Allowed:      cnt[0],
+				Unauthorized: cnt[1],
+				Forbidden:    cnt[2],
+			})
+		}
+		return nil
+	}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		firstDay, lastDay := from/24, (to-1)/24
+		if q.KeyID == "" {
+			c := tx.Bucket(bUsageTotal).Cursor()
+			for k, v := c.Seek(dayKey(firstDay, "")); k != nil && len(k) == 4 && keyDay(k) <= lastDay; k, v = c.Next() {
+				if err := emit(k, v); err != nil {
+					return err
 				}
-				out = append(out, store.UsageBucket{
-					Hour:         hourTime(h),
-					Allowed:      cnt[0],
-					Unauthorized: cnt[1],
-					Forbidden:    cnt[2],
-				})
+			}
+			return nil
+		}
+		b := tx.Bucket(bUsage)
+		c := b.Cursor()
+		// Only visit the days that have data at all.
+		if k, _ := c.First(); k == nil {
+			return nil
+		} else if d := keyDay(k); d > firstDay {
+			firstDay = d
+		}
+		if k, _ := c.Last(); keyDay(k) < lastDay {
+			lastDay = keyDay(k)
+		}
+		for day := firstDay; day <= lastDay; day++ {
+			k := dayKey(day, q.KeyID)
+			if v := b.Get(k); v != nil {
+				if err := emit(k, v); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -180,6 +205,44 @@ func (s *Store) Usage(ctx context.Context, q store.UsageQuery) ([]store.UsageBuc
 		return nil, err
 	}
 	return out, nil
+}
+
+// PruneUsage deletes the usage of the days that ended before before, and the
+// refused hosts last seen before it, in one transaction. It returns how many
+// records it deleted.
+func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
+		n = 0
+		end := hourIndex(before) / 24 // days < end are over
+		for _, name := range [][]byte{bUsage, bUsageTotal} {
+			c := tx.Bucket(name).Cursor()
+			for k, _ := c.First(); k != nil && keyDay(k) < end; k, _ = c.First() {
+				if err := c.Delete(); err != nil {
+					return nil, err
+				}
+				n++
+			}
+		}
+		c := tx.Bucket(bRefused).Cursor()
+		cut := before.UnixNano()
+		for k, v := c.First(); k != nil; {
+			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < cut {
+				if err := c.Delete(); err != nil {
+					return nil, err
+				}
+				n++
+				k, v = c.Seek(k)
+				continue
+			}
+			k, v = c.Next()
+		}
+		if n == 0 {
+			return nil, nil
+		}
+		return []store.Event{{Kind: store.EventUsage}}, nil
+	})
+	return n, err
 }
 
 // RefusedHosts returns the hosts refused for a key, most refused first (then
