@@ -283,6 +283,7 @@ type testModel struct {
 	height  int
 	sizes   [][2]int
 	profile string
+	closed  bool
 }
 
 func newTestModel(s Session) *testModel { return &testModel{s: s} }
@@ -399,4 +400,17 @@ func shutdownWithin(s *Server, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return s.Shutdown(ctx)
+}
+
+// Close records that the session closed the model.
+func (m *testModel) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+}
+
+func (m *testModel) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
 }

@@ -228,8 +228,9 @@ func (s *Server) runConsole(r *run) int {
 			p.Kill()
 		}
 	}()
-	_, err := p.Run()
+	final, err := p.Run()
 	close(finished)
+	closeModel(m, final)
 	switch {
 	case r.stopReason() != "":
 		return 1
@@ -238,6 +239,18 @@ func (s *Server) runConsole(r *run) int {
 		return 1
 	}
 	return 0
+}
+
+// closeModel calls Close on the console's final model, or else on its
+// initial one, when it has that method: its background work (a store
+// subscription) ends with the session.
+func closeModel(initial, final tea.Model) {
+	for _, m := range []tea.Model{final, initial} {
+		if c, ok := m.(interface{ Close() }); ok {
+			c.Close()
+			return
+		}
+	}
 }
 
 // drainResizes reads window changes as activity: the session's request

@@ -54,7 +54,8 @@ type Config struct {
 	// Logger receives connects, refusals and disconnects; nil discards.
 	Logger *slog.Logger
 	// Console builds the UI of one session with a terminal. The program
-	// sends it a tea.WindowSizeMsg at start and on every resize.
+	// sends it a tea.WindowSizeMsg at start and on every resize. A model
+	// with a Close() method is closed when the session ends.
 	Console func(s Session) tea.Model
 	// Command runs CLI args for a session without a terminal (or with one
 	// and a command) and returns the exit status sent to the client.

@@ -128,8 +128,12 @@ func TestConsoleInTmuxFollowsResize(t *testing.T) {
 		t.Fatalf("model size after resize = %dx%d, want 72x20", w, hgt)
 	}
 
+	if m.isClosed() {
+		t.Fatal("the model was closed while the session runs")
+	}
 	tm.cmd("send-keys", "-t", "c", "q")
 	tm.waitScreen("c", "SSH-EXIT=0")
+	waitFor(t, "the model to be closed", m.isClosed)
 }
 
 func TestConsoleColourProfileFollowsClient(t *testing.T) {

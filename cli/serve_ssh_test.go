@@ -1,0 +1,350 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tmaps/console/model"
+)
+
+// e2eTools skips when a tool of the SSH end-to-end test is missing; `make
+// test` installs them first (scripts/deps.sh).
+func e2eTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (run scripts/deps.sh, or `make test` which does)", tool)
+		}
+	}
+}
+
+// lockedBuf is a buffer written by a child process and read by the test.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestServeSSHEndToEnd is issue 5's scenario with the real binary, the
+// OpenSSH client and tmux: log in with an authorized key and read the key
+// list; create a key and see its OSC 52 copy in the terminal's raw output;
+// a second session sees the new key live; `ssh … keys list --json` equals
+// the local command's output; resizing the window moves the layout; an
+// unauthorized key is refused; the audit actor is the SSH user and key.
+func TestServeSSHEndToEnd(t *testing.T) {
+	e2eTools(t, "ssh", "ssh-keygen", "tmux")
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "data", "console.db")
+	baseEnv := append(os.Environ(), "HOME="+dir, "TMAPS_DB=", "TMAPS_API=", "TMAPS_TOKEN=", "XDG_DATA_HOME=")
+
+	local := func(args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"--db", db}, args...)...)
+		cmd.Env = baseEnv
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case errors.As(err, &ee):
+			return out.String(), errb.String(), ee.ExitCode()
+		case err != nil:
+			t.Fatalf("tmaps %v: %v", args, err)
+		}
+		return out.String(), errb.String(), 0
+	}
+	if _, errOut, code := local("keys", "create", "--name", "seed-key"); code != 0 {
+		t.Fatalf("seed: exit %d: %s", code, errOut)
+	}
+
+	keygen := func(name string) (path, fingerprint string) {
+		path = filepath.Join(dir, name)
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", path+".pub").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path, strings.Fields(string(out))[1]
+	}
+	opKey, opFP := keygen("operator")
+	strangerKey, _ := keygen("stranger")
+	pub, _ := os.ReadFile(opKey + ".pub")
+	authKeys := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(authKeys, pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// The daemon.
+	daemon := exec.Command(bin, "serve", "--db", db, "--allow-http", "--listen", "127.0.0.1:0",
+		"--ssh-listen", "127.0.0.1:0", "--authorized-keys", authKeys)
+	daemon.Env = baseEnv
+	logs := &lockedBuf{}
+	daemon.Stderr = logs
+	stdout, err := daemon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		daemon.Process.Signal(os.Interrupt)
+		select {
+		case err := <-waited:
+			if err != nil {
+				t.Errorf("serve exited with %v; log:\n%s", err, logs.String())
+			}
+		case <-time.After(20 * time.Second):
+			daemon.Process.Kill()
+			t.Errorf("serve did not stop on SIGINT; log:\n%s", logs.String())
+		}
+	}
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		waited <- daemon.Wait()
+	}()
+	t.Cleanup(stop)
+	sshLine := regexp.MustCompile(`^ssh 127\.0\.0\.1:(\d+) host key (SHA256:\S+)$`)
+	var port, hostFP string
+	for port == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve ended before announcing SSH; log:\n%s", logs.String())
+			}
+			if m := sshLine.FindStringSubmatch(l); m != nil {
+				port, hostFP = m[1], m[2]
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("serve never announced SSH; log:\n%s", logs.String())
+		}
+	}
+
+	// The host key was generated beside the store, private, and its
+	// fingerprint is the one announced.
+	hostKey := filepath.Join(filepath.Dir(db), "ssh_host_ed25519_key")
+	if fi, err := os.Stat(hostKey); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("host key: %v, %v; want mode 0600", fi, err)
+	}
+	if out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", hostKey+".pub").Output(); err != nil || !strings.Contains(string(out), hostFP) {
+		t.Fatalf("host key fingerprint: ssh-keygen says %q (%v), serve announced %s", out, err, hostFP)
+	}
+
+	sshArgs := func(key string, extra ...string) []string {
+		return append([]string{"-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+			"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "LogLevel=ERROR",
+			"-i", key, "-p", port, "-l", "operator"}, extra...)
+	}
+	remote := func(key string, args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command("ssh", append(sshArgs(key, "127.0.0.1"), args...)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case errors.As(err, &ee):
+			return out.String(), errb.String(), ee.ExitCode()
+		case err != nil:
+			t.Fatalf("ssh: %v", err)
+		}
+		return out.String(), errb.String(), 0
+	}
+
+	// An unauthorized key gets nothing.
+	if out, errOut, code := remote(strangerKey, "keys", "list", "--json"); code != 255 || out != "" || !strings.Contains(errOut, "Permission denied (publickey)") {
+		t.Fatalf("stranger: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	// Two consoles in tmux, one with its raw output captured.
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	tmux := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	capture := func(pane string) string {
+		out, _ := exec.Command("tmux", "-S", sock, "capture-pane", "-p", "-t", pane).Output()
+		return string(out)
+	}
+	waitScreen := func(pane string, cond func(string) bool, what string) string {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			s := capture(pane)
+			if cond(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pane %s never showed %s; it shows:\n%s\nlog:\n%s", pane, what, s, logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	contains := func(s string) func(string) bool { return func(v string) bool { return strings.Contains(v, s) } }
+	quoted := func(args []string) string {
+		q := make([]string, len(args))
+		for i, a := range args {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		return strings.Join(q, " ")
+	}
+	sshLineCmd := "env TERM=xterm-256color ssh -tt " + quoted(sshArgs(opKey, "127.0.0.1")) + "; echo SSH-EXIT=$?; sleep 60"
+	raw := filepath.Join(t.TempDir(), "a.raw")
+	tmux("new-session", "-d", "-s", "a", "-x", "100", "-y", "30", sshLineCmd)
+	tmux("pipe-pane", "-o", "-t", "a", "cat >> "+quoted([]string{raw}))
+	tmux("new-session", "-d", "-s", "b", "-x", "100", "-y", "30", sshLineCmd)
+
+	// Log in and read the key list.
+	screenA := waitScreen("a", contains("seed-key"), "the key list with seed-key")
+	if !strings.Contains(screenA, "API Keys") || !strings.Contains(screenA, "Active") {
+		t.Fatalf("console A:\n%s", screenA)
+	}
+	waitScreen("b", contains("seed-key"), "the key list in the second session")
+
+	// The layout fills the window: the help line is on the last row.
+	lastRow := func(s string) string {
+		rows := strings.Split(strings.TrimRight(s, "\n"), "\n")
+		return rows[len(rows)-1]
+	}
+	rowCount := func(s string) int { return len(strings.Split(strings.TrimRight(s, "\n"), "\n")) }
+	screenA = waitScreen("a", func(s string) bool { return rowCount(s) == 30 && strings.Contains(lastRow(s), "new key") }, "the help line on row 30")
+
+	// Create a key in console A and copy its secret.
+	tmux("send-keys", "-t", "a", "n")
+	waitScreen("a", contains("Name"), "the create dialog")
+	tmux("send-keys", "-t", "a", "-l", "made-over-ssh")
+	tmux("send-keys", "-t", "a", "Enter")
+	screenA = waitScreen("a", contains("will not be shown again"), "the new secret")
+	tmux("send-keys", "-t", "a", "c")
+	osc52 := regexp.MustCompile("\x1b\\]52;c;([A-Za-z0-9+/=]+)")
+	var secret string
+	deadline := time.Now().Add(20 * time.Second)
+	for secret == "" {
+		b, _ := os.ReadFile(raw)
+		if m := osc52.FindSubmatch(b); m != nil {
+			dec, err := base64.StdEncoding.DecodeString(string(m[1]))
+			if err != nil {
+				t.Fatalf("OSC 52 payload %q: %v", m[1], err)
+			}
+			secret = string(dec)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no OSC 52 sequence in the raw output of the pane (%d bytes)", len(b))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !model.ValidSecret(secret) || !strings.Contains(screenA, secret) {
+		t.Fatalf("OSC 52 carried %q; the dialog shows:\n%s", secret, screenA)
+	}
+
+	// The second console sees the new key without any key press.
+	waitScreen("b", contains("made-over-ssh"), "the key created in the other session")
+
+	// Resize console A: the layout follows (help line on the new last row,
+	// dialog re-wrapped within 60 columns).
+	tmux("resize-window", "-t", "a", "-x", "60", "-y", "20")
+	waitScreen("a", func(s string) bool {
+		return rowCount(s) == 20 && strings.Contains(lastRow(s), "copy secret") && strings.Contains(s, "made-over-ssh")
+	}, "the layout at 60x20")
+
+	// The CLI over SSH: same JSON as the local command, exit codes kept.
+	overSSH, errOut, code := remote(opKey, "keys", "list", "--json")
+	if code != 0 {
+		t.Fatalf("ssh keys list --json: exit %d, stderr %q", code, errOut)
+	}
+	var listed []struct {
+		Name, Prefix string
+	}
+	if err := json.Unmarshal([]byte(overSSH), &listed); err != nil || len(listed) != 2 {
+		t.Fatalf("ssh keys list --json: %v: %q", err, overSSH)
+	}
+	if _, errOut, code := remote(opKey, "keys", "show", "no-such-key"); code != 4 || !strings.Contains(errOut, "no-such-key") {
+		t.Fatalf("ssh keys show no-such-key: exit %d, stderr %q", code, errOut)
+	}
+
+	// Stopping the daemon tells the consoles and releases the store.
+	stop()
+	screenB := waitScreen("b", contains("SSH-EXIT="), "the end of the session")
+	if !strings.Contains(screenB, "tmaps: the server is shutting down") {
+		t.Errorf("console B at shutdown:\n%s", screenB)
+	}
+	localOut, errOut, code := local("keys", "list", "--json")
+	if code != 0 {
+		t.Fatalf("local keys list --json: exit %d, %s", code, errOut)
+	}
+	if localOut != overSSH {
+		t.Fatalf("ssh output differs from local output:\nssh:   %s\nlocal: %s", overSSH, localOut)
+	}
+
+	// The change made in the console is audited with the SSH user and key.
+	auditOut, errOut, code := local("audit", "--json")
+	if code != 0 {
+		t.Fatalf("audit: exit %d, %s", code, errOut)
+	}
+	var entries []model.AuditEntry
+	if err := json.Unmarshal([]byte(auditOut), &entries); err != nil {
+		t.Fatalf("audit --json: %v: %q", err, auditOut)
+	}
+	wantActor := "ssh:operator " + opFP
+	bySSH := 0
+	for _, e := range entries {
+		if e.Action == model.AuditCreate && e.Actor == wantActor {
+			bySSH++
+		}
+	}
+	if bySSH != 1 {
+		t.Fatalf("no create entry by %q in the audit log:\n%s", wantActor, auditOut)
+	}
+
+	// Logs: connects, the refusal and disconnects, never a secret.
+	l := logs.String()
+	for _, want := range []string{"ssh connect", "ssh key refused", "ssh session start", "ssh disconnect", opFP} {
+		if !strings.Contains(l, want) {
+			t.Errorf("daemon log lacks %q", want)
+		}
+	}
+	if strings.Contains(l, secret) || strings.Contains(l, secret[3:]) {
+		t.Errorf("the secret reached the daemon log")
+	}
+}
