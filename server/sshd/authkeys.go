@@ -132,3 +132,16 @@ func (a *authorizedKeys) lookup(key gossh.PublicKey) (comment string, ok bool) {
 	}
 	return "", false
 }
+
+// has reports whether the key with this wire form was in the file at the
+// last read (without re-reading).
+func (a *authorizedKeys) has(wire []byte) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, k := range a.keys {
+		if bytes.Equal(k.wire, wire) {
+			return true
+		}
+	}
+	return false
+}

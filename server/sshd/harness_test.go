@@ -138,6 +138,7 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.keyCheck = 100 * time.Millisecond
 	h.srv = srv
 	h.port = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	served := make(chan error, 1)

@@ -19,6 +19,11 @@ import (
 type run struct {
 	sess ssh.Session
 	info Session
+	key  []byte // the client's public key, SSH wire form
+
+	// absent counts the consecutive key checks that did not find key in
+	// the authorized keys file (used by watchKeys only).
+	absent int
 
 	last atomic.Int64 // unix nanoseconds of the last activity
 
@@ -110,6 +115,9 @@ func (a activityWriter) Write(p []byte) (int, error) {
 // console or a command.
 func (s *Server) handle(sess ssh.Session) {
 	r := &run{sess: sess, info: sessionInfo(sess), stopped: make(chan struct{})}
+	if key := sess.PublicKey(); key != nil {
+		r.key = key.Marshal()
+	}
 	r.touch()
 	log := s.log.With("user", r.info.User, "fingerprint", r.info.Fingerprint, "remote", r.info.RemoteAddr)
 
@@ -317,6 +325,42 @@ func reasonName(msg string) string {
 		return "idle"
 	case strings.Contains(msg, "shutting down"):
 		return "shutdown"
+	case strings.Contains(msg, "no longer authorized"):
+		return "key removed"
 	}
 	return "stopped"
+}
+
+// watchKeys re-reads the authorized keys file every s.keyCheck and ends
+// the sessions whose key was removed from it. A key must be missing from
+// two reads in a row, so an editor saving the file in two steps does not
+// cut anyone.
+func (s *Server) watchKeys() {
+	t := time.NewTicker(s.keyCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+		s.keys.load()
+		s.mu.Lock()
+		var gone []*run
+		for r := range s.sessions {
+			if r.key == nil || s.keys.has(r.key) {
+				r.absent = 0
+				continue
+			}
+			r.absent++
+			if r.absent >= 2 {
+				gone = append(gone, r)
+			}
+		}
+		s.mu.Unlock()
+		for _, r := range gone {
+			s.log.Warn("ssh session ended: key removed from the authorized keys", "user", r.info.User, "fingerprint", r.info.Fingerprint, "remote", r.info.RemoteAddr)
+			r.stop("tmaps: your key is no longer authorized; disconnecting")
+		}
+	}
 }

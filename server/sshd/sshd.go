@@ -40,7 +40,8 @@ type Config struct {
 	// Addr is the TCP address ListenAndServe listens on, e.g. ":2222".
 	Addr string
 	// AuthorizedKeysFile lists the public keys allowed to log in, in
-	// OpenSSH authorized_keys format. It is re-read when it changes. Lines
+	// OpenSSH authorized_keys format. It is re-read when it changes: at
+	// each login, and every 2 s to end the sessions of a removed key. Lines
 	// with key options (from=, command=, ...) are ignored with a warning.
 	AuthorizedKeysFile string
 	// HostKeyFile is the server's private host key; an ed25519 key is
@@ -93,6 +94,13 @@ type Server struct {
 	signer gossh.Signer
 	keys   *authorizedKeys
 
+	// keyCheck is the period of the authorized keys re-read that ends
+	// the sessions of removed keys.
+	keyCheck time.Duration
+	quit     chan struct{} // closed by Shutdown and Close
+	quitOnce sync.Once
+	watching sync.Once
+
 	mu       sync.Mutex
 	ln       net.Listener
 	closing  bool
@@ -123,6 +131,8 @@ func New(cfg Config) (*Server, error) {
 		log:      log,
 		keys:     &authorizedKeys{path: cfg.AuthorizedKeysFile, log: log},
 		sessions: map[*run]struct{}{},
+		keyCheck: 2 * time.Second,
+		quit:     make(chan struct{}),
 	}
 	if _, err := s.keys.load(); err != nil {
 		return nil, fmt.Errorf("ssh: %w", err)
@@ -212,6 +222,7 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.ln = l
 	s.mu.Unlock()
+	s.watching.Do(func() { go s.watchKeys() })
 	s.log.Info("ssh listening", "addr", l.Addr().String(), "host_key", s.Fingerprint())
 	return s.srv.Serve(l)
 }
@@ -220,6 +231,7 @@ func (s *Server) Serve(l net.Listener) error {
 // to its client, and waits for them to finish until ctx ends; then it
 // closes the remaining connections and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.quitOnce.Do(func() { close(s.quit) })
 	s.mu.Lock()
 	s.closing = true
 	active := make([]*run, 0, len(s.sessions))
@@ -242,6 +254,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close closes the listener and every connection at once.
 func (s *Server) Close() error {
+	s.quitOnce.Do(func() { close(s.quit) })
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()

@@ -316,3 +316,41 @@ func TestShutdownEndsSessionsWithMessage(t *testing.T) {
 		t.Fatalf("client stderr %q", errb.String())
 	}
 }
+
+func TestRemovedKeyEndsItsSessions(t *testing.T) {
+	h := newHarness(t, nil)
+	h.writeAuthorized(h.alice.pub, h.mallory.pub)
+	start := func(key clientKey) (*exec.Cmd, *strings.Builder, chan error) {
+		cmd := exec.Command("ssh", h.sshArgs(key, nil, "block")...)
+		var errb strings.Builder
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		return cmd, &errb, done
+	}
+	_, _, aliceDone := start(h.alice)
+	_, malloryErr, malloryDone := start(h.mallory)
+	waitFor(t, "both sessions", func() bool { return len(h.commandCalls()) == 2 })
+
+	h.writeAuthorized(h.alice.pub)
+	select {
+	case err := <-malloryDone:
+		var ee *exec.ExitError
+		if !errorsAs(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("mallory's session ended with %v, want exit status 1", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the session of the removed key is still open")
+	}
+	if !strings.Contains(malloryErr.String(), "tmaps: your key is no longer authorized; disconnecting") {
+		t.Fatalf("mallory's stderr %q", malloryErr.String())
+	}
+	select {
+	case err := <-aliceDone:
+		t.Fatalf("alice's session ended too (%v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
