@@ -47,6 +47,9 @@ func TestMain(m *testing.M) {
 	if bin.dir != "" {
 		os.RemoveAll(bin.dir)
 	}
+	if seed100k.path != "" {
+		os.RemoveAll(filepath.Dir(seed100k.path))
+	}
 	os.Exit(code)
 }
 
@@ -494,4 +497,73 @@ func TestKillDuringWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("SIGKILL after %d acknowledged keys and %d domains; the store holds %d keys", len(ackedKeys), len(ackedDomains), len(all))
+}
+
+// seed100k is a store file with 100k keys (some linked to domains), made
+// once per benchmark run; on tmpfs when there is one, to seed quickly.
+var seed100k struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func seededStore(b *testing.B) string {
+	b.Helper()
+	seed100k.once.Do(func() {
+		dir, err := os.MkdirTemp("/dev/shm", "tmaps-bench-")
+		if err != nil {
+			dir, err = os.MkdirTemp("", "tmaps-bench-")
+		}
+		if err != nil {
+			seed100k.err = err
+			return
+		}
+		seed100k.path = filepath.Join(dir, "console.db")
+		st, err := bolt.Open(seed100k.path, bolt.Options{})
+		if err != nil {
+			seed100k.err = err
+			return
+		}
+		defer st.Close()
+		ctx := context.Background()
+		for i := range 20 {
+			if _, err := st.AddDomain(ctx, fmt.Sprintf("site%d.example.tn", i)); err != nil {
+				seed100k.err = err
+				return
+			}
+		}
+		for i := range 100_000 {
+			k, _, err := st.CreateKey(ctx, fmt.Sprintf("bench key %d", i))
+			if err == nil && i%10 == 0 {
+				_, err = st.LinkKey(ctx, k.ID, fmt.Sprintf("site%d.example.tn", i%20))
+			}
+			if err != nil {
+				seed100k.err = err
+				return
+			}
+		}
+	})
+	if seed100k.err != nil {
+		b.Fatal(seed100k.err)
+	}
+	return seed100k.path
+}
+
+// BenchmarkServeReady100k measures the real binary from exec to its "ready"
+// line over a store of 100k keys (open the store, load the gate's index,
+// listen). Target: ≤ 300 ms.
+func BenchmarkServeReady100k(b *testing.B) {
+	db := seededStore(b)
+	tmapsBinary(b)
+	b.ResetTimer()
+	for range b.N {
+		d := startDaemon(b, nil, "--db", db, "--listen", "127.0.0.1:0", "--allow-http", "--log-level", "warn")
+		b.StopTimer()
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		d.wait(b)
+		if d.err != nil {
+			b.Fatalf("serve: %v\n%s", d.err, d.stderr)
+		}
+		b.StartTimer()
+	}
 }
