@@ -212,7 +212,7 @@ func TestMaxSessions(t *testing.T) {
 }
 
 func TestIdleTimeoutCommand(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.IdleTimeout = 700 * time.Millisecond })
+	h := newHarness(t, func(c *Config) { c.IdleTimeout = 2 * time.Second })
 	// An active session is not cut: input keeps it alive past the timeout.
 	busy := exec.Command("ssh", h.sshArgs(h.alice, nil, "cat")...)
 	stdin, _ := busy.StdinPipe()
@@ -221,15 +221,16 @@ func TestIdleTimeoutCommand(t *testing.T) {
 	if err := busy.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 6; i++ {
+	const ticks = 12
+	for i := 0; i < ticks; i++ {
 		io.WriteString(stdin, "tick\n")
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 	}
 	stdin.Close()
 	if err := busy.Wait(); err != nil {
 		t.Fatalf("busy session ended with %v (output %q)", err, out.String())
 	}
-	if strings.Count(out.String(), "tick") != 6 {
+	if strings.Count(out.String(), "tick") != ticks {
 		t.Fatalf("busy session output %q", out.String())
 	}
 
@@ -239,13 +240,17 @@ func TestIdleTimeoutCommand(t *testing.T) {
 	defer idleIn.Close()
 	var errb strings.Builder
 	idle.Stderr = &errb
+	began := time.Now()
 	err := idle.Run()
 	var ee *exec.ExitError
 	if !errorsAs(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("idle session: %v, want exit status 1", err)
 	}
-	if !strings.Contains(errb.String(), "tmaps: idle for 700ms, disconnecting") {
+	if !strings.Contains(errb.String(), "tmaps: idle for 2s, disconnecting") {
 		t.Fatalf("idle session stderr %q", errb.String())
+	}
+	if d := time.Since(began); d < 2*time.Second {
+		t.Fatalf("idle session ended after %s, before the 2s timeout", d)
 	}
 	waitFor(t, "the idle end in the log", func() bool { return strings.Contains(h.logs.String(), "reason=idle") })
 }
@@ -254,10 +259,13 @@ func TestIdleTimeoutConsole(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.IdleTimeout = time.Second })
 	tm := newTmux(t)
 	tm.start("c", 80, 24, "env TERM=xterm-256color ssh -tt "+shellQuote(h.sshArgs(h.alice, nil))+"; echo SSH-EXIT=$?; sleep 60")
-	tm.waitScreen("c", "TEST CONSOLE")
 	screen := tm.waitScreen("c", "SSH-EXIT=1")
 	if !strings.Contains(screen, "tmaps: idle for 1s, disconnecting") {
 		t.Fatalf("screen after the idle timeout:\n%s", screen)
+	}
+	models := h.consoleModels()
+	if len(models) != 1 || !models[0].isClosed() {
+		t.Fatalf("%d consoles; want one, closed at the end", len(models))
 	}
 }
 
