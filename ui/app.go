@@ -370,7 +370,7 @@ func (a *App) render() string {
 		lines = append(lines, a.footerLine())
 	}
 	for i, l := range lines {
-		if ansi.StringWidth(l) > w {
+		if width(l) > w {
 			lines[i] = ansi.Truncate(l, w, "…")
 		}
 	}

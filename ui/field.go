@@ -139,22 +139,33 @@ func (f *field) View(width int, focused bool, t *theme) string {
 
 func firstRune(s string) (rune, int) { return utf8.DecodeRuneInString(s) }
 
+// width is the display width of s (which may hold ANSI styles), with a fast
+// path for plain printable ASCII.
+func width(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
+}
+
 // padRight pads s with spaces to width cells (s may hold ANSI styles).
-func padRight(s string, width int) string {
-	w := ansi.StringWidth(s)
-	if w >= width {
+func padRight(s string, wd int) string {
+	w := width(s)
+	if w >= wd {
 		return s
 	}
-	return s + strings.Repeat(" ", width-w)
+	return s + strings.Repeat(" ", wd-w)
 }
 
 // fit truncates plain s to width cells with an ellipsis and pads it.
-func fit(s string, width int) string {
-	if width <= 0 {
+func fit(s string, wd int) string {
+	if wd <= 0 {
 		return ""
 	}
-	if w := ansi.StringWidth(s); w > width {
-		s = ansi.Truncate(s, width, "…")
+	if w := width(s); w > wd {
+		s = ansi.Truncate(s, wd, "…")
 	}
-	return padRight(s, width)
+	return padRight(s, wd)
 }

@@ -41,6 +41,8 @@ type keysPage struct {
 	query     string // the applied filter, lowercased
 	order     []int32
 	rows      []int32
+	bufA      []int32 // two filter buffers, so narrowing reads one and writes the other
+	bufB      []int32
 	list      listState
 	selID     string // the selected key, kept across reloads
 }
@@ -112,18 +114,31 @@ func (p *keysPage) rebuild(a *App) {
 }
 
 // refilter recomputes the visible rows from order and the query.
-func (p *keysPage) refilter(a *App) {
+func (p *keysPage) refilter(a *App) { p.filterFrom(a, p.order) }
+
+// filterFrom keeps the rows of from that match the query. Typing forward
+// narrows the previous result instead of scanning every key again.
+func (p *keysPage) filterFrom(a *App, from []int32) {
 	q := p.query
 	if q == "" {
 		p.rows = p.order
 	} else {
 		hay := a.data.hay
-		rows := make([]int32, 0, 64)
-		for _, i := range p.order {
+		// write into the buffer that is not being read
+		buf := &p.bufA
+		if len(from) > 0 && len(p.bufA) > 0 && &from[0] == &p.bufA[0] {
+			buf = &p.bufB
+		}
+		rows := (*buf)[:0]
+		if cap(rows) < len(from) {
+			rows = make([]int32, 0, len(from))
+		}
+		for _, i := range from {
 			if strings.Contains(hay[i], q) {
 				rows = append(rows, i)
 			}
 		}
+		*buf = rows
 		p.rows = rows
 	}
 	p.restoreSelection(a)
@@ -163,8 +178,13 @@ func (p *keysPage) selected(a *App) *model.Key {
 }
 
 func (p *keysPage) applyFilter(a *App) {
+	old := p.query
 	p.query = strings.ToLower(strings.TrimSpace(p.filter.Value()))
 	p.list.top()
+	if old != "" && p.query != "" && strings.Contains(p.query, old) {
+		p.filterFrom(a, p.rows) // narrowing: only the current matches can match
+		return
+	}
 	p.refilter(a)
 }
 

@@ -25,3 +25,40 @@ func TestViewFitsWindow(t *testing.T) {
 		}
 	}
 }
+
+// Narrowing the filter as one types (and widening with backspace) gives
+// the same rows as filtering from scratch.
+func TestFilterNarrowingMatchesFullScan(t *testing.T) {
+	keys, doms := bigData(3000)
+	hs := newHarness(t, openStore(t), 100, 30)
+	hs.send(dataLoadedMsg{keys: keys, doms: doms})
+	hs.keys("/")
+	check := func() {
+		t.Helper()
+		q := hs.app.kp.query
+		var want []int32
+		for _, i := range hs.app.kp.order {
+			if strings.Contains(hs.app.data.hay[i], q) {
+				want = append(want, i)
+			}
+		}
+		if len(want) != len(hs.app.kp.rows) {
+			t.Fatalf("query %q: %d rows, want %d", q, len(hs.app.kp.rows), len(want))
+		}
+		for i := range want {
+			if want[i] != hs.app.kp.rows[i] {
+				t.Fatalf("query %q: row %d differs", q, i)
+			}
+		}
+	}
+	for _, r := range "customer 12" {
+		hs.typeText(string(r))
+		check()
+	}
+	for range 4 {
+		hs.keys("backspace")
+		check()
+	}
+	hs.typeText("9 web")
+	check()
+}
