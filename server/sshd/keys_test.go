@@ -136,3 +136,20 @@ func parsePub(t *testing.T, line string) (gossh.PublicKey, string) {
 	}
 	return pub, comment
 }
+
+func TestSafeUser(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice":                 "alice",
+		"":                      "-",
+		"evil SHA256:forged":    "evil_SHA256:forged",
+		"tab\there":             `tab\x09here`,
+		"bell\a":                `bell\x07`,
+		"rtl\u202eevil":         `rtl\u202eevil`,
+		"nbsp\u00a0x":           "nbsp_x",
+		strings.Repeat("a", 80): strings.Repeat("a", 63) + "…",
+	} {
+		if got := safeUser(in); got != want {
+			t.Errorf("safeUser(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -16,7 +16,9 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"strings"
 	"time"
+	"unicode"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/wish/v2"
@@ -321,9 +323,15 @@ func sessionInfo(sess ssh.Session) Session {
 }
 
 // safeUser is the client's user name made safe for terminals and logs,
-// at most 64 characters.
+// at most 64 characters, without spaces (so "ssh:USER FINGERPRINT" always
+// has the real fingerprint after the only space).
 func safeUser(u string) string {
-	u = model.Escape(u)
+	u = strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return '_'
+		}
+		return r
+	}, model.Escape(u))
 	if r := []rune(u); len(r) > 64 {
 		u = string(r[:63]) + "…"
 	}

@@ -81,6 +81,14 @@ func TestCommandOutputAndExitStatus(t *testing.T) {
 	if r.code != 0 || r.stdout != "line one\nline two\n" {
 		t.Fatalf("cat: exit %d, stdout %q", r.code, r.stdout)
 	}
+	// A command with a terminal runs the command, not the console.
+	r = h.run(h.alice, []string{"-tt"}, "", "exit", "3")
+	if r.code != 3 || !strings.Contains(r.stdout+r.stderr, "exiting with 3") {
+		t.Fatalf("exit 3 with -tt: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if calls := h.commandCalls(); !calls[len(calls)-1].s.PTY {
+		t.Fatal("the session of ssh -tt has no PTY")
+	}
 	// No command and no terminal: a usage message, not a console.
 	r = h.run(h.alice, []string{"-T"}, "")
 	if r.code != 2 || !strings.Contains(r.stderr, "ssh -t") {
