@@ -15,8 +15,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
