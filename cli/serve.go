@@ -35,6 +35,7 @@ type serveConfig struct {
 	logLevel          string
 	shutdownTimeout   time.Duration
 	flushEvery        time.Duration
+	trustActor        bool
 	ssh               sshFlags
 }
 
@@ -79,6 +80,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
 	f.DurationVar(&cfg.flushEvery, "flush-every", gate.DefaultFlushEvery, "period of the usage flushes to the store")
+	f.BoolVar(&cfg.trustActor, "trust-client-actor", false, "audit API changes under the actor a client declares (X-Tmaps-Actor) instead of the token's name")
 	addSSHFlags(f, &cfg.ssh)
 	return c
 }
@@ -172,6 +174,10 @@ func (a *app) serve(cfg serveConfig) error {
 		log.Warn("--allow-http is set: plain HTTP is served and accepted by the gate; local development only")
 	}
 
+	if cfg.trustActor {
+		log.Warn("--trust-client-actor is set: API changes are audited under the actor each client declares, not the token's name")
+	}
+
 	path := cfg.db
 	if path == "" {
 		return usagef("--db needs a file path")
@@ -208,6 +214,7 @@ func (a *app) serve(cfg serveConfig) error {
 
 	api, err := server.New(st, server.Options{
 		Tokens: st, Authorize: g.AuthorizeHandler(), Metrics: g.WriteMetrics, Logger: log.With("component", "api"),
+		TrustActorHeader: cfg.trustActor,
 	})
 	if err != nil {
 		return err

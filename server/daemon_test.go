@@ -222,11 +222,16 @@ func TestDaemonEndToEnd(t *testing.T) {
 
 	status, body := curl(t, "-H", "Authorization: Bearer "+token, d.url+"/v1/keys")
 	var keys []struct {
-		Name, Prefix string
-		Status       model.Status
+		ID, Name, Prefix string
+		Status           model.Status
 	}
 	if status != 200 || json.Unmarshal([]byte(body), &keys) != nil || len(keys) != 1 || keys[0].Name != "E2E key" {
 		t.Fatalf("curl /v1/keys: %d %s", status, body)
+	}
+	status, body = curl(t, "-H", "Authorization: Bearer "+token, d.url+"/v1/audit?object=key:"+keys[0].ID)
+	var audit []model.AuditEntry
+	if status != 200 || json.Unmarshal([]byte(body), &audit) != nil || len(audit) != 1 || audit[0].Actor != "e2e-ops" {
+		t.Fatalf("the audit actor over the API is not the token's name: %d %s", status, body)
 	}
 	status, body = curl(t, d.url+"/v1/keys")
 	if status != 401 || strings.TrimSpace(body) != `{"error":"unauthorized"}` {
