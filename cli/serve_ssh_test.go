@@ -3,9 +3,11 @@ package cli_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tmaps/console/cli"
 	"github.com/tmaps/console/model"
 )
 
@@ -346,5 +349,64 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(l, secret) || strings.Contains(l, secret[3:]) {
 		t.Errorf("the secret reached the daemon log")
+	}
+}
+
+// TestServeSSHFlagErrors checks the SSH flags of serve fail early, clearly,
+// and before serving anything.
+func TestServeSSHFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "console.db")
+	ak := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(ak, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	base := []string{"serve", "--db", db, "--allow-http", "--listen", "127.0.0.1:0"}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--ssh-listen", "127.0.0.1:0"}, cli.ExitUsage, "--ssh-listen needs --authorized-keys FILE"},
+		{[]string{"--authorized-keys", ak}, cli.ExitUsage, "add --ssh-listen ADDR"},
+		{[]string{"--ssh-listen", "127.0.0.1:0", "--authorized-keys", ak, "--ssh-max-sessions", "-1"}, cli.ExitUsage, "--ssh-max-sessions -1"},
+		{[]string{"--ssh-listen", "127.0.0.1:0", "--authorized-keys", ak, "--ssh-idle-timeout", "-1s"}, cli.ExitUsage, "--ssh-idle-timeout"},
+		{[]string{"--ssh-listen", "127.0.0.1:0", "--authorized-keys", filepath.Join(dir, "missing")}, cli.ExitError, "cat ~/.ssh/id_ed25519.pub >>"},
+		{[]string{"--ssh-listen", busy.Addr().String(), "--authorized-keys", ak}, cli.ExitError, "choose another --ssh-listen address"},
+	} {
+		var out, errb bytes.Buffer
+		code := cli.Execute(context.Background(), append(append([]string{}, base...), tc.args...), strings.NewReader(""), &out, &errb, func(string) string { return "" })
+		if code != tc.code || !strings.Contains(errb.String(), tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errb.String(), tc.code, tc.msg)
+		}
+		if strings.Contains(out.String(), "ready") {
+			t.Errorf("%v: serve announced ready: %q", tc.args, out.String())
+		}
+	}
+}
+
+// TestSSHDocFlags checks every flag docs/ssh.md names exists on serve.
+func TestSSHDocFlags(t *testing.T) {
+	doc, err := os.ReadFile("../docs/ssh.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := cli.Execute(context.Background(), []string{"serve", "--help"}, strings.NewReader(""), &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("serve --help: exit %d: %s", code, errb.String())
+	}
+	flags := regexp.MustCompile("`(--(?:ssh-[a-z-]+|authorized-keys|host-key))").FindAllStringSubmatch(string(doc), -1)
+	if len(flags) < 5 {
+		t.Fatalf("docs/ssh.md names %d SSH flags, want at least 5", len(flags))
+	}
+	for _, f := range flags {
+		if !strings.Contains(out.String(), f[1]+" ") {
+			t.Errorf("docs/ssh.md names %s, which serve does not have", f[1])
+		}
 	}
 }
