@@ -501,3 +501,57 @@ func TestRedactString(t *testing.T) {
 		}
 	}
 }
+
+// The event stream outlives the server's read and write timeouts.
+func TestEventsOutliveServerTimeouts(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "t.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, token, err := st.CreateToken(context.Background(), "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(st, Options{Tokens: st, Heartbeat: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Config.ReadTimeout = 100 * time.Millisecond
+	ts.Config.WriteTimeout = 100 * time.Millisecond
+	ts.Start()
+	defer ts.Close()
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", ts.URL+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	time.Sleep(400 * time.Millisecond)
+	k, _, err := st.CreateKey(context.Background(), "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), k.ID) {
+				got <- true
+				return
+			}
+		}
+		got <- false
+	}()
+	select {
+	case ok := <-got:
+		if !ok {
+			t.Fatal("the stream ended before the event")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event after the server's timeouts passed")
+	}
+}

@@ -69,6 +69,7 @@ type Store struct {
 	closed  atomic.Bool
 	closeCh chan struct{}
 	once    sync.Once
+	mu      sync.Mutex // orders wg.Add in Watch before wg.Wait in Close
 	wg      sync.WaitGroup
 }
 
@@ -127,8 +128,10 @@ func (s *Store) URL() string { return s.display }
 // Close ends every Watch and makes later calls return store.ErrClosed.
 func (s *Store) Close() error {
 	s.once.Do(func() {
+		s.mu.Lock()
 		s.closed.Store(true)
 		close(s.closeCh)
+		s.mu.Unlock()
 		s.wg.Wait()
 		s.hc.CloseIdleConnections()
 	})

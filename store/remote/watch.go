@@ -50,7 +50,15 @@ func (s *Store) Watch(ctx context.Context) (<-chan store.Event, error) {
 		return nil, err
 	}
 	out := make(chan store.Event, 16)
-	s.wg.Add(1)
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		resp.Body.Close()
+		cancel()
+		return nil, store.ErrClosed
+	}
+	s.wg.Add(2)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
@@ -59,7 +67,6 @@ func (s *Store) Watch(ctx context.Context) (<-chan store.Event, error) {
 		case <-wctx.Done():
 		}
 	}()
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
