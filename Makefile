@@ -3,8 +3,8 @@
 GO       ?= go
 BIN      := bin/tmaps
 FUZZTIME ?= 3s
-# Fuzz targets of ./model, each run for FUZZTIME by `make test`.
-FUZZ     := FuzzNormalizeDomain FuzzHeaderHost
+# Fuzz targets (package:target), each run for FUZZTIME by `make test`.
+FUZZ     := ./model:FuzzNormalizeDomain ./model:FuzzHeaderHost ./store/bolt:FuzzDecode
 
 .PHONY: build run demo deps test fuzz bench lint clean
 
@@ -31,9 +31,10 @@ test: deps
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
-	@set -e; for f in $(FUZZ); do \
-		echo "fuzz: $$f ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./model; \
+	@set -e; for pf in $(FUZZ); do \
+		pkg=$${pf%%:*}; f=$${pf#*:}; \
+		echo "fuzz: $$pkg $$f ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
 ## bench: every benchmark, with allocations
