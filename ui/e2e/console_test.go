@@ -1,0 +1,382 @@
+// Package e2e runs the real tmaps binary in tmux and reads its screen, as a
+// person would: create a key and copy its secret (X clipboard and OSC 52),
+// disable, enable and revoke it, link and unlink from both sides, add
+// invalid domains, delete a domain that leaves a key unrestricted.
+//
+// It needs tmux, Xvfb and xclip (`make test` installs them); a missing tool
+// fails the test with the command that installs it.
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tmaps-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "tmaps")
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		panic(err)
+	}
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Dir = filepath.Dir(strings.TrimSpace(string(root)))
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building tmaps failed:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func need(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: run `make test` (it installs it) or `apt-get install -y tmux xvfb xclip`", tool)
+		}
+	}
+}
+
+// term is one tmaps console running in its own tmux server.
+type term struct {
+	t      *testing.T
+	sock   string
+	dir    string
+	env    []string
+	output string
+}
+
+// newTerm prepares a console with its data under a temporary XDG_DATA_HOME.
+func newTerm(t *testing.T, env ...string) *term {
+	t.Helper()
+	need(t, "tmux")
+	dir := t.TempDir()
+	tm := &term{t: t, sock: fmt.Sprintf("tmaps-e2e-%d-%s", os.Getpid(), t.Name()), dir: dir}
+	tm.env = append([]string{"XDG_DATA_HOME=" + filepath.Join(dir, "data"), "TERM=xterm-256color"}, env...)
+	return tm
+}
+
+// start runs `tmaps args...` in a 120×40 tmux window. OSC 52 copies land in
+// tmux's paste buffer.
+func (tm *term) start(args ...string) *term {
+	t, dir := tm.t, tm.dir
+	t.Helper()
+	conf := filepath.Join(dir, "tmux.conf")
+	if err := os.WriteFile(conf, []byte("set -g set-clipboard on\nset -g escape-time 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := "env " + strings.Join(quoteAll(tm.env), " ") + " " + binary + " " + strings.Join(quoteAll(args), " ") +
+		" 2>" + filepath.Join(dir, "stderr")
+	tm.tmux("-f", conf, "new-session", "-d", "-s", "c", "-x", "120", "-y", "40", cmd)
+	t.Cleanup(func() {
+		exec.Command("tmux", "-L", tm.sock, "kill-server").Run()
+	})
+	return tm
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return out
+}
+
+// cli runs a tmaps command on the same data directory (before the console
+// starts: the store file is locked while it runs).
+func (tm *term) cli(args ...string) string {
+	tm.t.Helper()
+	c := exec.Command(binary, args...)
+	c.Env = append(os.Environ(), tm.env...)
+	out, err := c.CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmaps %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (tm *term) tmux(args ...string) string {
+	tm.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", tm.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (tm *term) screen() string { return tm.tmux("capture-pane", "-p", "-t", "c") }
+
+// waitFor waits until every string is on screen.
+func (tm *term) waitFor(subs ...string) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		scr := tm.screen()
+		ok := true
+		for _, s := range subs {
+			if !strings.Contains(scr, s) {
+				ok = false
+			}
+		}
+		if ok {
+			return scr
+		}
+		if time.Now().After(deadline) {
+			stderr, _ := os.ReadFile(filepath.Join(tm.dir, "stderr"))
+			tm.t.Fatalf("waiting for %q; the screen is:\n%s\nstderr: %s", subs, scr, stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (tm *term) waitGone(s string) {
+	tm.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Contains(tm.screen(), s) {
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("%q stays on screen:\n%s", s, tm.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// keys sends tmux key names one at a time (so Escape is never read as Alt).
+func (tm *term) keys(keys ...string) {
+	tm.t.Helper()
+	for _, k := range keys {
+		tm.tmux("send-keys", "-t", "c", k)
+		time.Sleep(60 * time.Millisecond)
+	}
+}
+
+// typeText types literal text.
+func (tm *term) typeText(s string) {
+	tm.t.Helper()
+	tm.tmux("send-keys", "-t", "c", "-l", s)
+	time.Sleep(80 * time.Millisecond)
+}
+
+var secretRe = regexp.MustCompile(`ak_[0-9a-f]{32}`)
+
+// xvfb starts a virtual X display and returns its DISPLAY value.
+func xvfb(t *testing.T) string {
+	t.Helper()
+	need(t, "Xvfb", "xclip")
+	for n := 90; n < 130; n++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
+			continue
+		}
+		cmd := exec.Command("Xvfb", fmt.Sprintf(":%d", n), "-nolisten", "tcp")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+		for i := 0; i < 100; i++ {
+			if c, err := net.Dial("unix", sock); err == nil {
+				c.Close()
+				return fmt.Sprintf(":%d", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("Xvfb :%d did not start", n)
+	}
+	t.Fatal("no free X display between :90 and :129")
+	return ""
+}
+
+func TestCreateKeySecretOnceAndCopy(t *testing.T) {
+	display := xvfb(t)
+	tm := newTerm(t, "DISPLAY="+display).start()
+	tm.waitFor("No API keys yet", "Press n to create your first key")
+	tm.keys("n")
+	tm.waitFor("Create API Key")
+	tm.typeText("Checkout web")
+	tm.keys("Enter")
+	scr := tm.waitFor("will not be shown again")
+	secret := secretRe.FindString(scr)
+	if secret == "" {
+		t.Fatalf("no secret on screen:\n%s", scr)
+	}
+	tm.keys("Escape")
+	tm.waitFor("Close without copying?")
+	tm.keys("n")
+	tm.waitGone("Close without copying?")
+	tm.keys("c")
+	tm.waitFor("Copied the secret to the system clipboard")
+
+	// the X clipboard holds it
+	xc := exec.Command("xclip", "-o", "-selection", "clipboard")
+	xc.Env = append(os.Environ(), "DISPLAY="+display)
+	got, err := xc.Output()
+	if err != nil || strings.TrimSpace(string(got)) != secret {
+		t.Fatalf("X clipboard: %q, %v (want the secret)", got, err)
+	}
+	// and the OSC 52 sequence reached the terminal: tmux stored it
+	if buf := tm.tmux("show-buffer"); buf != secret {
+		t.Fatalf("OSC 52 buffer %q, want the secret", buf)
+	}
+
+	tm.keys("Escape")
+	tm.waitFor("Created “Checkout web”")
+	tm.waitGone(secret)
+	// never again: not in the key's screen either
+	tm.keys("Enter")
+	scr = tm.waitFor("API Keys › Checkout web")
+	if secretRe.MatchString(scr) {
+		t.Fatalf("a secret is on the key's screen:\n%s", scr)
+	}
+	tm.keys("q")
+}
+
+func TestCopyWithoutNativeClipboardSaysOSC52(t *testing.T) {
+	tm := newTerm(t, "DISPLAY=").start() // no X server: xclip fails
+	tm.waitFor("No API keys yet")
+	tm.keys("n")
+	tm.typeText("No X here")
+	tm.keys("Enter")
+	scr := tm.waitFor("will not be shown again")
+	secret := secretRe.FindString(scr)
+	tm.keys("c")
+	tm.waitFor("OSC 52")
+	if buf := tm.tmux("show-buffer"); buf != secret {
+		t.Fatalf("OSC 52 buffer %q, want the secret", buf)
+	}
+}
+
+func TestDisableEnableRevoke(t *testing.T) {
+	tm := newTerm(t)
+	tm.cli("keys", "create", "--name", "Partner portal")
+	tm.start()
+	tm.waitFor("Partner portal", "Active")
+
+	tm.keys(".")
+	tm.waitFor("Actions", "Disable", "Revoke")
+	tm.keys("d")
+	tm.waitFor("Disable “Partner portal”?", "will be refused (401")
+	tm.keys("y")
+	tm.waitFor("Disabled “Partner portal”")
+	tm.waitFor("Disabled  ")
+
+	tm.keys(".")
+	tm.waitFor("e  Enable")
+	tm.keys("e") // no confirmation
+	tm.waitFor("Enabled “Partner portal”")
+
+	tm.keys(".", "x")
+	tm.waitFor("Revoking is permanent", "Type the key's name")
+	tm.typeText("Partner")
+	tm.keys("Enter")
+	tm.waitFor("does not match yet")
+	tm.typeText(" portal")
+	tm.keys("Enter")
+	tm.waitFor("Revoked “Partner portal” for good", "Revoked  ")
+	tm.keys("q")
+	time.Sleep(300 * time.Millisecond)
+	if out := tm.cli("keys", "list"); !strings.Contains(out, "Revoked") && !strings.Contains(out, "revoked") {
+		t.Fatalf("the store does not say revoked:\n%s", out)
+	}
+}
+
+func TestDomainsLinkUnlinkAndDelete(t *testing.T) {
+	tm := newTerm(t, "NO_COLOR=1") // the console must read well without colour
+	tm.cli("keys", "create", "--name", "Solo")
+	tm.start()
+	tm.waitFor("Solo", "unrestricted")
+
+	// invalid domains, with their reasons
+	tm.keys("2")
+	tm.waitFor("No authorized domains yet")
+	tm.keys("n")
+	tm.waitFor("Add Domain")
+	for in, reason := range map[string]string{
+		"https://mysite.tn":   "remove the scheme",
+		"mysite.tn/dashboard": "remove the path",
+		"*.mysite.tn":         "wildcards are not supported",
+		"mysite.tn:8443":      "remove the port",
+	} {
+		tm.keys("C-u")
+		tm.typeText(in)
+		tm.waitFor(reason)
+	}
+	tm.keys("C-u")
+	tm.typeText("mysite.tn")
+	tm.waitFor("✓ valid: stored as mysite.tn")
+	tm.keys("Enter")
+	tm.waitFor("Added mysite.tn")
+
+	// link from the domain's side
+	tm.keys("Enter")
+	tm.waitFor("Authorized Domains › mysite.tn", "API Keys (0)")
+	tm.keys("l")
+	tm.waitFor("Link keys to mysite.tn", "[ ] Solo")
+	tm.keys("Space")
+	tm.waitFor("[x] Solo")
+	tm.keys("Enter")
+	tm.waitFor("Linked mysite.tn to 1 key", "API Keys (1)")
+
+	// unlink from the key's side: the last domain warns
+	tm.keys("1")
+	tm.waitFor("Solo", "mysite.tn")
+	tm.keys("Enter")
+	tm.waitFor("API Keys › Solo", "Authorized Domains (1)")
+	tm.keys("u")
+	tm.waitFor("last domain", "UNRESTRICTED")
+	tm.keys("y")
+	tm.waitFor("now unrestricted", "Authorized Domains (0)")
+
+	// link from the key's side, adding a new domain inline
+	tm.keys("l")
+	tm.waitFor("Link domains to “Solo”", "[ ] mysite.tn")
+	tm.typeText("app.mysite.tn")
+	tm.waitFor("+ Add new domain app.mysite.tn")
+	tm.keys("Enter")
+	tm.waitFor("Authorized Domains (1)", "app.mysite.tn")
+	tm.keys("l")
+	tm.waitFor("[ ] mysite.tn")
+	tm.keys("Space", "Enter")
+	tm.waitFor("Authorized Domains (2)")
+
+	// unlink from the domain's side (Solo keeps app.mysite.tn: no warning)
+	tm.keys("Down")
+	tm.keys("Enter") // open mysite.tn
+	tm.waitFor("Authorized Domains › mysite.tn", "API Keys (1)")
+	tm.keys("u")
+	scr := tm.waitFor("Unlink mysite.tn from “Solo”?")
+	if strings.Contains(scr, "UNRESTRICTED") {
+		t.Fatalf("warned although Solo keeps a domain:\n%s", scr)
+	}
+	tm.keys("y")
+	tm.waitFor("API Keys (0)")
+
+	// deleting Solo's only domain names it before confirming
+	tm.keys("Escape")
+	tm.waitFor("app.mysite.tn")
+	tm.keys("/")
+	tm.typeText("app.")
+	tm.keys("Enter", "D")
+	tm.waitFor("Delete domain app.mysite.tn?", "become UNRESTRICTED", "“Solo”")
+	tm.keys("y")
+	tm.waitFor("Deleted app.mysite.tn")
+	tm.keys("1") // the key's screen is still open on the keys page
+	tm.waitFor("API Keys › Solo", "Authorized Domains (0)", "Unrestricted")
+	tm.keys("q")
+}
