@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+)
+
+var tokenRe = regexp.MustCompile(`^tm_[0-9a-f]{32}$`)
+
+func TestTokensCreateListRevoke(t *testing.T) {
+	e := newEnv(t)
+	r := e.must("tokens", "create", "ci-bot")
+	secret := strings.TrimSpace(r.stdout)
+	if !tokenRe.MatchString(secret) || strings.Count(r.stdout, "\n") != 1 {
+		t.Fatalf("piped create must print only the token: %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "shown once") || strings.Contains(r.stderr, secret) {
+		t.Fatalf("stderr: %q", r.stderr)
+	}
+	st := e.open()
+	tok, err := st.TokenByDigest(context.Background(), model.DigestOf(secret))
+	st.Close()
+	if err != nil || tok.Name != "ci-bot" {
+		t.Fatalf("the token is not stored by digest: %+v %v", tok, err)
+	}
+
+	r = e.runWith(opts{outTTY: true}, "tokens", "create", "second")
+	if r.code != 0 || !strings.Contains(r.stdout, "shown once") || !regexp.MustCompile(`tm_[0-9a-f]{32}`).MatchString(r.stdout) {
+		t.Fatalf("terminal create: %v", r)
+	}
+
+	r = e.must("tokens", "list")
+	if !strings.Contains(r.stdout, "ci-bot\t"+secret[:11]) || strings.Contains(r.stdout, secret) {
+		t.Fatalf("list: %q", r.stdout)
+	}
+	r = e.must("tokens", "list", "--json")
+	var ts []store.Token
+	if err := json.Unmarshal([]byte(r.stdout), &ts); err != nil || len(ts) != 2 || strings.Contains(r.stdout, secret[3:]) {
+		t.Fatalf("list --json: %q %v", r.stdout, err)
+	}
+
+	e.want(e.run("tokens", "create", "ci-bot"), ExitError, "already exists")
+	e.want(e.run("tokens", "create", "bad\x1bname"), ExitError, "control")
+	e.want(e.run("tokens", "create"), ExitUsage, "missing argument")
+
+	r = e.must("tokens", "revoke", "ci-bot")
+	if !strings.Contains(r.stdout, "Revoked token") {
+		t.Fatalf("revoke: %v", r)
+	}
+	e.want(e.run("tokens", "revoke", "ci-bot"), ExitRefused, "no token named")
+	st = e.open()
+	_, err = st.TokenByDigest(context.Background(), model.DigestOf(secret))
+	st.Close()
+	if err == nil {
+		t.Fatal("a revoked token is still valid")
+	}
+}
+
+func TestServeUsageErrors(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--listen", "127.0.0.1:0"}, "--allow-http"},
+		{[]string{"serve", "--tls-cert", "c.pem"}, "--tls-key"},
+		{[]string{"serve", "--allow-http", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, "drop"},
+		{[]string{"serve", "--trusted-proxy", "nonsense", "--allow-http"}, "CIDR"},
+		{[]string{"serve", "--allow-http", "--log-format", "xml"}, "--log-format"},
+		{[]string{"--api", "http://127.0.0.1:1", "serve", "--allow-http"}, "--api"},
+		{[]string{"--demo", "serve", "--allow-http"}, "--demo"},
+	}
+	for _, c := range cases {
+		e.want(e.run(c.args...), ExitUsage, c.want)
+	}
+	e.want(e.run("serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"), ExitError, "load the TLS certificate")
+}
