@@ -387,7 +387,8 @@ func TestKillDuringWrites(t *testing.T) {
 	if code != 0 {
 		t.Fatal("tokens create failed")
 	}
-	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--allow-http", "--log-level", "warn")
+	// Frequent usage flushes, so that the kill also lands among them.
+	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--allow-http", "--log-level", "warn", "--flush-every", "10ms")
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	post := func(path, body string) (int, []byte, error) {
@@ -433,12 +434,19 @@ func TestKillDuringWrites(t *testing.T) {
 					continue // the daemon is gone, or the answer was cut: not acknowledged
 				}
 				var ks struct {
-					Key struct{ ID, Name string }
+					Key    struct{ ID, Name string }
+					Secret string
 				}
 				if json.Unmarshal(body, &ks) == nil {
 					mu.Lock()
 					ackedKeys[ks.Key.ID] = ks.Key.Name
 					mu.Unlock()
+					// Gate traffic with it: usage counts to flush.
+					for range 3 {
+						if resp, err := client.Get(d.url + "/v1/authorize?api_key=" + ks.Secret); err == nil {
+							resp.Body.Close()
+						}
+					}
 				}
 			}
 		}()
@@ -501,7 +509,16 @@ func TestKillDuringWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("SIGKILL after %d acknowledged keys and %d domains; the store holds %d keys", len(ackedKeys), len(ackedDomains), len(all))
+	used := 0
+	for _, k := range all {
+		if !k.LastUsed.IsZero() {
+			used++
+		}
+	}
+	if used == 0 {
+		t.Fatal("no usage was flushed during the load: the kill did not land among flushes")
+	}
+	t.Logf("SIGKILL after %d acknowledged keys and %d domains; the store holds %d keys, %d with flushed usage", len(ackedKeys), len(ackedDomains), len(all), used)
 }
 
 // seed100k is a store file with 100k keys (some linked to domains), made
