@@ -138,19 +138,26 @@ var table = [...]entry{
 }
 
 // Classify returns the HTTP status and the error body for err. Errors it does
-// not know become 500 with a generic message, so internals never leak.
+// not know become 500 with a generic message, so internals never leak. A
+// *model.DomainError travels in DomainProblem; it decides the code only when
+// no not-found or conflict sentinel does (a lookup of a name that cannot
+// exist is "not found", with the reason).
 func Classify(err error) (int, Error) {
+	var problem *DomainProblem
 	var de *model.DomainError
 	if errors.As(err, &de) {
-		return http.StatusUnprocessableEntity, Error{
-			Error: err.Error(), Code: CodeInvalidDom,
-			DomainProblem: &DomainProblem{Input: de.Input, Problem: de.Problem, Fix: de.Fix},
-		}
+		problem = &DomainProblem{Input: de.Input, Problem: de.Problem, Fix: de.Fix}
 	}
 	for _, e := range table {
 		if errors.Is(err, e.err) {
-			return e.status, Error{Error: err.Error(), Code: e.code}
+			if problem != nil && e.status == http.StatusUnprocessableEntity {
+				break
+			}
+			return e.status, Error{Error: err.Error(), Code: e.code, DomainProblem: problem}
 		}
+	}
+	if problem != nil {
+		return http.StatusUnprocessableEntity, Error{Error: err.Error(), Code: CodeInvalidDom, DomainProblem: problem}
 	}
 	return http.StatusInternalServerError, Error{Error: "internal error (see the server log)", Code: CodeInternal}
 }
@@ -174,12 +181,15 @@ func Decode(status int, body Error) *APIError {
 	if body.Error == "" {
 		e.Body.Error = http.StatusText(status)
 	}
+	var de error
+	if p := body.DomainProblem; p != nil {
+		de = &model.DomainError{Input: p.Input, Problem: p.Problem, Fix: p.Fix}
+	}
 	if body.Code == CodeInvalidDom {
-		p := body.DomainProblem
-		if p == nil {
-			p = &DomainProblem{Problem: body.Error}
+		if de == nil {
+			de = &model.DomainError{Problem: body.Error}
 		}
-		e.errs = []error{store.ErrInvalid, &model.DomainError{Input: p.Input, Problem: p.Problem, Fix: p.Fix}}
+		e.errs = []error{store.ErrInvalid, de}
 		return e
 	}
 	for _, t := range table {
@@ -187,6 +197,9 @@ func Decode(status int, body Error) *APIError {
 			e.errs = append(e.errs, t.err)
 			if t.status == http.StatusUnprocessableEntity && t.err != store.ErrInvalid {
 				e.errs = append(e.errs, store.ErrInvalid)
+			}
+			if de != nil {
+				e.errs = append(e.errs, de)
 			}
 			return e
 		}

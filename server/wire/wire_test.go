@@ -69,3 +69,16 @@ func TestKeyDigestRoundTrip(t *testing.T) {
 		t.Fatal("a bad digest was accepted")
 	}
 }
+
+func TestNotFoundWithDomainProblem(t *testing.T) {
+	de := &model.DomainError{Input: "a/b.tn", Problem: "it includes a path", Fix: "remove the path"}
+	status, body := Classify(fmt.Errorf("%w: %w", store.ErrDomainNotFound, de))
+	if status != http.StatusNotFound || body.Code != "domain_not_found" || body.DomainProblem == nil {
+		t.Fatalf("Classify = %d %+v", status, body)
+	}
+	back := Decode(status, body)
+	var got *model.DomainError
+	if !errors.Is(back, store.ErrDomainNotFound) || !errors.As(back, &got) || *got != *de || errors.Is(back, store.ErrInvalid) {
+		t.Fatalf("Decode = %v", back)
+	}
+}

@@ -312,3 +312,31 @@ func TestDigestNeverSecret(t *testing.T) {
 type readCloser struct{ *strings.Reader }
 
 func (readCloser) Close() error { return nil }
+
+func TestPathSegmentsAreEscaped(t *testing.T) {
+	b := newBackend(t, false)
+	ts := serve(t, b)
+	s, err := remote.New(ts.URL+"/", b.token, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.AddDomain(ctx, "café.tn"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"café.tn", "CAFÉ.tn.", "xn--caf-dma.tn"} {
+		d, err := s.Domain(ctx, name)
+		if err != nil || d.Name != "xn--caf-dma.tn" {
+			t.Fatalf("Domain(%q) = %+v, %v", name, d, err)
+		}
+	}
+	for _, name := range []string{"a/b.tn", "../keys", "x?y", "a%2Fb", "#frag"} {
+		if _, err := s.Domain(ctx, name); !errors.Is(err, store.ErrDomainNotFound) {
+			t.Errorf("Domain(%q): %v, want ErrDomainNotFound", name, err)
+		}
+		if _, err := s.Key(ctx, name); !errors.Is(err, store.ErrKeyNotFound) {
+			t.Errorf("Key(%q): %v, want ErrKeyNotFound", name, err)
+		}
+	}
+}
