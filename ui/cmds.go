@@ -275,6 +275,9 @@ func (a *App) onOpDone(msg opDoneMsg) tea.Cmd {
 func (a *App) onKeyCreated(msg keyCreatedMsg) tea.Cmd {
 	if msg.err != nil {
 		a.errBanner(msg.err)
+		if m, ok := a.modal.(*nameModal); ok {
+			m.busy = false // keep the dialog and its text: the user may retry
+		}
 		return nil
 	}
 	a.data.putKey(msg.key)
@@ -330,6 +333,7 @@ func (a *App) onDomainAdded(msg domainAddedMsg) tea.Cmd {
 		// leave the modal open so the user can fix the name
 		if m, ok := a.modal.(*domainModal); ok {
 			m.serverErr = describeErr(msg.err)
+			m.busy = false
 			return nil
 		}
 		a.errBanner(msg.err)

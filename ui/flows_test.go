@@ -438,3 +438,64 @@ func TestMouseTabsRowsAndMenu(t *testing.T) {
 	hs.send(tea.MouseClickMsg{X: x + 3, Y: by + 1 + menuTop, Button: tea.MouseLeft})
 	hs.want("API Keys ›", "Authorized Domains (")
 }
+
+func TestRenameAndCopyPrefix(t *testing.T) {
+	st := openStore(t)
+	ks := seed(t, st)
+	hs := newHarness(t, st, 100, 30)
+	hs.selectKey("Solo")
+	hs.keys(".", "r")
+	hs.want("Rename “Solo”")
+	hs.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+	hs.keys("enter")
+	hs.want("the name is required")
+	hs.typeText("Solo v2")
+	hs.keys("enter")
+	if got := mustKey(t, st, ks["Solo"].ID).Name; got != "Solo v2" {
+		t.Fatalf("name %q", got)
+	}
+	hs.want("Renamed to “Solo v2”")
+	hs.keys(".", "c")
+	if !slices.Contains(hs.copies, ks["Solo"].Prefix) || !slices.Contains(hs.osc52, ks["Solo"].Prefix) {
+		t.Fatalf("prefix not copied: native %q, OSC 52 %q", hs.copies, hs.osc52)
+	}
+	hs.want("Copied the prefix to the system clipboard")
+}
+
+// A resize keeps the selection visible and the place in the list.
+func TestResizeKeepsPlace(t *testing.T) {
+	keys, doms := bigData(500)
+	hs := newHarness(t, openStore(t), 100, 30)
+	hs.send(dataLoadedMsg{keys: keys, doms: doms})
+	for range 40 {
+		hs.keys("down")
+	}
+	sel := hs.app.kp.selected(hs.app).Name
+	hs.send(tea.WindowSizeMsg{Width: 60, Height: 15})
+	hs.want("› " + sel[:10])
+	hs.send(tea.WindowSizeMsg{Width: 130, Height: 50})
+	hs.want("› " + sel)
+	if hs.app.kp.selected(hs.app).Name != sel {
+		t.Fatal("selection changed on resize")
+	}
+}
+
+// An error keeps the dialog and the place: a store failure during create
+// shows in the banner and the name is still there to retry.
+func TestErrorBannerKeepsPlace(t *testing.T) {
+	st := openStore(t)
+	seed(t, st)
+	hs := newHarness(t, st, 100, 30)
+	hs.keys("down")
+	cur := hs.app.kp.list.cursor
+	hs.keys("n")
+	hs.typeText("Will fail")
+	st.Close() // the store goes away under the console
+	hs.keys("enter")
+	hs.want("closed", "Create API Key", "Will fail", "[ Create ]")
+	hs.wantNot("Creating…")
+	hs.keys("esc")
+	if hs.app.kp.list.cursor != cur {
+		t.Fatal("lost the place in the list")
+	}
+}

@@ -171,7 +171,26 @@ func (tm *term) typeText(s string) {
 	time.Sleep(80 * time.Millisecond)
 }
 
-var secretRe = regexp.MustCompile(`ak_[0-9a-f]{32}`)
+var (
+	secretRe = regexp.MustCompile(`ak_[0-9a-f]{32}`)
+	sgrRe    = regexp.MustCompile(`\x1b\[([0-9;:]*)m`)
+)
+
+// colourSGR returns the first SGR sequence of s that sets a foreground or
+// background colour ("" when there is none); bold, faint, reverse and the
+// default-colour resets (39, 49) are fine without colour.
+func colourSGR(s string) string {
+	for _, m := range sgrRe.FindAllStringSubmatch(s, -1) {
+		for _, p := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ';' || r == ':' }) {
+			var n int
+			fmt.Sscan(p, &n)
+			if (n >= 30 && n <= 38) || (n >= 40 && n <= 48) || (n >= 90 && n <= 97) || (n >= 100 && n <= 107) {
+				return m[0]
+			}
+		}
+	}
+	return ""
+}
 
 // xvfb starts a virtual X display and returns its DISPLAY value.
 func xvfb(t *testing.T) string {
@@ -301,6 +320,9 @@ func TestDomainsLinkUnlinkAndDelete(t *testing.T) {
 	tm.cli("keys", "create", "--name", "Solo")
 	tm.start()
 	tm.waitFor("Solo", "unrestricted")
+	if sgr := colourSGR(tm.tmux("capture-pane", "-e", "-p", "-t", "c")); sgr != "" {
+		t.Fatalf("NO_COLOR is set but the screen has the colour sequence %q", sgr)
+	}
 
 	// invalid domains, with their reasons
 	tm.keys("2")
