@@ -215,8 +215,10 @@ func (d *domainDetail) update(a *App, msg tea.KeyPressMsg) tea.Cmd {
 		if k := d.selectedKey(); k != nil {
 			a.modal = newUnlinkModal(a, k.ID, d.name)
 		}
-	case key.Matches(msg, km.Delete), key.Matches(msg, km.Menu):
+	case key.Matches(msg, km.Delete):
 		a.modal = newDeleteDomainModal(a, d.name)
+	case key.Matches(msg, km.Menu):
+		a.modal = newDomainMenu(d.name)
 	case key.Matches(msg, km.Open):
 		if k := d.selectedKey(); k != nil {
 			a.openKey(k.ID)
@@ -227,7 +229,7 @@ func (d *domainDetail) update(a *App, msg tea.KeyPressMsg) tea.Cmd {
 
 func (d *domainDetail) help(a *App) helpSet {
 	km := &a.km
-	short := []key.Binding{km.Back, km.Up, km.Down, with(km.Link, "link key")}
+	short := []key.Binding{km.Back, km.Up, km.Down, km.Menu, with(km.Link, "link key")}
 	if len(d.keys) > 0 {
 		short = append(short, with(km.Unlink, "unlink"), with(km.Open, "open key"))
 	}

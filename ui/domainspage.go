@@ -127,9 +127,13 @@ func (p *domainsPage) update(a *App, msg tea.KeyPressMsg) tea.Cmd {
 		if dm := p.selected(a); dm != nil {
 			a.openDomain(dm.Name)
 		}
-	case key.Matches(msg, km.Delete), key.Matches(msg, km.Menu):
+	case key.Matches(msg, km.Delete):
 		if dm := p.selected(a); dm != nil {
 			a.modal = newDeleteDomainModal(a, dm.Name)
+		}
+	case key.Matches(msg, km.Menu):
+		if dm := p.selected(a); dm != nil {
+			a.modal = newDomainMenu(dm.Name)
 		}
 	}
 	return nil
@@ -154,9 +158,9 @@ func (p *domainsPage) help(a *App) helpSet {
 		}
 	}
 	return helpSet{
-		short: []key.Binding{km.Up, km.Down, km.Open, with(km.New, "add domain"), km.Filter, km.Sort, km.Delete},
+		short: []key.Binding{km.Up, km.Down, km.Open, km.Menu, with(km.New, "add domain"), km.Filter, km.Sort, km.Delete},
 		full: [][]key.Binding{{km.Up, km.Down, km.PgUp, km.PgDown, km.Home, km.End},
-			{km.Open, with(km.New, "add domain"), km.Filter, with(km.Sort, "sort by name/keys"), km.Delete}},
+			{km.Open, km.Menu, with(km.New, "add domain"), km.Filter, with(km.Sort, "sort by name/keys"), km.Delete}},
 	}
 }
 
@@ -213,21 +217,19 @@ func (p *domainsPage) view(a *App, height int) []string {
 		}
 		name := fit(model.Escape(dm.Name), nameW)
 		row := marker + name + "  " + fit(uni, uniW) + "  " + fit(itoa(len(dm.Keys)), keysW) + "  "
+		warnW := w - width(row) - 3
 		if r == p.list.cursor {
-			lines = append(lines, a.th.Selected.Render(fit(row+warn, w)))
+			lines = append(lines, a.th.Selected.Render(fit(row+fit(warn, warnW)+"  ⋯", w)))
 			continue
 		}
-		if warn != "" {
-			row += a.th.Warn.Render(warn)
-		}
-		lines = append(lines, row)
+		lines = append(lines, row+a.th.Warn.Render(fit(warn, warnW))+"  ⋯")
 	}
 	return lines
 }
 
 func domainColumns(w int) (name, uni, keys int) {
 	keys = 5
-	rest := w - 2 - 2 - 2 - keys - 2 - 16
+	rest := w - 2 - 2 - 2 - keys - 2 - 16 - 3
 	if rest < 16 {
 		rest = 16
 	}

@@ -499,3 +499,18 @@ func TestErrorBannerKeepsPlace(t *testing.T) {
 		t.Fatal("lost the place in the list")
 	}
 }
+
+func TestDomainMenu(t *testing.T) {
+	st := openStore(t)
+	seed(t, st)
+	hs := newHarness(t, st, 100, 30)
+	hs.keys("2", ".")
+	hs.want("Domain app.mysite.tn", "Open", "Link keys", "Copy name", "Delete domain")
+	hs.keys("l")
+	hs.want("Link keys to app.mysite.tn")
+	hs.keys("esc")
+	hs.send(tea.MouseClickMsg{X: 99, Y: rowBody + listTop + 1, Button: tea.MouseLeft})
+	hs.want("Domain localhost")
+	hs.keys("D")
+	hs.want("Delete domain localhost?", "UNRESTRICTED")
+}

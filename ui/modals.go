@@ -21,8 +21,7 @@ type menuItem struct {
 }
 
 type actionMenu struct {
-	keyID string
-	name  string
+	label string // what the actions apply to, escaped
 	items []menuItem
 	list  listState
 }
@@ -30,7 +29,7 @@ type actionMenu struct {
 // newActionMenu lists the actions the key's status allows.
 func newActionMenu(a *App, k *model.Key) *actionMenu {
 	id, prefix := k.ID, k.Prefix
-	m := &actionMenu{keyID: id, name: k.Name}
+	m := &actionMenu{label: "Key " + quoteName(k.Name)}
 	add := func(label, hot string, act func(a *App) (modal, tea.Cmd)) {
 		m.items = append(m.items, menuItem{label, hot, act})
 	}
@@ -49,6 +48,18 @@ func newActionMenu(a *App, k *model.Key) *actionMenu {
 		add("Rotate", "t", func(a *App) (modal, tea.Cmd) { return nil, a.rotateCmd(id) })
 		add("Link domain", "l", func(a *App) (modal, tea.Cmd) { return newDomainPicker(a, id), nil })
 		add("Revoke", "x", func(a *App) (modal, tea.Cmd) { return newRevokeModal(a, id), nil })
+	}
+	return m
+}
+
+// newDomainMenu lists a domain's actions.
+func newDomainMenu(name string) *actionMenu {
+	m := &actionMenu{label: "Domain " + model.Escape(name)}
+	m.items = []menuItem{
+		{"Open", "o", func(a *App) (modal, tea.Cmd) { a.openDomain(name); return nil, nil }},
+		{"Link keys", "l", func(a *App) (modal, tea.Cmd) { return newKeyPicker(a, name), nil }},
+		{"Copy name", "c", func(a *App) (modal, tea.Cmd) { return nil, a.copyCmd(name, "domain name", false) }},
+		{"Delete domain", "D", func(a *App) (modal, tea.Cmd) { return newDeleteDomainModal(a, name), nil }},
 	}
 	return m
 }
@@ -84,7 +95,7 @@ func (m *actionMenu) update(a *App, msg tea.Msg) (modal, tea.Cmd) {
 const menuTop = 1
 
 func (m *actionMenu) view(a *App, width int) (string, []string) {
-	lines := []string{a.th.Faint.Render(fit("Key "+quoteName(m.name), width))}
+	lines := []string{a.th.Faint.Render(fit(m.label, width))}
 	for i, it := range m.items {
 		row := fit(" "+it.hotkey+"  "+it.label, width)
 		if i == m.list.cursor {

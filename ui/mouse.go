@@ -60,7 +60,9 @@ func (a *App) onClick(m tea.Mouse) tea.Cmd {
 		a.dp.list.clamp(len(a.dp.rows), a.dp.listHeight(a))
 		if dm := a.dp.selected(a); dm != nil {
 			a.dp.selName = dm.Name
-			if again {
+			if m.X >= a.w-3 {
+				a.modal = newDomainMenu(dm.Name)
+			} else if again {
 				a.openDomain(dm.Name)
 			}
 		}
@@ -90,7 +92,7 @@ func (a *App) onClick(m tea.Mouse) tea.Cmd {
 // clickModal runs a clicked item of the action menu; other dialogs take the
 // keyboard only.
 func (a *App) clickModal(m tea.Mouse) tea.Cmd {
-	menu, ok := a.modal.(*actionMenu)
+	menu, ok := a.modal.(*actionMenu) // key or domain actions
 	if !ok {
 		return nil
 	}
