@@ -16,10 +16,16 @@ type keyDetail struct {
 	list listState // over key.Domains
 }
 
-// keyDetailTop is the number of body rows above the domain list.
-const keyDetailTop = 10
+// top is the number of body rows above the domain list: fewer on a short
+// window, so the list keeps some room.
+func (d *keyDetail) top(a *App) int {
+	if a.bodyHeight() < 16 {
+		return 8
+	}
+	return 10
+}
 
-func (d *keyDetail) listHeight(a *App) int { return max(1, a.bodyHeight()-keyDetailTop) }
+func (d *keyDetail) listHeight(a *App) int { return max(1, a.bodyHeight()-d.top(a)) }
 
 func (d *keyDetail) refresh(a *App) {
 	if k, ok := a.data.key(d.id); ok {
@@ -115,21 +121,26 @@ func (d *keyDetail) view(a *App, height int) []string {
 			rot += t.Warn.Render("  (still active: revoke it once the new key is deployed)")
 		}
 	}
-	lines = append(lines, field("Rotation", rot), "")
+	top := d.top(a)
+	compact := top < 10
+	lines = append(lines, field("Rotation", rot))
+	if !compact {
+		lines = append(lines, "")
+	}
 	title := "Authorized Domains (" + itoa(len(k.Domains)) + ")"
 	lines = append(lines, " "+t.ColHeader.Render(title))
 	if len(k.Domains) == 0 {
 		lines = append(lines, " "+t.Warn.Render("Unrestricted: no linked domain, any origin (or a server) can use this key."))
-		if k.Status != model.Revoked {
+		if k.Status != model.Revoked && !compact {
 			lines = append(lines, " Press l to link a domain.")
 		}
-	} else {
+	} else if !compact {
 		lines = append(lines, " "+t.Faint.Render("Requests from browsers must come from one of these hosts."))
 	}
-	for len(lines) < keyDetailTop {
+	for len(lines) < top {
 		lines = append(lines, "")
 	}
-	from, to := d.list.visible(len(k.Domains), height-keyDetailTop)
+	from, to := d.list.visible(len(k.Domains), height-top)
 	for r := from; r < to; r++ {
 		name := k.Domains[r]
 		s := name

@@ -67,8 +67,9 @@ func (a *App) onClick(m tea.Mouse) tea.Cmd {
 			}
 		}
 	case a.page == pageKeys:
-		r := a.kd.list.offset + y - keyDetailTop
-		if y >= keyDetailTop && r < len(a.kd.key.Domains) {
+		top := a.kd.top(a)
+		r := a.kd.list.offset + y - top
+		if y >= top && r < len(a.kd.key.Domains) {
 			a.kd.list.cursor = r
 			a.kd.clamp(a)
 		}
