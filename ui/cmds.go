@@ -21,11 +21,12 @@ type dataLoadedMsg struct {
 	err  error
 }
 
-// keyLoadedMsg carries one key fetched after a change event.
+// keyLoadedMsg carries the keys fetched after change events; gone are ids
+// that no longer exist.
 type keyLoadedMsg struct {
-	id  string
-	key model.Key
-	err error
+	keys []model.Key
+	gone []string
+	err  error
 }
 
 // domainsLoadedMsg carries every domain, fetched after a change event.
@@ -97,11 +98,25 @@ func (a *App) loadAll() tea.Cmd {
 	}
 }
 
-func (a *App) loadKey(id string) tea.Cmd {
+// loadKeys fetches a few keys in one command, so a burst of events costs one
+// re-sort.
+func (a *App) loadKeys(ids []string) tea.Cmd {
 	st, ctx := a.cfg.Store, a.ctx
 	return func() tea.Msg {
-		k, err := st.Key(ctx, id)
-		return keyLoadedMsg{id: id, key: k, err: err}
+		var msg keyLoadedMsg
+		for _, id := range ids {
+			k, err := st.Key(ctx, id)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				msg.gone = append(msg.gone, id)
+			case err != nil:
+				msg.err = err
+				return msg
+			default:
+				msg.keys = append(msg.keys, k)
+			}
+		}
+		return msg
 	}
 }
 
@@ -167,8 +182,12 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 	if all || len(ids) > 64 {
 		return tea.Batch(append(cmds, a.loadAll())...)
 	}
-	for id := range ids {
-		cmds = append(cmds, a.loadKey(id))
+	if len(ids) > 0 {
+		list := make([]string, 0, len(ids))
+		for id := range ids {
+			list = append(list, id)
+		}
+		cmds = append(cmds, a.loadKeys(list))
 	}
 	if doms {
 		cmds = append(cmds, a.loadDomains())
@@ -193,14 +212,15 @@ func (a *App) onDataLoaded(msg dataLoadedMsg) tea.Cmd {
 }
 
 func (a *App) onKeyLoaded(msg keyLoadedMsg) tea.Cmd {
-	switch {
-	case errors.Is(msg.err, store.ErrNotFound):
-		a.data.dropKey(msg.id)
-	case msg.err != nil:
+	if msg.err != nil {
 		a.errBanner(msg.err)
 		return nil
-	default:
-		a.data.putKey(msg.key)
+	}
+	for _, id := range msg.gone {
+		a.data.dropKey(id)
+	}
+	for _, k := range msg.keys {
+		a.data.putKey(k)
 	}
 	a.keysChanged()
 	return nil
