@@ -15,25 +15,30 @@ import (
 // is not "missing") and it is not a valid secret.
 func apiKeys(q string, dst []string) []string {
 	for len(q) > 0 {
-		var pair string
+		seg := q
 		if i := strings.IndexByte(q, '&'); i >= 0 {
-			pair, q = q[:i], q[i+1:]
+			seg, q = q[:i], q[i+1:]
 		} else {
-			pair, q = q, ""
+			q = ""
 		}
-		if pair == "" {
+		var value string
+		switch {
+		case len(seg) >= 7 && seg[:7] == "api_key" && (len(seg) == 7 || seg[7] == '='):
+			if len(seg) > 7 {
+				value = seg[8:]
+			}
+		case strings.IndexByte(seg, '%') >= 0:
+			// Perhaps an escaped spelling of api_key: 9 to 21 bytes.
+			name, v, _ := strings.Cut(seg, "=")
+			if len(name) < 9 || len(name) > 21 {
+				continue
+			}
+			if n, err := url.QueryUnescape(name); err != nil || n != "api_key" {
+				continue
+			}
+			value = v
+		default:
 			continue
-		}
-		name, value, _ := strings.Cut(pair, "=")
-		if name != "api_key" {
-			// An escaped spelling of api_key has a '%' and 9 to 21 bytes.
-			if len(name) < 9 || len(name) > 21 || strings.IndexByte(name, '%') < 0 {
-				continue
-			}
-			n, err := url.QueryUnescape(name)
-			if err != nil || n != "api_key" {
-				continue
-			}
 		}
 		if escaped(value) {
 			if v, err := url.QueryUnescape(value); err == nil {

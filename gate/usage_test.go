@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -275,4 +276,23 @@ func TestReloadRetriesUntilTheStoreAnswers(t *testing.T) {
 	if m.readErrs != 0 {
 		t.Errorf("%d injected failures left: the gate gave up early", m.readErrs)
 	}
+}
+
+// apiKeys reads api_key exactly as url.ParseQuery does, wherever
+// ParseQuery accepts the query.
+func FuzzAPIKeys(f *testing.F) {
+	for _, s := range []string{"api_key=ak_1", "a=1&api_key=&api_key", "api%5Fkey=x&api_key=y", "api_key=a+b%20c",
+		"api_keyx=1", "api%5Fkey%3D=2", "x=%zz&api_key=1", "&&api_key=v&&", "API_KEY=1", "api_key==x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		want, err := url.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		got := apiKeys(q, nil)
+		if !reflect.DeepEqual(got, want["api_key"]) {
+			t.Errorf("apiKeys(%q) = %q, url.ParseQuery says %q", q, got, want["api_key"])
+		}
+	})
 }
