@@ -19,6 +19,7 @@ type picker struct {
 	title  string
 	f      field
 	cands  []string // domain names, or key ids
+	hays   []string // lowercased search text per candidate
 	shown  []int    // indexes into cands that match the filter
 	addRow bool     // row 0 offers to add the typed domain
 	list   listState
@@ -36,9 +37,10 @@ func newDomainPicker(a *App, keyID string) modal {
 	for _, d := range k.Domains {
 		linked[d] = true
 	}
-	for _, d := range a.data.doms {
+	for i, d := range a.data.doms {
 		if !linked[d.Name] {
 			p.cands = append(p.cands, d.Name)
+			p.hays = append(p.hays, d.Name+"\x00"+strings.ToLower(a.data.uni[i]))
 		}
 	}
 	p.f.limit = 300
@@ -60,6 +62,7 @@ func newKeyPicker(a *App, domain string) modal {
 		k := &a.data.keys[i]
 		if k.Status != model.Revoked && !linked[k.ID] {
 			p.cands = append(p.cands, k.ID)
+			p.hays = append(p.hays, a.data.hay[i])
 		}
 	}
 	p.f.limit = 200
@@ -72,21 +75,8 @@ func (p *picker) typing() bool { return true }
 func (p *picker) refilter(a *App) {
 	q := strings.ToLower(strings.TrimSpace(p.f.Value()))
 	p.shown = p.shown[:0]
-	for i, c := range p.cands {
-		if q == "" {
-			p.shown = append(p.shown, i)
-			continue
-		}
-		var hay string
-		if p.keyID != "" {
-			hay = c
-			if di, ok := a.data.domIdx[c]; ok {
-				hay += "\x00" + strings.ToLower(a.data.uni[di])
-			}
-		} else if ki, ok := a.data.idx[c]; ok {
-			hay = a.data.hay[ki]
-		}
-		if strings.Contains(hay, q) {
+	for i, hay := range p.hays {
+		if q == "" || strings.Contains(hay, q) {
 			p.shown = append(p.shown, i)
 		}
 	}
