@@ -40,6 +40,7 @@ type page int
 const (
 	pageKeys page = iota
 	pageDomains
+	pageUsage
 )
 
 type tabInfo struct {
@@ -49,7 +50,7 @@ type tabInfo struct {
 
 // pages lists the tabs in order; the digit before each title switches to it.
 func pages() []tabInfo {
-	return []tabInfo{{pageKeys, "API Keys"}, {pageDomains, "Authorized Domains"}}
+	return []tabInfo{{pageKeys, "API Keys"}, {pageDomains, "Authorized Domains"}, {pageUsage, "Usage"}}
 }
 
 // Layout rows of the shell.
@@ -99,6 +100,9 @@ type App struct {
 	// kd and dd are the detail screens open on each page (nil: the list).
 	kd *keyDetail
 	dd *domainDetail
+	// us is the recent usage (usage.go); up the Usage page.
+	us usageState
+	up usagePage
 	// modal is drawn over everything and gets every key first.
 	modal modal
 }
@@ -226,6 +230,9 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			}
 		}
 		a.clampLists()
+		if a.page == pageUsage {
+			return a.up.enter(a)
+		}
 		return nil
 	case key.Matches(msg, km.Tab1):
 		a.page = pageKeys
@@ -235,6 +242,9 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		a.page = pageDomains
 		a.clampLists()
 		return nil
+	case key.Matches(msg, km.Tab3):
+		a.page = pageUsage
+		return a.up.enter(a)
 	}
 	switch a.page {
 	case pageKeys:
@@ -247,6 +257,8 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			return a.dd.update(a, msg)
 		}
 		return a.dp.update(a, msg)
+	case pageUsage:
+		return a.up.update(a, msg)
 	}
 	return nil
 }
@@ -304,12 +316,14 @@ func (a *App) activeHelp() helpSet {
 		h = a.dd.help(a)
 	case a.page == pageKeys:
 		h = a.kp.help(a)
+	case a.page == pageUsage:
+		h = a.up.help(a)
 	default:
 		h = a.dp.help(a)
 	}
 	if a.modal == nil && !a.typing() {
 		h.short = append(h.short, km.Help, km.Quit)
-		h.full = append(h.full, []key.Binding{km.NextTab, km.Tab1, km.Tab2, km.Help, km.Quit, km.ForceQuit})
+		h.full = append(h.full, []key.Binding{km.NextTab, km.Tab1, km.Tab2, km.Tab3, km.Help, km.Quit, km.ForceQuit})
 	}
 	return h
 }
@@ -353,6 +367,8 @@ func (a *App) render() string {
 			body = a.kd.view(a, bodyH)
 		case a.page == pageKeys:
 			body = a.kp.view(a, bodyH)
+		case a.page == pageUsage:
+			body = a.up.view(a, bodyH)
 		case a.dd != nil:
 			body = a.dd.view(a, bodyH)
 		default:
@@ -499,6 +515,10 @@ func (a *App) onData(msg tea.Msg) tea.Cmd {
 		return a.onCopied(msg)
 	case domainAddedMsg:
 		return a.onDomainAdded(msg)
+	case usageLoadedMsg:
+		return a.onUsageLoaded(msg)
+	case usageDetailMsg:
+		return a.onUsageDetail(msg)
 	}
 	return nil
 }

@@ -167,7 +167,7 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 		cmds = append(cmds, waitEvents(msg.ch))
 	}
 	ids := map[string]bool{}
-	doms, all := false, false
+	doms, all, usage := false, false, false
 	for _, ev := range msg.evs {
 		switch ev.Kind {
 		case store.EventKey:
@@ -177,7 +177,12 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 			doms = true
 		case store.EventResync:
 			all = true
+		case store.EventUsage:
+			usage = true
 		}
+	}
+	if usage {
+		cmds = append(cmds, a.loadUsage())
 	}
 	if all || len(ids) > 64 {
 		return tea.Batch(append(cmds, a.loadAll())...)
@@ -208,7 +213,7 @@ func (a *App) onDataLoaded(msg dataLoadedMsg) tea.Cmd {
 	a.data.setKeys(msg.keys)
 	a.data.setDomains(msg.doms)
 	a.dataChanged()
-	return nil
+	return a.loadUsage()
 }
 
 func (a *App) onKeyLoaded(msg keyLoadedMsg) tea.Cmd {

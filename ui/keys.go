@@ -11,7 +11,8 @@ type keyMap struct {
 	Up, Down, PgUp, PgDown, Home, End key.Binding
 	Open, Menu, New, Filter, Sort     key.Binding
 	Back, Help, Quit, ForceQuit       key.Binding
-	NextTab, Tab1, Tab2               key.Binding
+	NextTab, Tab1, Tab2, Tab3         key.Binding
+	Authorize                         key.Binding
 	Copy, Link, Unlink, Delete        key.Binding
 	Toggle, Confirm, Yes, No          key.Binding
 	Left, Right                       key.Binding
@@ -40,6 +41,8 @@ func newKeyMap() keyMap {
 		NextTab:   b([]string{"tab"}, "tab", "next page"),
 		Tab1:      b([]string{"1"}, "1", "API Keys"),
 		Tab2:      b([]string{"2"}, "2", "Domains"),
+		Tab3:      b([]string{"3"}, "3", "Usage"),
+		Authorize: b([]string{"a"}, "a", "authorize"),
 		Copy:      b([]string{"c"}, "c", "copy"),
 		Link:      b([]string{"l"}, "l", "link"),
 		Unlink:    b([]string{"u", "x"}, "u", "unlink"),

@@ -294,6 +294,7 @@ func (p *keysPage) help(a *App) helpSet {
 // keyCols is the column layout of key rows at one width.
 type keyCols struct {
 	name, prefix, status, created, domains int
+	spark                                  int // the 24-hour sparkline (wide windows only)
 	menuX                                  int // x of the ⋯ cell
 }
 
@@ -303,6 +304,10 @@ func keyColumns(w int) keyCols {
 	if w >= 92 {
 		c.created = 10
 		fixed += c.created + 2
+	}
+	if w >= 110 {
+		c.spark = 12
+		fixed += c.spark + 2
 	}
 	rest := w - fixed
 	if rest < 8 {
@@ -393,6 +398,9 @@ func (p *keysPage) view(a *App, height int) []string {
 	if c.created > 0 {
 		hdr += fit("Created", c.created) + "  "
 	}
+	if c.spark > 0 {
+		hdr += fit("Last 24 h", c.spark) + "  "
+	}
 	hdr += fit("Domains", c.domains)
 	lines = append(lines, a.th.ColHeader.Render(fit(hdr, w)))
 	if len(p.rows) == 0 {
@@ -414,11 +422,14 @@ func (a *App) keyRow(k *model.Key, c keyCols, sel bool) string {
 	if sel {
 		marker = "› "
 	}
-	name := fit(model.Escape(k.Name), c.name)
+	name := fit(a.spikeMark(k.ID)+model.Escape(k.Name), c.name)
 	prefix := fit(k.Prefix, c.prefix)
 	created := ""
 	if c.created > 0 {
 		created = fit(k.Created.Format("2006-01-02"), c.created) + "  "
+	}
+	if c.spark > 0 {
+		created += fit(a.keySpark(k.ID, c.spark), c.spark) + "  "
 	}
 	doms := fit(a.domainSummary(k.Domains, c.domains), c.domains)
 	if sel || k.Status == model.Revoked {

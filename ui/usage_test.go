@@ -1,0 +1,238 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/tmaps/console/demo"
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/bolt"
+)
+
+// demoStore is a bolt store filled with the demo data at fixedNow.
+func demoStore(t testing.TB) *bolt.Store {
+	t.Helper()
+	st := openStore(t)
+	if err := demo.Fill(context.Background(), st, fixedNow); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func keyNamed(t testing.TB, st store.Store, name string, status model.Status) model.Key {
+	t.Helper()
+	keys, err := st.Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.Name == name && k.Status == status {
+			return k
+		}
+	}
+	t.Fatalf("no %s key %q", status, name)
+	return model.Key{}
+}
+
+func TestSpikeMarkOnTheSpikingKey(t *testing.T) {
+	st := demoStore(t)
+	hs := newHarness(t, st, 120, 40)
+	scr := hs.screen()
+	if n := strings.Count(scr, "▲ "); n != 1 {
+		t.Fatalf("%d spike marks in the keys list, want 1:\n%s", n, scr)
+	}
+	hs.want("▲ "+demo.SpikeKey, "Last 24 h")
+	// The sparkline column is hidden on narrow windows; the mark stays.
+	hs.send(windowSize(60, 20))
+	hs.wantNot("Last 24 h")
+	hs.want("▲ Production")
+
+	hs.send(windowSize(100, 30))
+	hs.keys("3")
+	hs.want("Usage · all keys", "Last 24 hours", "Last 30 days", "▲ "+demo.SpikeKey)
+	// The spiking key comes first; enter shows it.
+	hs.keys("enter")
+	hs.want("Usage · “"+demo.SpikeKey+"”", "▲ SPIKE ×", "Refused hosts (403)")
+	hs.keys("esc")
+	hs.want("Usage · all keys")
+}
+
+func TestAuthorizeRefusedHost(t *testing.T) {
+	st := demoStore(t)
+	leaky := keyNamed(t, st, demo.LeakyKey, model.Active)
+	hs := newHarness(t, st, 100, 30)
+	hs.keys("3")
+	i := slices.Index(hs.app.us.order, leaky.ID)
+	if i < 0 {
+		t.Fatalf("%q is not among the keys used lately", demo.LeakyKey)
+	}
+	for ; i > 0; i-- {
+		hs.keys("down")
+	}
+	hs.keys("enter")
+	hs.want("Usage · “"+demo.LeakyKey+"”", "souk-digital-clone.com")
+	host := hs.app.up.detail.refused[0].Host
+	hs.keys("a")
+	hs.want("Authorize "+host+"?", "Add the authorized domain "+host, "Link it to “"+demo.LeakyKey+"”")
+	hs.keys("y")
+	hs.want("Authorized " + host)
+	k, err := st.Key(context.Background(), leaky.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(k.Domains, host) {
+		t.Fatalf("%q not linked after authorizing: %v", host, k.Domains)
+	}
+	if _, err := st.Domain(context.Background(), host); err != nil {
+		t.Fatalf("domain %q: %v", host, err)
+	}
+	hs.want(host, "(now authorized)")
+	// A second time there is nothing to do.
+	hs.keys("a")
+	hs.want("already an authorized domain")
+}
+
+func TestAuthorizeRefusesInvalidHost(t *testing.T) {
+	st := openStore(t)
+	k, _, err := st.CreateKey(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := fixedNow.Truncate(time.Hour)
+	if err := st.RecordUsage(context.Background(), []store.UsageDelta{{KeyID: k.ID, Hour: h, Forbidden: 2,
+		RefusedHosts: map[string]uint64{"bad_host.example": 2}, LastUsed: h}}); err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, st, 100, 30)
+	hs.keys("3", "enter")
+	hs.want("bad_host.example")
+	hs.keys("a")
+	hs.want("cannot be an authorized domain")
+	if hs.app.modal != nil {
+		t.Fatal("a confirmation opened for an invalid host")
+	}
+}
+
+func TestGoldenUsage(t *testing.T) {
+	st := demoStore(t)
+	for _, sz := range [][2]int{{100, 30}, {60, 15}} {
+		hs := newHarness(t, st, sz[0], sz[1])
+		hs.keys("3")
+		goldenText(t, sizeName("usage-total", sz), maskPrefixes(hs.screen()+"\n"))
+		hs.keys("enter")
+		goldenText(t, sizeName("usage-spike-key", sz), maskPrefixes(hs.screen()+"\n"))
+	}
+}
+
+// maskPrefixes hides the demo's random key prefixes.
+func maskPrefixes(s string) string {
+	return regexp.MustCompile(`ak_[0-9a-f]{8}`).ReplaceAllString(s, "ak_########")
+}
+
+func sizeName(name string, sz [2]int) string {
+	return name + "-" + itoa(sz[0]) + "x" + itoa(sz[1])
+}
+
+// series24 is a synthetic day: a curve, some 401s and 403s, a spike at the end.
+func series24() []model.Bucket {
+	var out []model.Bucket
+	start := fixedNow.Add(-23 * time.Hour)
+	for i := 0; i < 24; i++ {
+		c := model.Counts{Allowed: uint64(100 + 40*i), Unauthorized: uint64(i % 5 * 10), Forbidden: uint64(i % 3 * 15)}
+		if i == 23 {
+			c.Allowed = 4000
+		}
+		if i == 5 {
+			c = model.Counts{}
+		}
+		out = append(out, model.Bucket{Start: start.Add(time.Duration(i) * time.Hour), Counts: c})
+	}
+	return out
+}
+
+func TestGoldenCharts(t *testing.T) {
+	plainStyles := &chartStyles{plain: true}
+	bs := series24()
+	for _, c := range []struct {
+		name      string
+		barW, h   int
+		bs        []model.Bucket
+		labelDays bool
+	}{
+		{"chart-24h-w3-h8", 3, 8, bs, false},
+		{"chart-24h-w1-h4", 1, 4, bs, false},
+		{"chart-30d-w1-h6", 1, 6, model.Daily(bs, fixedNow, 30, time.UTC), true},
+		{"chart-empty-w2-h3", 2, 3, model.Hourly(nil, fixedNow, 24), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			label := hourLabel(c.bs, time.UTC)
+			if c.labelDays {
+				label = dayLabel(c.bs)
+			}
+			lines := barChart(c.bs, c.barW, c.h, label, plainStyles)
+			if len(lines) != c.h+2 {
+				t.Fatalf("%d lines, want %d", len(lines), c.h+2)
+			}
+			goldenText(t, c.name, strings.Join(lines, "\n")+"\n")
+		})
+	}
+}
+
+func TestStackAndSpark(t *testing.T) {
+	for _, c := range []struct {
+		in    model.Counts
+		cells int
+		want  [3]int
+	}{
+		{model.Counts{}, 5, [3]int{}},
+		{model.Counts{Allowed: 100}, 4, [3]int{4, 0, 0}},
+		{model.Counts{Allowed: 1000, Forbidden: 1}, 4, [3]int{4, 0, 0}}, // a tiny share does not show
+		{model.Counts{Allowed: 60, Unauthorized: 25, Forbidden: 15}, 8, [3]int{5, 2, 1}},
+		{model.Counts{Allowed: 50, Unauthorized: 50}, 4, [3]int{2, 2, 0}},
+		{model.Counts{Allowed: 5, Unauthorized: 1, Forbidden: 1}, 1, [3]int{1, 0, 0}},
+	} {
+		if got := stack(c.in, c.cells); got != c.want {
+			t.Errorf("stack(%+v, %d) = %v, want %v", c.in, c.cells, got, c.want)
+		}
+	}
+	if got := sparkline([]uint64{0, 1, 2, 4, 8}, 5); got != " ▁▂▄█" {
+		t.Errorf("sparkline = %q", got)
+	}
+	if got := sparkline([]uint64{1, 1, 0, 0, 2, 2}, 3); got != "▄ █" {
+		t.Errorf("sparkline summing pairs = %q", got)
+	}
+	for n, want := range map[uint64]string{950: "950", 12345: "12.3k", 999_999: "999k", 1_234_567: "1.2M"} {
+		if got := short(n); got != want {
+			t.Errorf("short(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func windowSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
+
+// goldenText compares text with testdata/name.golden (-update rewrites it).
+func goldenText(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./ui -run %s -update)", err, t.Name())
+	}
+	if string(want) != got {
+		t.Fatalf("chart differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
