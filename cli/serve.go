@@ -202,7 +202,7 @@ func (a *app) serve(cfg serveConfig) error {
 	defer gateCancel()
 	g, err := gate.New(gateCtx, st, gate.Options{
 		AllowHTTP: cfg.allowHTTP, TrustedProxies: proxies, FlushEvery: cfg.flushEvery,
-		Now: a.now, Logger: log.With("component", "gate"),
+		Logger: log.With("component", "gate"),
 	})
 	if err != nil {
 		return err

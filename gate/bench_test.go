@@ -124,7 +124,7 @@ func BenchmarkDigestOf(b *testing.B) {
 	b.ReportAllocs()
 	var d model.Digest
 	for b.Loop() {
-		d = digestOf(s)
+		d = model.DigestOf(s)
 	}
 	_ = d
 }

