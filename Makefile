@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := bin/tmaps
 FUZZTIME ?= 3s
 # Fuzz targets (package:target), each run for FUZZTIME by `make test`.
-FUZZ     := ./model:FuzzNormalizeDomain ./model:FuzzHeaderHost ./store/bolt:FuzzDecode
+FUZZ     := ./model:FuzzNormalizeDomain ./model:FuzzHeaderHost ./store/bolt:FuzzDecode ./gate:FuzzAPIKeys
 
 .PHONY: build run demo deps test fuzz bench lint clean
 
