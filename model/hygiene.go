@@ -67,7 +67,7 @@ func Hygiene(in HygieneInput) []Finding {
 		}
 		if k.Status == Active && k.Unrestricted() {
 			unrestricted = append(unrestricted, Finding{Kind: FindUnrestricted, KeyID: k.ID, Key: k.Name,
-				Detail: "active key with no authorized domain: any site can use it", Fix: "link"})
+				Detail: "no authorized domain: any site may use it", Fix: "link"})
 		}
 		switch {
 		case k.LastUsed.IsZero() && in.Now.Sub(k.Created) >= NeverUsedGrace:

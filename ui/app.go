@@ -41,6 +41,7 @@ const (
 	pageKeys page = iota
 	pageDomains
 	pageUsage
+	pageAudit
 )
 
 type tabInfo struct {
@@ -50,7 +51,7 @@ type tabInfo struct {
 
 // pages lists the tabs in order; the digit before each title switches to it.
 func pages() []tabInfo {
-	return []tabInfo{{pageKeys, "API Keys"}, {pageDomains, "Authorized Domains"}, {pageUsage, "Usage"}}
+	return []tabInfo{{pageKeys, "API Keys"}, {pageDomains, "Authorized Domains"}, {pageUsage, "Usage"}, {pageAudit, "Audit"}}
 }
 
 // Layout rows of the shell.
@@ -103,6 +104,7 @@ type App struct {
 	// us is the recent usage (usage.go); up the Usage page.
 	us usageState
 	up usagePage
+	ap auditPage // the Audit page (auditpage.go)
 	// modal is drawn over everything and gets every key first.
 	modal modal
 }
@@ -215,6 +217,9 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if a.page == pageDomains && a.dd == nil && a.dp.filtering {
 		return a.dp.filterKey(a, msg)
 	}
+	if a.page == pageAudit && a.ap.filtering && !a.ap.hygiene {
+		return a.ap.filterKey(a, msg)
+	}
 	switch {
 	case key.Matches(msg, km.Help):
 		a.showHelp = true
@@ -233,6 +238,9 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if a.page == pageUsage {
 			return a.up.enter(a)
 		}
+		if a.page == pageAudit {
+			return a.ap.enter(a)
+		}
 		return nil
 	case key.Matches(msg, km.Tab1):
 		a.page = pageKeys
@@ -245,6 +253,9 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Tab3):
 		a.page = pageUsage
 		return a.up.enter(a)
+	case key.Matches(msg, km.Tab4):
+		a.page = pageAudit
+		return a.ap.enter(a)
 	}
 	switch a.page {
 	case pageKeys:
@@ -259,6 +270,8 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return a.dp.update(a, msg)
 	case pageUsage:
 		return a.up.update(a, msg)
+	case pageAudit:
+		return a.ap.update(a, msg)
 	}
 	return nil
 }
@@ -269,7 +282,8 @@ func (a *App) typing() bool {
 		return a.modal.typing()
 	}
 	return (a.page == pageKeys && a.kd == nil && a.kp.filtering) ||
-		(a.page == pageDomains && a.dd == nil && a.dp.filtering)
+		(a.page == pageDomains && a.dd == nil && a.dp.filtering) ||
+		(a.page == pageAudit && a.ap.filtering && !a.ap.hygiene)
 }
 
 func (a *App) onPaste(msg tea.PasteMsg) tea.Cmd {
@@ -318,12 +332,14 @@ func (a *App) activeHelp() helpSet {
 		h = a.kp.help(a)
 	case a.page == pageUsage:
 		h = a.up.help(a)
+	case a.page == pageAudit:
+		h = a.ap.help(a)
 	default:
 		h = a.dp.help(a)
 	}
 	if a.modal == nil && !a.typing() {
 		h.short = append(h.short, km.Help, km.Quit)
-		h.full = append(h.full, []key.Binding{km.NextTab, km.Tab1, km.Tab2, km.Tab3, km.Help, km.Quit, km.ForceQuit})
+		h.full = append(h.full, []key.Binding{km.NextTab, km.Tab1, km.Tab2, km.Tab3, km.Tab4, km.Help, km.Quit, km.ForceQuit})
 	}
 	return h
 }
@@ -369,6 +385,8 @@ func (a *App) render() string {
 			body = a.kp.view(a, bodyH)
 		case a.page == pageUsage:
 			body = a.up.view(a, bodyH)
+		case a.page == pageAudit:
+			body = a.ap.view(a, bodyH)
 		case a.dd != nil:
 			body = a.dd.view(a, bodyH)
 		default:
@@ -519,6 +537,8 @@ func (a *App) onData(msg tea.Msg) tea.Cmd {
 		return a.onUsageLoaded(msg)
 	case usageDetailMsg:
 		return a.onUsageDetail(msg)
+	case auditLoadedMsg:
+		return a.onAuditLoaded(msg)
 	}
 	return nil
 }

@@ -184,6 +184,9 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 	if usage {
 		cmds = append(cmds, a.loadUsage())
 	}
+	if all || doms || len(ids) > 0 {
+		cmds = append(cmds, a.auditStoreChanged())
+	}
 	if all || len(ids) > 64 {
 		return tea.Batch(append(cmds, a.loadAll())...)
 	}

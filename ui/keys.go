@@ -11,8 +11,8 @@ type keyMap struct {
 	Up, Down, PgUp, PgDown, Home, End key.Binding
 	Open, Menu, New, Filter, Sort     key.Binding
 	Back, Help, Quit, ForceQuit       key.Binding
-	NextTab, Tab1, Tab2, Tab3         key.Binding
-	Authorize                         key.Binding
+	NextTab, Tab1, Tab2, Tab3, Tab4   key.Binding
+	Authorize, ByObject, ByActor      key.Binding
 	Copy, Link, Unlink, Delete        key.Binding
 	Toggle, Confirm, Yes, No          key.Binding
 	Left, Right                       key.Binding
@@ -42,7 +42,10 @@ func newKeyMap() keyMap {
 		Tab1:      b([]string{"1"}, "1", "API Keys"),
 		Tab2:      b([]string{"2"}, "2", "Domains"),
 		Tab3:      b([]string{"3"}, "3", "Usage"),
+		Tab4:      b([]string{"4"}, "4", "Audit"),
 		Authorize: b([]string{"a"}, "a", "authorize"),
+		ByObject:  b([]string{"o"}, "o", "this object"),
+		ByActor:   b([]string{"a"}, "a", "this actor"),
 		Copy:      b([]string{"c"}, "c", "copy"),
 		Link:      b([]string{"l"}, "l", "link"),
 		Unlink:    b([]string{"u", "x"}, "u", "unlink"),

@@ -20,8 +20,13 @@ import (
 // demoStore is a bolt store filled with the demo data at fixedNow.
 func demoStore(t testing.TB) *bolt.Store {
 	t.Helper()
-	st := openStore(t)
-	if err := demo.Fill(context.Background(), st, fixedNow); err != nil {
+	clock := demo.NewClock(func() time.Time { return fixedNow })
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "demo.db"), bolt.Options{Now: clock.Now, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := demo.FillTimed(context.Background(), st, fixedNow, clock); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -141,7 +146,8 @@ func pageBody(screen string) string {
 
 // maskPrefixes hides the demo's random key prefixes.
 func maskPrefixes(s string) string {
-	return regexp.MustCompile(`ak_[0-9a-f]{8}`).ReplaceAllString(s, "ak_########")
+	s = regexp.MustCompile(`ak_[0-9a-f]{1,8}`).ReplaceAllString(s, "ak_########")
+	return regexp.MustCompile(`\bk[0-9a-f]{6,12}`).ReplaceAllString(s, "k############")
 }
 
 func sizeName(name string, sz [2]int) string {

@@ -1,0 +1,107 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tmaps/console/demo"
+	"github.com/tmaps/console/model"
+)
+
+func TestAuditPageFilters(t *testing.T) {
+	st := demoStore(t)
+	hs := newHarness(t, st, 120, 40)
+	hs.keys("4")
+	hs.want("Audit log", "Time", "Actor", "amira.benali")
+	all := len(hs.app.ap.rows)
+	if all == 0 || all != len(hs.app.ap.entries) {
+		t.Fatalf("%d rows of %d entries", all, len(hs.app.ap.entries))
+	}
+	// Newest first.
+	es := hs.app.ap.entries
+	for i := 1; i < len(es); i++ {
+		if es[i].Time.After(es[i-1].Time) {
+			t.Fatalf("entry %d is newer than entry %d", i, i-1)
+		}
+	}
+	// o keeps the selected entry's object, a its actor.
+	first := es[0]
+	hs.keys("o")
+	for _, r := range hs.app.ap.rows {
+		if es[r].Object != first.Object {
+			t.Fatalf("object filter kept %q", es[r].Object)
+		}
+	}
+	hs.keys("a")
+	for _, r := range hs.app.ap.rows {
+		if es[r].Actor != first.Actor || es[r].Object != first.Object {
+			t.Fatalf("actor filter kept %+v", es[r])
+		}
+	}
+	hs.want("object "+first.Object, "actor "+first.Actor)
+	hs.keys("esc")
+	if len(hs.app.ap.rows) != all {
+		t.Fatal("esc does not clear the filters")
+	}
+	// Free text: only sami's entries.
+	hs.keys("/")
+	hs.typeText("sami.gharbi")
+	hs.keys("enter")
+	if len(hs.app.ap.rows) == 0 {
+		t.Fatal("no entry by sami.gharbi")
+	}
+	for _, r := range hs.app.ap.rows {
+		if !strings.Contains(es[r].Actor+es[r].Before+es[r].After+es[r].Object, "sami.gharbi") {
+			t.Fatalf("text filter kept %+v", es[r])
+		}
+	}
+	hs.wantNot("amira.benali")
+}
+
+func TestHygieneListsUnrestrictedAndFixes(t *testing.T) {
+	st := demoStore(t)
+	hs := newHarness(t, st, 120, 40)
+	hs.keys("4", "l")
+	hs.want("Hygiene", "Unrestricted", demo.UnrestrictedKey, "Domain unused", "promo-ete-2025.tn")
+	// enter on the unrestricted key opens the domain picker for it.
+	i := -1
+	for j, f := range hs.app.ap.findings {
+		if f.Kind == model.FindUnrestricted && f.Key == demo.UnrestrictedKey {
+			i = j
+		}
+	}
+	if i < 0 {
+		t.Fatalf("no unrestricted finding for %q", demo.UnrestrictedKey)
+	}
+	for ; i > 0; i-- {
+		hs.keys("down")
+	}
+	hs.keys("enter")
+	if hs.app.modal == nil {
+		t.Fatal("enter on a finding opens no action")
+	}
+	hs.keys("esc")
+	// The orphan domain's fix deletes it, after a confirmation.
+	for j, f := range hs.app.ap.findings {
+		if f.Kind == model.FindOrphanDomain {
+			hs.app.ap.hlist.cursor = j
+		}
+	}
+	hs.keys("enter")
+	hs.want("Delete")
+	hs.keys("y")
+	if _, err := st.Domain(t.Context(), "promo-ete-2025.tn"); err == nil {
+		t.Fatal("the orphan domain is still there")
+	}
+}
+
+func TestGoldenAudit(t *testing.T) {
+	st := demoStore(t)
+	for _, sz := range [][2]int{{100, 30}, {60, 15}} {
+		hs := newHarness(t, st, sz[0], sz[1])
+		hs.keys("4")
+		goldenText(t, sizeName("audit", sz), pageBody(hs.screen()))
+		hs.keys("l")
+		goldenText(t, sizeName("hygiene", sz), pageBody(hs.screen()))
+	}
+}
