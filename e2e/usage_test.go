@@ -224,5 +224,13 @@ func TestUsageConsoleInTmux(t *testing.T) {
 	// The domains page lists it, linked to one key.
 	s.send("2")
 	s.waitFor("souk-digital-clone.com")
+	// The hygiene report lists the unrestricted key, with its fix.
+	s.send("4")
+	s.waitFor("Audit log", "amira.benali")
+	s.send("Right")
+	scr = s.waitFor("Unrestricted", "Server-to-server geocoding", "link a domain")
+	if strings.Contains(scr, "Unrestricted      Souk Digital storefront") {
+		t.Fatalf("the leaky key has domains:\n%s", scr)
+	}
 	s.send("q")
 }
