@@ -322,11 +322,15 @@ func (f *filler) usage() []store.UsageDelta {
 						c := min(n, 1+uint64(rng.IntN(int(refused/2+1))))
 						d.RefusedHosts[host] += c
 						n -= c
-						d.LastHost = host
 					}
 				}
 				if d.Allowed > 0 {
 					d.LastUsed = lastMinute(h, f.now, rng)
+					// The last host is an allowed one: a linked domain
+					// (none for a server-to-server or unrestricted key).
+					if doms := k.Domains; len(doms) > 0 {
+						d.LastHost = doms[rng.IntN(len(doms))]
+					}
 				}
 				if rng.IntN(6) == 0 {
 					d.Unauthorized = uint64(rng.IntN(3)) // the odd malformed call

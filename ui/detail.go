@@ -73,13 +73,15 @@ func (d *keyDetail) update(a *App, msg tea.KeyPressMsg) tea.Cmd {
 		if dom := d.selectedDomain(); dom != "" {
 			a.openDomain(dom)
 		}
+	case key.Matches(msg, km.Test):
+		a.modal = newTestModal(d.key.ID)
 	}
 	return nil
 }
 
 func (d *keyDetail) help(a *App) helpSet {
 	km := &a.km
-	short := []key.Binding{km.Back, km.Up, km.Down, km.Menu}
+	short := []key.Binding{km.Back, km.Up, km.Down, km.Menu, km.Test}
 	if d.key.Status != model.Revoked {
 		short = append(short, with(km.Link, "link domain"))
 	}
@@ -104,7 +106,7 @@ func (d *keyDetail) view(a *App, height int) []string {
 		field("Status", a.statusBadge(k.Status, len(k.Status.Label()))+t.Faint.Render("  since "+k.StatusChanged.Format("2006-01-02 15:04"))),
 		field("Prefix", k.Prefix+t.Faint.Render("   id "+k.ID)),
 		field("Created", k.Created.Format("2006-01-02 15:04")+t.Faint.Render("  ("+a.ago(k.Created)+")")),
-		field("Last used", a.ago(k.LastUsed)),
+		field("Last used", a.ago(k.LastUsed)+"  "+a.keyUsageLine(k, a.w-14)),
 	)
 	rot := "—"
 	if k.Replaces != "" {

@@ -13,6 +13,7 @@ type keyMap struct {
 	Back, Help, Quit, ForceQuit       key.Binding
 	NextTab, Tab1, Tab2, Tab3, Tab4   key.Binding
 	Authorize, ByObject, ByActor      key.Binding
+	Test                              key.Binding
 	Copy, Link, Unlink, Delete        key.Binding
 	Toggle, Confirm, Yes, No          key.Binding
 	Left, Right                       key.Binding
@@ -46,6 +47,7 @@ func newKeyMap() keyMap {
 		Authorize: b([]string{"a"}, "a", "authorize"),
 		ByObject:  b([]string{"o"}, "o", "this object"),
 		ByActor:   b([]string{"a"}, "a", "this actor"),
+		Test:      b([]string{"t"}, "t", "test a request"),
 		Copy:      b([]string{"c"}, "c", "copy"),
 		Link:      b([]string{"l"}, "l", "link"),
 		Unlink:    b([]string{"u", "x"}, "u", "unlink"),

@@ -373,7 +373,7 @@ func newDisableModal(a *App, id string) modal {
 		title: "Disable " + quoteName(name) + "?",
 		lines: []string{
 			"Requests with " + prefix + "… will be refused (401 “api_key disabled”) until you enable the key again.",
-			"Last used: " + a.ago(k.LastUsed) + ".",
+			a.impactLine(id),
 		},
 		yes: "Disable", danger: true,
 		onYes: func(a *App) tea.Cmd {
@@ -419,7 +419,7 @@ func newUnlinkModal(a *App, keyID, dom string) modal {
 		return nil
 	}
 	name := k.Name
-	lines := []string{"Requests from browsers on " + model.Escape(dom) + " will be refused for this key (403)."}
+	lines := []string{"Requests from browsers on " + model.Escape(dom) + " will be refused for this key (403).", a.linkImpactLine(keyID, dom)}
 	last := len(k.Domains) == 1 && k.Domains[0] == dom && k.Status != model.Revoked
 	if last {
 		lines = append(lines, "", a.th.BannerWarn.Render("⚠ This is the key's last domain: "+quoteName(name)+" ("+k.Prefix+
@@ -450,7 +450,7 @@ func newDeleteDomainModal(a *App, name string) modal {
 		return nil
 	}
 	lines := []string{"Delete " + model.Escape(name) + "? It is linked to " + plural(len(dm.Keys), "key") +
-		"; they will stop accepting browser requests from it."}
+		"; they will stop accepting browser requests from it.", a.domainImpactLine(name)}
 	if un := a.data.keysOnlyLinkedTo(name); len(un) > 0 {
 		lines = append(lines, "", a.th.BannerWarn.Render("⚠ These keys have no other domain and become UNRESTRICTED (usable from anywhere):"))
 		for i, k := range un {
@@ -524,6 +524,7 @@ func (m *revokeModal) view(a *App, width int) (string, []string) {
 	lines := []string{
 		t.BannerErr.Render("Revoking is permanent."),
 		"Every request with " + m.prefix + "… will be refused (401 “api_key revoked”). The key can never be enabled, renamed, linked or rotated again.",
+		a.impactLine(m.keyID),
 		"",
 		"Type the key's name to confirm: " + t.Bold.Render(model.Escape(m.name)),
 		"> " + m.f.View(width-2, true, t),

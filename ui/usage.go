@@ -27,6 +27,9 @@ type usageState struct {
 	byKey   map[string]store.UsageSummary
 	// order is the keys of byKey: spiking first, then busiest in 24 h.
 	order []string
+	// lastHost is the host of each key's last request, where the store
+	// keeps it.
+	lastHost map[string]string
 }
 
 // usageLoadedMsg carries the summaries of a load.
@@ -34,6 +37,7 @@ type usageLoadedMsg struct {
 	gen   int
 	total store.UsageSummary
 	byKey map[string]store.UsageSummary
+	hosts map[string]string // last host per key
 	err   error
 }
 
@@ -75,6 +79,14 @@ func (a *App) loadUsage() tea.Cmd {
 				return msg
 			}
 			msg.byKey[id] = s
+			if lh, ok := st.(lastHoster); ok {
+				if h, err := lh.LastHost(ctx, id); err == nil && h != "" {
+					if msg.hosts == nil {
+						msg.hosts = map[string]string{}
+					}
+					msg.hosts[id] = h
+				}
+			}
 		}
 		return msg
 	}
@@ -92,7 +104,7 @@ func (a *App) onUsageLoaded(msg usageLoadedMsg) tea.Cmd {
 	}
 	u := &a.us
 	u.loaded, u.applied = true, msg.gen
-	u.total, u.byKey = msg.total, msg.byKey
+	u.total, u.byKey, u.lastHost = msg.total, msg.byKey, msg.hosts
 	u.order = u.order[:0]
 	for id := range msg.byKey {
 		u.order = append(u.order, id)

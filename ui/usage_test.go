@@ -249,3 +249,56 @@ func goldenText(t *testing.T, name, got string) {
 		t.Fatalf("chart differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
+
+func TestKeyDetailUsageAndRequestTester(t *testing.T) {
+	st := demoStore(t)
+	leaky := keyNamed(t, st, demo.LeakyKey, model.Active)
+	hs := newHarness(t, st, 120, 40)
+	hs.app.openKey(leaky.ID)
+	hs.want("24 h ", " requests", "refused", "from www.souk-digital.tn", "t test a request")
+	hs.keys("t")
+	hs.want("Test a request", "✓ 200 allowed", "step 6")
+	hs.typeText("https://www.souk-digital.tn")
+	hs.want("✓ 200 allowed", "step 7")
+	// The Referer field: an evil Origin with a listed Referer passes at step 8.
+	for range "https://www.souk-digital.tn" {
+		hs.keys("backspace")
+	}
+	hs.typeText("https://evil.example")
+	hs.want(`✗ 403 {"error":"domain not authorized"}`, "step 9", "host: evil.example")
+	hs.keys("tab")
+	hs.typeText("https://www.souk-digital.tn/shop")
+	hs.want("✓ 200 allowed", "step 8")
+	hs.keys("esc")
+	if hs.app.modal != nil {
+		t.Fatal("esc does not close the tester")
+	}
+	// Disable shows the impact first.
+	hs.keys(".")
+	hs.app.modal = newDisableModal(hs.app, leaky.ID)
+	hs.want("requests in the last 24 hours", "allowed)")
+}
+
+func TestTestDecisionMatchesCheck(t *testing.T) {
+	k := &model.Key{Status: model.Active, Domains: []string{"mysite.tn"}}
+	for _, c := range []struct {
+		origin, referer string
+		status          int
+		reason          model.Reason
+	}{
+		{"", "", 200, model.ReasonNoHeaders},
+		{"http://localhost:5173", "", 403, model.ReasonDomainNotAuthorized},
+		{"https://mysite.tn", "", 200, model.ReasonOriginMatched},
+		{"null", "https://mysite.tn/x", 200, model.ReasonRefererMatched},
+		{"https://mysite.tn@evil.com", "", 403, model.ReasonDomainNotAuthorized},
+	} {
+		d := testDecision(k, c.origin, c.referer)
+		if d.Status != c.status || d.Reason != c.reason {
+			t.Errorf("%q/%q: %d %v, want %d %v", c.origin, c.referer, d.Status, d.Reason, c.status, c.reason)
+		}
+	}
+	dis := &model.Key{Status: model.Disabled, Domains: []string{"mysite.tn"}}
+	if d := testDecision(dis, "https://mysite.tn", ""); d.Status != 401 || d.Reason != model.ReasonDisabled {
+		t.Errorf("disabled key: %+v", d)
+	}
+}
