@@ -94,6 +94,7 @@ var routes = []Route{
 	{"GET", "/v1/audit", true, (*Server).audit},
 	{"GET", "/v1/usage", true, (*Server).usage},
 	{"POST", "/v1/usage", true, (*Server).recordUsage},
+	{"GET", "/v1/hygiene", true, (*Server).hygiene},
 	{"GET", "/v1/events", true, (*Server).events},
 	{"GET", "/v1/tokens", true, (*Server).listTokens},
 	{"POST", "/v1/tokens", true, (*Server).createToken},
