@@ -537,6 +537,8 @@ func (a *App) onData(msg tea.Msg) tea.Cmd {
 		return a.onUsageLoaded(msg)
 	case usageDetailMsg:
 		return a.onUsageDetail(msg)
+	case usageTickMsg:
+		return a.onUsageTick()
 	case auditLoadedMsg:
 		return a.onAuditLoaded(msg)
 	}

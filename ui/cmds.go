@@ -182,7 +182,7 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 		}
 	}
 	if usage {
-		cmds = append(cmds, a.loadUsage())
+		cmds = append(cmds, a.usageSoon())
 	}
 	if all || doms || len(ids) > 0 {
 		cmds = append(cmds, a.auditStoreChanged())

@@ -30,6 +30,25 @@ type usageState struct {
 	// lastHost is the host of each key's last request, where the store
 	// keeps it.
 	lastHost map[string]string
+	// soon is set while a reload after usage events is scheduled.
+	soon bool
+}
+
+// usageRefresh is how long usage events wait before a reload: the gate
+// flushes every few seconds, and hourly charts need no more than this.
+const usageRefresh = 10 * time.Second
+
+// usageTickMsg asks for the reload that usageSoon scheduled.
+type usageTickMsg struct{}
+
+// usageSoon schedules one reload of the usage, however many usage events
+// arrive meanwhile.
+func (a *App) usageSoon() tea.Cmd {
+	if a.us.soon {
+		return nil
+	}
+	a.us.soon = true
+	return tea.Tick(usageRefresh, func(time.Time) tea.Msg { return usageTickMsg{} })
 }
 
 // usageLoadedMsg carries the summaries of a load.
@@ -90,6 +109,11 @@ func (a *App) loadUsage() tea.Cmd {
 		}
 		return msg
 	}
+}
+
+func (a *App) onUsageTick() tea.Cmd {
+	a.us.soon = false
+	return a.loadUsage()
 }
 
 func (a *App) onUsageLoaded(msg usageLoadedMsg) tea.Cmd {

@@ -302,3 +302,31 @@ func TestTestDecisionMatchesCheck(t *testing.T) {
 		t.Errorf("disabled key: %+v", d)
 	}
 }
+
+func TestUsageEventsReloadOnce(t *testing.T) {
+	st := openStore(t)
+	k, _, err := st.CreateKey(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, st, 100, 30)
+	if _, ok := hs.app.us.byKey[k.ID]; ok {
+		t.Fatal("an unused key has a summary")
+	}
+	h := fixedNow.Truncate(time.Hour)
+	if err := st.RecordUsage(context.Background(), []store.UsageDelta{{KeyID: k.ID, Hour: h, Allowed: 9, LastUsed: h}}); err != nil {
+		t.Fatal(err)
+	}
+	// A burst of usage events schedules one reload.
+	_, cmd1 := hs.app.Update(storeEventsMsg{evs: []store.Event{{Kind: store.EventUsage}, {Kind: store.EventUsage}}})
+	_, cmd2 := hs.app.Update(storeEventsMsg{evs: []store.Event{{Kind: store.EventUsage}}})
+	if cmd1 == nil || cmd2 != nil || !hs.app.us.soon {
+		t.Fatalf("reload scheduled: %v, again: %v", cmd1 != nil, cmd2 != nil)
+	}
+	// The key's new last use comes with the key event; then the tick reloads.
+	hs.send(keyLoadedMsg{keys: []model.Key{{ID: k.ID, Name: "web", Status: model.Active, LastUsed: h, Created: fixedNow}}})
+	hs.send(usageTickMsg{})
+	if s := hs.app.us.byKey[k.ID]; s.Last24h.Allowed != 9 || hs.app.us.soon {
+		t.Fatalf("after the tick: %+v, soon %v", s.Last24h, hs.app.us.soon)
+	}
+}
