@@ -23,6 +23,7 @@ func (a *App) onClick(m tea.Mouse) tea.Cmd {
 			if m.X >= r[0] && m.X < r[1] {
 				a.page = pages()[i].p
 				a.clampLists()
+				return a.enterPage()
 			}
 		}
 		return nil
@@ -30,6 +31,9 @@ func (a *App) onClick(m tea.Mouse) tea.Cmd {
 	y := m.Y - rowBody
 	if y < 0 || y >= a.bodyHeight() {
 		return nil
+	}
+	if a.page == pageUsage || a.page == pageAudit {
+		return a.clickInsightPage(y)
 	}
 	switch {
 	case a.page == pageKeys && a.kd == nil:
@@ -123,6 +127,10 @@ func (a *App) onWheel(m tea.Mouse) tea.Cmd {
 		return nil
 	}
 	if a.modal != nil || a.showHelp {
+		return nil
+	}
+	if a.page == pageUsage || a.page == pageAudit {
+		a.wheelInsightPage(delta)
 		return nil
 	}
 	switch {

@@ -330,3 +330,34 @@ func TestUsageEventsReloadOnce(t *testing.T) {
 		t.Fatalf("after the tick: %+v, soon %v", s.Last24h, hs.app.us.soon)
 	}
 }
+
+func TestMouseOnInsightPages(t *testing.T) {
+	st := demoStore(t)
+	hs := newHarness(t, st, 100, 30)
+	r := hs.app.tabRanges()
+	hs.send(tea.MouseClickMsg{X: r[2][0] + 1, Y: rowTabs, Button: tea.MouseLeft})
+	if hs.app.page != pageUsage || hs.app.up.detail == nil {
+		t.Fatalf("clicking the Usage tab: page %v, detail loaded %v", hs.app.page, hs.app.up.detail != nil)
+	}
+	// Wheel and clicks in the body do not crash and move the selection.
+	hs.send(tea.MouseWheelMsg{X: 10, Y: 10, Button: tea.MouseWheelDown})
+	hs.send(tea.MouseClickMsg{X: 10, Y: 5, Button: tea.MouseLeft})
+	top := rowBody + hs.app.up.usageTableTop(hs.app)
+	hs.send(tea.MouseClickMsg{X: 10, Y: top + 1, Button: tea.MouseLeft})
+	if hs.app.up.list.cursor != 1 {
+		t.Fatalf("cursor = %d after a click on the second row", hs.app.up.list.cursor)
+	}
+	hs.send(tea.MouseClickMsg{X: 10, Y: top + 1, Button: tea.MouseLeft})
+	if hs.app.up.keyID != hs.app.us.order[1] {
+		t.Fatal("a second click does not open the key")
+	}
+	hs.send(tea.MouseClickMsg{X: r[3][0] + 1, Y: rowTabs, Button: tea.MouseLeft})
+	if hs.app.page != pageAudit || !hs.app.ap.loaded {
+		t.Fatal("clicking the Audit tab does not load the log")
+	}
+	hs.send(tea.MouseWheelMsg{X: 10, Y: 10, Button: tea.MouseWheelDown})
+	hs.send(tea.MouseClickMsg{X: 10, Y: rowBody + auditTop + 2, Button: tea.MouseLeft})
+	if hs.app.ap.list.cursor != 2 {
+		t.Fatalf("audit cursor = %d", hs.app.ap.list.cursor)
+	}
+}
