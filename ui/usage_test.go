@@ -361,3 +361,24 @@ func TestMouseOnInsightPages(t *testing.T) {
 		t.Fatalf("audit cursor = %d", hs.app.ap.list.cursor)
 	}
 }
+
+func TestInsightPagesOnTinyWindows(t *testing.T) {
+	st := demoStore(t)
+	hs := newHarness(t, st, 100, 30)
+	for _, page := range []string{"3", "4"} {
+		hs.keys(page)
+		for _, sz := range [][2]int{{1, 1}, {10, 5}, {20, 8}, {40, 10}, {59, 14}, {200, 60}} {
+			hs.send(windowSize(sz[0], sz[1]))
+			lines := strings.Split(hs.app.View().Content, "\n")
+			if len(lines) > sz[1] {
+				t.Fatalf("page %s at %dx%d: %d lines", page, sz[0], sz[1], len(lines))
+			}
+			for _, l := range lines {
+				if w := width(l); w > sz[0] {
+					t.Fatalf("page %s at %dx%d: a line of %d cells: %q", page, sz[0], sz[1], w, l)
+				}
+			}
+		}
+		hs.send(windowSize(100, 30))
+	}
+}
