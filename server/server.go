@@ -87,6 +87,7 @@ var routes = []Route{
 	{"POST", "/v1/keys/{id}/link", true, (*Server).linkKey},
 	{"POST", "/v1/keys/{id}/unlink", true, (*Server).unlinkKey},
 	{"GET", "/v1/keys/{id}/refused-hosts", true, (*Server).refusedHosts},
+	{"GET", "/v1/keys/{id}/matched-hosts", true, (*Server).matchedHosts},
 	{"GET", "/v1/domains", true, (*Server).listDomains},
 	{"POST", "/v1/domains", true, (*Server).addDomain},
 	{"GET", "/v1/domains/{name}", true, (*Server).getDomain},

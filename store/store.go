@@ -118,6 +118,9 @@ type UsageDelta struct {
 	Unauthorized uint64            `json:"unauthorized"` // 401
 	Forbidden    uint64            `json:"forbidden"`    // 403
 	RefusedHosts map[string]uint64 `json:"refused_hosts,omitempty"`
+	// MatchedHosts counts the allowed requests per matched host (steps 7
+	// and 8), for stores that implement LinkUsage.
+	MatchedHosts map[string]uint64 `json:"matched_hosts,omitempty"`
 	LastUsed     time.Time         `json:"last_used,omitzero"`
 	LastHost     string            `json:"last_host,omitempty"`
 }

@@ -58,9 +58,10 @@ var (
 	bRefused      = []byte("refused")
 	bTokens       = []byte("tokens")
 	bTokenDigests = []byte("token_digests")
+	bMatched      = []byte("matched") // key id, 0, host → matchedRecord (matched.go)
 
 	allBuckets = [][]byte{bMeta, bKeys, bKeyIDs, bKeyDigests, bKeyDomains, bDomains,
-		bDomainKeys, bAudit, bAuditObjects, bUsage, bUsageTotal, bRefused, bTokens, bTokenDigests}
+		bDomainKeys, bAudit, bAuditObjects, bUsage, bUsageTotal, bRefused, bTokens, bTokenDigests, bMatched}
 )
 
 // Options tune Open.

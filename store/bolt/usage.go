@@ -114,6 +114,9 @@ func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) erro
 					return nil, err
 				}
 			}
+			if err := addMatched(tx.Bucket(bMatched), d); err != nil {
+				return nil, err
+			}
 			if d.KeyID == "" || d.LastUsed.IsZero() {
 				continue
 			}
