@@ -52,11 +52,15 @@ type counter struct {
 	lastUsed atomic.Int64           // unix nanoseconds of the latest decision
 	lastHost atomic.Pointer[string] // host of the latest allowed Origin/Referer
 	dirty    atomic.Bool
+	// matchedCur is the matched host counted last: the same host in the
+	// same hour again is one atomic add (matched.go).
+	matchedCur atomic.Pointer[hostCount]
 
 	mu      sync.Mutex
-	hosts   map[hostHour]uint64 // guarded by mu: refused hosts since the last flush
-	spill   []store.UsageDelta  // guarded by mu: hours rolled out of a slot before a flush
-	dropped uint64              // guarded by mu: refused hosts not kept (cap)
+	hosts   map[hostHour]uint64     // guarded by mu: refused hosts since the last flush
+	matched map[hostHour]*hostCount // guarded by mu: allowed requests per matched host
+	spill   []store.UsageDelta      // guarded by mu: hours rolled out of a slot before a flush
+	dropped uint64                  // guarded by mu: refused hosts not kept (cap)
 
 	reported int64 // guarded by usage.flushMu: lastUsed as last flushed
 }
@@ -114,6 +118,7 @@ func (u *usage) count(c *counter, ns int64, d model.Decision) {
 	case 200:
 		s.n[0].Add(1)
 		if d.Host != "" {
+			c.match(h, d.Host)
 			if p := c.lastHost.Load(); p == nil || !strings.EqualFold(*p, d.Host) {
 				host := clip(d.Host)
 				c.lastHost.Store(&host)
@@ -234,6 +239,12 @@ func (g *Gate) Flush(ctx context.Context) error {
 			}
 			m.RefusedHosts[h] += n
 		}
+		for h, n := range d.MatchedHosts {
+			if m.MatchedHosts == nil {
+				m.MatchedHosts = map[string]uint64{}
+			}
+			m.MatchedHosts[h] += n
+		}
 		if d.LastUsed.After(m.LastUsed) {
 			m.LastUsed, m.LastHost = d.LastUsed, d.LastHost
 		}
@@ -258,6 +269,13 @@ func (g *Gate) Flush(ctx context.Context) error {
 		for hh, n := range c.hosts {
 			add(store.UsageDelta{KeyID: c.id, Hour: hourTime(hh.hour), RefusedHosts: map[string]uint64{hh.host: n}})
 		}
+		c.takeMatched(func(hour int64, host string, n uint64) {
+			m := add(store.UsageDelta{KeyID: c.id, Hour: hourTime(hour)})
+			if m.MatchedHosts == nil {
+				m.MatchedHosts = map[string]uint64{}
+			}
+			m.MatchedHosts[host] += n
+		})
 		dropped += c.dropped
 		c.spill, c.hosts, c.dropped = nil, nil, 0
 		c.mu.Unlock()

@@ -65,7 +65,8 @@ func TestFlushIsOneCallAndRetriesAfterFailure(t *testing.T) {
 	hour := now.Truncate(time.Hour)
 	want := []store.UsageDelta{
 		{KeyID: "", Hour: hour, Unauthorized: 1},
-		{KeyID: "k1", Hour: hour, Allowed: 4, Forbidden: 1, RefusedHosts: map[string]uint64{"evil.com": 1}, LastUsed: now, LastHost: "mysite.tn"},
+		{KeyID: "k1", Hour: hour, Allowed: 4, Forbidden: 1, RefusedHosts: map[string]uint64{"evil.com": 1},
+			MatchedHosts: map[string]uint64{"mysite.tn": 3}, LastUsed: now, LastHost: "mysite.tn"},
 	}
 	if !reflect.DeepEqual(m.usage, want) {
 		t.Errorf("recorded %+v\nwant     %+v", m.usage, want)
