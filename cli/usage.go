@@ -298,8 +298,8 @@ func spikeText(s model.Spike) string {
 // hygieneJSON is what `tmaps hygiene --json` prints.
 type hygieneJSON struct {
 	Findings []hygieneFinding `json:"findings"`
-	// LinksChecked says whether links were checked for staleness (it
-	// needs per-link match data the store does not keep yet).
+	// LinksChecked says whether links were checked for staleness (the
+	// store counts usage per link).
 	LinksChecked bool `json:"links_checked"`
 }
 
@@ -337,6 +337,7 @@ the command that fixes it:
   never_used     a key (not revoked) never used, older than a day
   idle           a key (not revoked) not used for 30 days
   orphan_domain  a domain linked to no key
+  stale_link     a link whose domain matched no request with the key for 30 days
 
 Revoked keys are kept for the record and never reported. The exit code is 0
 whatever is found.`,
@@ -351,8 +352,12 @@ whatever is found.`,
 				if err != nil {
 					return err
 				}
-				out := hygieneJSON{Findings: []hygieneFinding{}}
-				for _, f := range model.Hygiene(model.HygieneInput{Keys: keys, Domains: domains, Now: a.now()}) {
+				seen, checked, err := store.LinksSeen(ctx, st, keys)
+				if err != nil {
+					return err
+				}
+				out := hygieneJSON{Findings: []hygieneFinding{}, LinksChecked: checked}
+				for _, f := range model.Hygiene(model.HygieneInput{Keys: keys, Domains: domains, Now: a.now(), LinksSeen: seen}) {
 					out.Findings = append(out.Findings, hygieneFinding{f, fixCommand(f)})
 				}
 				if asJSON {

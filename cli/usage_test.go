@@ -155,4 +155,13 @@ func TestHygieneDemo(t *testing.T) {
 	if !found {
 		t.Errorf("hygiene does not list %q as unrestricted: %+v", demo.UnrestrictedKey, h.Findings)
 	}
+	var stale []string
+	for _, f := range h.Findings {
+		if f.Kind == model.FindStaleLink {
+			stale = append(stale, f.Key+"/"+f.Domain)
+		}
+	}
+	if !h.LinksChecked || len(stale) != 1 || stale[0] != "Partner portal/mysite.tn" {
+		t.Errorf("links checked %v, stale links %v; want the demo's Partner portal/mysite.tn only", h.LinksChecked, stale)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -246,7 +247,7 @@ func (f *filler) history() {
 			hosts: []string{"souk-digital-clone.com", "www.souk-digital.tn.shop-promo.net", "cartes-gratuites.xyz", "localhost"}},
 		{name: "Livraison Express tracking", peak: 260, offFrom: 15.25, offTo: 14.84},
 		{name: "Carthage Tours booking widget", peak: 75, forbidden: 0.005, hosts: []string{"booking.carthage-tours.com"}},
-		{name: "Partner portal", peak: 40},
+		{name: "Partner portal", peak: 40, unused: []string{"mysite.tn"}},
 		{name: "Transport dashboard", peak: 55, until: 2.17, offAfter: true},
 		{name: "QA sandbox", peak: 8, until: 6, offAfter: true},
 		{name: "Legacy website 2019", peak: 30, until: 25, offAfter: true},
@@ -275,6 +276,8 @@ type plan struct {
 	spike bool
 	// leak: refused requests from hosts grow over the last week.
 	leak bool
+	// unused: linked domains no request comes from (a stale link).
+	unused []string
 }
 
 // usage is 30 days of synthetic hourly counts for every planned key, plus
@@ -326,10 +329,25 @@ func (f *filler) usage() []store.UsageDelta {
 				}
 				if d.Allowed > 0 {
 					d.LastUsed = lastMinute(h, f.now, rng)
-					// The last host is an allowed one: a linked domain
-					// (none for a server-to-server or unrestricted key).
-					if doms := k.Domains; len(doms) > 0 {
+					// Browsers send 70 % of the allowed requests, from the
+					// key's used domains, the first one most; the last host
+					// is one of them (none for an unrestricted key).
+					if doms := usedDomains(k.Domains, p.unused); len(doms) > 0 {
 						d.LastHost = doms[rng.IntN(len(doms))]
+						d.MatchedHosts = map[string]uint64{}
+						browser := d.Allowed * 7 / 10
+						for i, dom := range doms {
+							n := browser / 2
+							if i == len(doms)-1 {
+								n = browser
+							} else if i > 0 {
+								n = browser / uint64(len(doms)-i+1)
+							}
+							if n > 0 {
+								d.MatchedHosts[dom] += n
+							}
+							browser -= n
+						}
 					}
 				}
 				if rng.IntN(6) == 0 {
@@ -345,6 +363,17 @@ func (f *filler) usage() []store.UsageDelta {
 	for h := start; !h.After(end); h = h.Add(time.Hour) {
 		if n := uint64(rng.IntN(8) * rng.IntN(3)); n > 0 {
 			out = append(out, store.UsageDelta{Hour: h, Unauthorized: n})
+		}
+	}
+	return out
+}
+
+// usedDomains is doms without unused.
+func usedDomains(doms, unused []string) []string {
+	var out []string
+	for _, d := range doms {
+		if !slices.Contains(unused, d) {
+			out = append(out, d)
 		}
 	}
 	return out

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
 )
 
 func TestHygieneRoute(t *testing.T) {
@@ -18,6 +20,23 @@ func TestHygieneRoute(t *testing.T) {
 	if _, err := f.st.AddDomain(ctx, "lonely.tn"); err != nil {
 		t.Fatal(err)
 	}
+	// Two links of one key: one matched a request yesterday, one never.
+	web, _, err := f.st.CreateKey(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"used.tn", "unused.tn"} {
+		if _, err := f.st.AddDomain(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.st.LinkKey(ctx, web.ID, "used.tn", "unused.tn"); err != nil {
+		t.Fatal(err)
+	}
+	yesterday := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Hour)
+	if err := f.st.RecordUsage(ctx, []store.UsageDelta{{KeyID: web.ID, Hour: yesterday, Allowed: 3, MatchedHosts: map[string]uint64{"used.tn": 3}}}); err != nil {
+		t.Fatal(err)
+	}
 	status, body := f.do("GET", "/v1/hygiene", "")
 	if status != http.StatusOK {
 		t.Fatalf("GET /v1/hygiene: %d %s", status, body)
@@ -25,12 +44,19 @@ func TestHygieneRoute(t *testing.T) {
 	rep := decodeInto[HygieneReport](t, body)
 	kinds := map[string]string{}
 	for _, fd := range rep.Findings {
+		if fd.Kind == model.FindStaleLink && fd.KeyID == web.ID {
+			kinds[fd.Kind] += fd.Domain + " "
+			continue
+		}
 		kinds[fd.Kind] = fd.KeyID + fd.Domain
+	}
+	if kinds[model.FindStaleLink] != "unused.tn " {
+		t.Errorf("stale links = %q, want only unused.tn", kinds[model.FindStaleLink])
 	}
 	if kinds[model.FindUnrestricted] != open.ID || kinds[model.FindOrphanDomain] != "lonely.tn" {
 		t.Fatalf("findings = %+v", rep.Findings)
 	}
-	if rep.LinksChecked {
-		t.Error("links cannot be checked without per-link usage")
+	if !rep.LinksChecked {
+		t.Error("the bolt store counts usage per link: links must be checked")
 	}
 }
