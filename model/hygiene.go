@@ -67,7 +67,7 @@ func Hygiene(in HygieneInput) []Finding {
 		}
 		if k.Status == Active && k.Unrestricted() {
 			unrestricted = append(unrestricted, Finding{Kind: FindUnrestricted, KeyID: k.ID, Key: k.Name,
-				Detail: "no authorized domain: any site may use it", Fix: "link"})
+				Detail: "no domain: any site may use it", Fix: "link"})
 		}
 		switch {
 		case k.LastUsed.IsZero() && in.Now.Sub(k.Created) >= NeverUsedGrace:
@@ -83,7 +83,7 @@ func Hygiene(in HygieneInput) []Finding {
 				if ok && in.Now.Sub(t) < IdleAfter {
 					continue
 				}
-				detail := "the domain has matched no request with this key"
+				detail := "no request matched it"
 				if ok {
 					detail = "last matched " + t.UTC().Format("2006-01-02")
 				}

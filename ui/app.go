@@ -541,6 +541,8 @@ func (a *App) onData(msg tea.Msg) tea.Cmd {
 		return a.onUsageTick()
 	case auditLoadedMsg:
 		return a.onAuditLoaded(msg)
+	case linksSeenMsg:
+		return a.onLinksSeen(msg)
 	}
 	return nil
 }

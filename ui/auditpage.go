@@ -2,6 +2,7 @@ package ui
 
 import (
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -32,6 +33,21 @@ type auditPage struct {
 
 	findings []model.Finding
 	hlist    listState
+	// linksChecked says whether the findings include stale links (the
+	// store counts usage per link, and there were not too many keys).
+	linksChecked bool
+	linksGen     int
+}
+
+// maxLinkCheckKeys caps the keys whose links the console checks for the
+// hygiene report (one store call each); beyond, `tmaps hygiene` does it.
+const maxLinkCheckKeys = 2000
+
+// linksSeenMsg carries the last match of every link, for the hygiene report.
+type linksSeenMsg struct {
+	gen  int
+	seen map[model.LinkUse]time.Time
+	err  error
 }
 
 // auditLoadedMsg carries the audit log.
@@ -73,8 +89,47 @@ func (a *App) onAuditLoaded(msg auditLoadedMsg) tea.Cmd {
 // enter is called when the page is shown.
 func (p *auditPage) enter(a *App) tea.Cmd {
 	p.findings = model.Hygiene(model.HygieneInput{Keys: a.data.keys, Domains: a.data.doms, Now: a.cfg.Now()})
+	p.linksChecked = false
 	p.hlist.clamp(len(p.findings), p.listHeight(a))
-	return p.load(a)
+	return tea.Batch(p.load(a), p.loadLinks(a))
+}
+
+// loadLinks fetches the use of every link (of keys not revoked), then the
+// report is made again with stale links.
+func (p *auditPage) loadLinks(a *App) tea.Cmd {
+	if _, ok := a.cfg.Store.(store.LinkUsage); !ok {
+		return nil
+	}
+	var keys []model.Key
+	for i := range a.data.keys {
+		if k := &a.data.keys[i]; k.Status != model.Revoked && len(k.Domains) > 0 {
+			keys = append(keys, *k) // copies: Domains slices are replaced, never changed in place
+		}
+	}
+	if len(keys) > maxLinkCheckKeys {
+		return nil
+	}
+	p.linksGen++
+	gen, st, ctx := p.linksGen, a.cfg.Store, a.ctx
+	return func() tea.Msg {
+		seen, _, err := store.LinksSeen(ctx, st, keys)
+		return linksSeenMsg{gen: gen, seen: seen, err: err}
+	}
+}
+
+func (a *App) onLinksSeen(msg linksSeenMsg) tea.Cmd {
+	p := &a.ap
+	if msg.gen != p.linksGen {
+		return nil
+	}
+	if msg.err != nil {
+		a.errBanner(msg.err)
+		return nil
+	}
+	p.findings = model.Hygiene(model.HygieneInput{Keys: a.data.keys, Domains: a.data.doms, Now: a.cfg.Now(), LinksSeen: msg.seen})
+	p.linksChecked = true
+	p.hlist.clamp(len(p.findings), p.listHeight(a))
+	return nil
 }
 
 // storeChanged refreshes the page after changes, when it is shown.
@@ -278,11 +333,14 @@ func (p *auditPage) hygieneView(a *App, tabs string, height int) []string {
 	t := &a.th
 	w := a.w
 	right := plural(len(p.findings), "finding") + " "
+	if !p.linksChecked {
+		right = plural(len(p.findings), "finding") + " (links not checked) "
+	}
 	lines := []string{spread(tabs, t.Faint.Render(right), w)}
 	if len(p.findings) == 0 {
 		return append(lines, "", " Nothing to clean up: every active key has a domain, every key is in use, every domain is linked.")
 	}
-	kw, ow := 16, min(34, max(14, w/3))
+	kw, ow := 14, min(30, max(14, w/3))
 	dw := max(8, w-kw-ow-8)
 	lines = append(lines, t.ColHeader.Render(fit("  "+fit("Finding", kw)+"  "+fit("Key or domain", ow)+"  "+fit("Detail · enter fixes", dw), w)))
 	from, to := p.hlist.visible(len(p.findings), height-auditTop)

@@ -10,8 +10,8 @@ import (
 
 func TestAuditPageFilters(t *testing.T) {
 	st := demoStore(t)
-	hs := newHarness(t, st, 120, 40)
-	hs.keys("4")
+	hs := newInsightHarness(t, st, 120, 40)
+	hs.ikeys("4")
 	hs.want("Audit log", "Time", "Actor", "amira.benali")
 	all := len(hs.app.ap.rows)
 	if all == 0 || all != len(hs.app.ap.entries) {
@@ -26,27 +26,27 @@ func TestAuditPageFilters(t *testing.T) {
 	}
 	// o keeps the selected entry's object, a its actor.
 	first := es[0]
-	hs.keys("o")
+	hs.ikeys("o")
 	for _, r := range hs.app.ap.rows {
 		if es[r].Object != first.Object {
 			t.Fatalf("object filter kept %q", es[r].Object)
 		}
 	}
-	hs.keys("a")
+	hs.ikeys("a")
 	for _, r := range hs.app.ap.rows {
 		if es[r].Actor != first.Actor || es[r].Object != first.Object {
 			t.Fatalf("actor filter kept %+v", es[r])
 		}
 	}
 	hs.want("object "+first.Object, "actor "+first.Actor)
-	hs.keys("esc")
+	hs.ikeys("esc")
 	if len(hs.app.ap.rows) != all {
 		t.Fatal("esc does not clear the filters")
 	}
 	// Free text: only sami's entries.
-	hs.keys("/")
+	hs.ikeys("/")
 	hs.typeText("sami.gharbi")
-	hs.keys("enter")
+	hs.ikeys("enter")
 	if len(hs.app.ap.rows) == 0 {
 		t.Fatal("no entry by sami.gharbi")
 	}
@@ -60,9 +60,10 @@ func TestAuditPageFilters(t *testing.T) {
 
 func TestHygieneListsUnrestrictedAndFixes(t *testing.T) {
 	st := demoStore(t)
-	hs := newHarness(t, st, 120, 40)
-	hs.keys("4", "l")
-	hs.want("Hygiene", "Unrestricted", demo.UnrestrictedKey, "Domain unused", "promo-ete-2025.tn")
+	hs := newInsightHarness(t, st, 120, 40)
+	hs.ikeys("4", "l")
+	hs.want("Hygiene", "Unrestricted", demo.UnrestrictedKey, "Domain unused", "promo-ete-2025.tn", "Stale link", "Partner portal · mysite.tn")
+	hs.wantNot("links not checked")
 	// enter on the unrestricted key opens the domain picker for it.
 	i := -1
 	for j, f := range hs.app.ap.findings {
@@ -74,22 +75,22 @@ func TestHygieneListsUnrestrictedAndFixes(t *testing.T) {
 		t.Fatalf("no unrestricted finding for %q", demo.UnrestrictedKey)
 	}
 	for ; i > 0; i-- {
-		hs.keys("down")
+		hs.ikeys("down")
 	}
-	hs.keys("enter")
+	hs.ikeys("enter")
 	if hs.app.modal == nil {
 		t.Fatal("enter on a finding opens no action")
 	}
-	hs.keys("esc")
+	hs.ikeys("esc")
 	// The orphan domain's fix deletes it, after a confirmation.
 	for j, f := range hs.app.ap.findings {
 		if f.Kind == model.FindOrphanDomain {
 			hs.app.ap.hlist.cursor = j
 		}
 	}
-	hs.keys("enter")
+	hs.ikeys("enter")
 	hs.want("Delete")
-	hs.keys("y")
+	hs.ikeys("y")
 	if _, err := st.Domain(t.Context(), "promo-ete-2025.tn"); err == nil {
 		t.Fatal("the orphan domain is still there")
 	}
@@ -98,10 +99,10 @@ func TestHygieneListsUnrestrictedAndFixes(t *testing.T) {
 func TestGoldenAudit(t *testing.T) {
 	st := demoStore(t)
 	for _, sz := range [][2]int{{100, 30}, {60, 15}} {
-		hs := newHarness(t, st, sz[0], sz[1])
-		hs.keys("4")
+		hs := newInsightHarness(t, st, sz[0], sz[1])
+		hs.ikeys("4")
 		goldenText(t, sizeName("audit", sz), pageBody(hs.screen()))
-		hs.keys("l")
+		hs.ikeys("l")
 		goldenText(t, sizeName("hygiene", sz), pageBody(hs.screen()))
 	}
 }

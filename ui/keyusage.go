@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
 )
 
 // lastHoster is implemented by stores that remember the host of a key's
@@ -145,6 +146,10 @@ func (a *App) linkImpactLine(keyID, dom string) string {
 	if !ok {
 		return "The key had no request in the last days."
 	}
+	if hs, ok := a.us.matched[keyID]; ok {
+		return thousands(int(store.LinkLast7d(hs, dom))) + " allowed requests came from " + model.Escape(dom) +
+			" with this key in the last 7 days (" + thousands(int(s.Last7d.Allowed)) + " with all its domains)."
+	}
 	line := "The key carried " + thousands(int(s.Last7d.Allowed)) + " allowed requests in the last 7 days (all its domains together)"
 	if model.MatchHost(a.us.lastHost[keyID], dom) {
 		line += "; its last request came from " + model.Escape(dom)
@@ -160,17 +165,22 @@ func (a *App) domainImpactLine(name string) string {
 	if !ok || len(dm.Keys) == 0 {
 		return "No key uses it."
 	}
-	var allowed uint64
+	var allowed, viaDomain uint64
+	perLink := a.us.matched != nil
 	var from []string
 	for _, id := range dm.Keys {
 		if s, ok := a.us.byKey[id]; ok {
 			allowed += s.Last7d.Allowed
 		}
+		viaDomain += store.LinkLast7d(a.us.matched[id], name)
 		if model.MatchHost(a.us.lastHost[id], name) {
 			if k, ok := a.data.key(id); ok {
 				from = append(from, k.Name)
 			}
 		}
+	}
+	if perLink {
+		return thousands(int(viaDomain)) + " allowed requests came from " + model.Escape(name) + " in the last 7 days."
 	}
 	line := "Its keys carried " + thousands(int(allowed)) + " allowed requests in the last 7 days (all their domains together)"
 	if len(from) > 0 {

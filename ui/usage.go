@@ -30,6 +30,9 @@ type usageState struct {
 	// lastHost is the host of each key's last request, where the store
 	// keeps it.
 	lastHost map[string]string
+	// matched is the use of each link of the keys of byKey (nil when the
+	// store does not count usage per link).
+	matched map[string][]store.MatchedHost
 	// soon is set while a reload after usage events is scheduled.
 	soon bool
 }
@@ -53,11 +56,12 @@ func (a *App) usageSoon() tea.Cmd {
 
 // usageLoadedMsg carries the summaries of a load.
 type usageLoadedMsg struct {
-	gen   int
-	total store.UsageSummary
-	byKey map[string]store.UsageSummary
-	hosts map[string]string // last host per key
-	err   error
+	gen     int
+	total   store.UsageSummary
+	byKey   map[string]store.UsageSummary
+	hosts   map[string]string // last host per key
+	matched map[string][]store.MatchedHost
+	err     error
 }
 
 // usageDetailMsg carries the 30 days and the refused hosts of the key (or
@@ -98,6 +102,14 @@ func (a *App) loadUsage() tea.Cmd {
 				return msg
 			}
 			msg.byKey[id] = s
+			if lu, ok := st.(store.LinkUsage); ok {
+				if hs, err := lu.MatchedHosts(ctx, id); err == nil {
+					if msg.matched == nil {
+						msg.matched = map[string][]store.MatchedHost{}
+					}
+					msg.matched[id] = hs
+				}
+			}
 			if lh, ok := st.(lastHoster); ok {
 				if h, err := lh.LastHost(ctx, id); err == nil && h != "" {
 					if msg.hosts == nil {
@@ -128,7 +140,7 @@ func (a *App) onUsageLoaded(msg usageLoadedMsg) tea.Cmd {
 	}
 	u := &a.us
 	u.loaded, u.applied = true, msg.gen
-	u.total, u.byKey, u.lastHost = msg.total, msg.byKey, msg.hosts
+	u.total, u.byKey, u.lastHost, u.matched = msg.total, msg.byKey, msg.hosts, msg.matched
 	u.order = u.order[:0]
 	for id := range msg.byKey {
 		u.order = append(u.order, id)

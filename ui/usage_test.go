@@ -49,7 +49,7 @@ func keyNamed(t testing.TB, st store.Store, name string, status model.Status) mo
 
 func TestSpikeMarkOnTheSpikingKey(t *testing.T) {
 	st := demoStore(t)
-	hs := newHarness(t, st, 120, 40)
+	hs := newInsightHarness(t, st, 120, 40)
 	scr := hs.screen()
 	if n := strings.Count(scr, "▲ "); n != 1 {
 		t.Fatalf("%d spike marks in the keys list, want 1:\n%s", n, scr)
@@ -61,33 +61,33 @@ func TestSpikeMarkOnTheSpikingKey(t *testing.T) {
 	hs.want("▲ Production")
 
 	hs.send(windowSize(100, 30))
-	hs.keys("3")
+	hs.ikeys("3")
 	hs.want("Usage · all keys", "Last 24 hours", "Last 30 days", "▲ "+demo.SpikeKey)
 	// The spiking key comes first; enter shows it.
-	hs.keys("enter")
+	hs.ikeys("enter")
 	hs.want("Usage · “"+demo.SpikeKey+"”", "▲ SPIKE ×", "Refused hosts (403)")
-	hs.keys("esc")
+	hs.ikeys("esc")
 	hs.want("Usage · all keys")
 }
 
 func TestAuthorizeRefusedHost(t *testing.T) {
 	st := demoStore(t)
 	leaky := keyNamed(t, st, demo.LeakyKey, model.Active)
-	hs := newHarness(t, st, 100, 30)
-	hs.keys("3")
+	hs := newInsightHarness(t, st, 100, 30)
+	hs.ikeys("3")
 	i := slices.Index(hs.app.us.order, leaky.ID)
 	if i < 0 {
 		t.Fatalf("%q is not among the keys used lately", demo.LeakyKey)
 	}
 	for ; i > 0; i-- {
-		hs.keys("down")
+		hs.ikeys("down")
 	}
-	hs.keys("enter")
+	hs.ikeys("enter")
 	hs.want("Usage · “"+demo.LeakyKey+"”", "souk-digital-clone.com")
 	host := hs.app.up.detail.refused[0].Host
-	hs.keys("a")
+	hs.ikeys("a")
 	hs.want("Authorize "+host+"?", "Add the authorized domain "+host, "Link it to “"+demo.LeakyKey+"”")
-	hs.keys("y")
+	hs.ikeys("y")
 	hs.want("Authorized " + host)
 	k, err := st.Key(context.Background(), leaky.ID)
 	if err != nil {
@@ -101,7 +101,7 @@ func TestAuthorizeRefusedHost(t *testing.T) {
 	}
 	hs.want(host, "(now authorized)")
 	// A second time there is nothing to do.
-	hs.keys("a")
+	hs.ikeys("a")
 	hs.want("already an authorized domain")
 }
 
@@ -116,10 +116,10 @@ func TestAuthorizeRefusesInvalidHost(t *testing.T) {
 		RefusedHosts: map[string]uint64{"bad_host.example": 2}, LastUsed: h}}); err != nil {
 		t.Fatal(err)
 	}
-	hs := newHarness(t, st, 100, 30)
-	hs.keys("3", "enter")
+	hs := newInsightHarness(t, st, 100, 30)
+	hs.ikeys("3", "enter")
 	hs.want("bad_host.example")
-	hs.keys("a")
+	hs.ikeys("a")
 	hs.want("cannot be an authorized domain")
 	if hs.app.modal != nil {
 		t.Fatal("a confirmation opened for an invalid host")
@@ -129,10 +129,10 @@ func TestAuthorizeRefusesInvalidHost(t *testing.T) {
 func TestGoldenUsage(t *testing.T) {
 	st := demoStore(t)
 	for _, sz := range [][2]int{{100, 30}, {60, 15}} {
-		hs := newHarness(t, st, sz[0], sz[1])
-		hs.keys("3")
+		hs := newInsightHarness(t, st, sz[0], sz[1])
+		hs.ikeys("3")
 		goldenText(t, sizeName("usage-total", sz), pageBody(hs.screen()))
-		hs.keys("enter")
+		hs.ikeys("enter")
 		goldenText(t, sizeName("usage-spike-key", sz), pageBody(hs.screen()))
 	}
 }
@@ -253,28 +253,28 @@ func goldenText(t *testing.T, name, got string) {
 func TestKeyDetailUsageAndRequestTester(t *testing.T) {
 	st := demoStore(t)
 	leaky := keyNamed(t, st, demo.LeakyKey, model.Active)
-	hs := newHarness(t, st, 120, 40)
+	hs := newInsightHarness(t, st, 120, 40)
 	hs.app.openKey(leaky.ID)
 	hs.want("24 h ", " requests", "refused", "from www.souk-digital.tn", "t test a request")
-	hs.keys("t")
+	hs.ikeys("t")
 	hs.want("Test a request", "✓ 200 allowed", "step 6")
 	hs.typeText("https://www.souk-digital.tn")
 	hs.want("✓ 200 allowed", "step 7")
 	// The Referer field: an evil Origin with a listed Referer passes at step 8.
 	for range "https://www.souk-digital.tn" {
-		hs.keys("backspace")
+		hs.ikeys("backspace")
 	}
 	hs.typeText("https://evil.example")
 	hs.want(`✗ 403 {"error":"domain not authorized"}`, "step 9", "host: evil.example")
-	hs.keys("tab")
+	hs.ikeys("tab")
 	hs.typeText("https://www.souk-digital.tn/shop")
 	hs.want("✓ 200 allowed", "step 8")
-	hs.keys("esc")
+	hs.ikeys("esc")
 	if hs.app.modal != nil {
 		t.Fatal("esc does not close the tester")
 	}
 	// Disable shows the impact first.
-	hs.keys(".")
+	hs.ikeys(".")
 	hs.app.modal = newDisableModal(hs.app, leaky.ID)
 	hs.want("requests in the last 24 hours", "allowed)")
 }
@@ -309,7 +309,7 @@ func TestUsageEventsReloadOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := newHarness(t, st, 100, 30)
+	hs := newInsightHarness(t, st, 100, 30)
 	if _, ok := hs.app.us.byKey[k.ID]; ok {
 		t.Fatal("an unused key has a summary")
 	}
@@ -333,7 +333,7 @@ func TestUsageEventsReloadOnce(t *testing.T) {
 
 func TestMouseOnInsightPages(t *testing.T) {
 	st := demoStore(t)
-	hs := newHarness(t, st, 100, 30)
+	hs := newInsightHarness(t, st, 100, 30)
 	r := hs.app.tabRanges()
 	hs.send(tea.MouseClickMsg{X: r[2][0] + 1, Y: rowTabs, Button: tea.MouseLeft})
 	if hs.app.page != pageUsage || hs.app.up.detail == nil {
@@ -364,9 +364,9 @@ func TestMouseOnInsightPages(t *testing.T) {
 
 func TestInsightPagesOnTinyWindows(t *testing.T) {
 	st := demoStore(t)
-	hs := newHarness(t, st, 100, 30)
+	hs := newInsightHarness(t, st, 100, 30)
 	for _, page := range []string{"3", "4"} {
-		hs.keys(page)
+		hs.ikeys(page)
 		for _, sz := range [][2]int{{1, 1}, {10, 5}, {20, 8}, {40, 10}, {59, 14}, {200, 60}} {
 			hs.send(windowSize(sz[0], sz[1]))
 			lines := strings.Split(hs.app.View().Content, "\n")
@@ -380,5 +380,58 @@ func TestInsightPagesOnTinyWindows(t *testing.T) {
 			}
 		}
 		hs.send(windowSize(100, 30))
+	}
+}
+
+func TestUnlinkShowsTheLinksTraffic(t *testing.T) {
+	st := demoStore(t)
+	partner := keyNamed(t, st, "Partner portal", model.Active)
+	hs := newInsightHarness(t, st, 120, 40)
+	hs.app.modal = newUnlinkModal(hs.app, partner.ID, "mysite.tn")
+	hs.want("│ 0 allowed requests came from mysite.tn with this key")
+	hs.app.modal = newUnlinkModal(hs.app, partner.ID, "partenaires.mysite.tn")
+	scr := hs.screen()
+	if strings.Contains(scr, "│ 0 allowed requests came from") || !strings.Contains(scr, "allowed requests came from partenaires.mysite.tn") {
+		t.Fatalf("the used link shows no traffic:\n%s", scr)
+	}
+	hs.app.modal = newDeleteDomainModal(hs.app, "partenaires.mysite.tn")
+	hs.want("allowed requests came from partenaires.mysite.tn in the")
+}
+
+// sync runs cmd without the harness's time limit and feeds its message:
+// loads that must finish, even on a loaded machine.
+func (hs *harness) sync(cmd tea.Cmd) {
+	hs.t.Helper()
+	if cmd != nil {
+		if msg := cmd(); msg != nil {
+			hs.send(msg)
+		}
+	}
+}
+
+// newInsightHarness is newHarness with the data and the usage loaded.
+func newInsightHarness(t *testing.T, st store.Store, w, h int) *harness {
+	t.Helper()
+	hs := newHarness(t, st, w, h)
+	hs.sync(hs.app.loadAll())
+	hs.sync(hs.app.loadUsage())
+	return hs
+}
+
+// ikeys types keys, then finishes the loads of the Usage or Audit page.
+func (hs *harness) ikeys(names ...string) {
+	hs.t.Helper()
+	for _, n := range names {
+		hs.keys(n)
+		if hs.app.modal != nil {
+			continue
+		}
+		switch hs.app.page {
+		case pageUsage:
+			hs.sync(hs.app.up.loadDetail(hs.app))
+		case pageAudit:
+			hs.sync(hs.app.ap.load(hs.app))
+			hs.sync(hs.app.ap.loadLinks(hs.app))
+		}
 	}
 }
