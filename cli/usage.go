@@ -25,14 +25,17 @@ type usageJSON struct {
 	Since time.Time `json:"since"`
 	Until time.Time `json:"until"`
 	// By is "hour" or "day"; days are calendar days in TimeZone.
-	By       string         `json:"by"`
-	TimeZone string         `json:"time_zone"`
-	Totals   countsJSON     `json:"totals"`
-	Buckets  []bucketJSON   `json:"buckets"`
-	Spike    model.Spike    `json:"spike"`
-	Last24h  countsJSON     `json:"last_24h"`
-	Refused  []refusedJSON  `json:"refused_hosts,omitempty"`
-	Keys     []keyUsageJSON `json:"keys,omitempty"` // per key, for the total
+	By       string        `json:"by"`
+	TimeZone string        `json:"time_zone"`
+	Totals   countsJSON    `json:"totals"`
+	Buckets  []bucketJSON  `json:"buckets"`
+	Spike    model.Spike   `json:"spike"`
+	Last24h  countsJSON    `json:"last_24h"`
+	Refused  []refusedJSON `json:"refused_hosts,omitempty"`
+	// Matched are the hosts whose requests the key allowed (its used
+	// links), when the store counts them.
+	Matched []store.MatchedHost `json:"matched_hosts,omitempty"`
+	Keys    []keyUsageJSON      `json:"keys,omitempty"` // per key, for the total
 }
 
 type countsJSON struct {
@@ -168,6 +171,11 @@ the last 24 hours.`,
 						return err
 					}
 					out.Refused = rh
+					if lu, ok := st.(store.LinkUsage); ok {
+						if out.Matched, err = lu.MatchedHosts(ctx, keyID); err != nil {
+							return err
+						}
+					}
 				} else {
 					ks, err := a.keysUsage(ctx, st, now)
 					if err != nil {
@@ -267,6 +275,19 @@ func (a *app) printUsage(u usageJSON, k model.Key) error {
 			rt.header = nil
 		}
 		if err := a.printTable(rt); err != nil {
+			return err
+		}
+	}
+	if len(u.Matched) > 0 {
+		a.stdout.Write([]byte("\nAllowed hosts (matched domains):\n"))
+		mt := &table{header: []string{"HOST", "7 DAYS", "TOTAL", "LAST SEEN"}, wide: map[int]int{0: 60}}
+		for _, h := range u.Matched {
+			mt.add(h.Host, fmt.Sprint(h.Last7d), fmt.Sprint(h.Count), a.fmtTime(h.LastSeen))
+		}
+		if !a.outTTY {
+			mt.header = nil
+		}
+		if err := a.printTable(mt); err != nil {
 			return err
 		}
 	}

@@ -41,6 +41,11 @@ type usageOut struct {
 		Host  string `json:"host"`
 		Count uint64 `json:"count"`
 	} `json:"refused_hosts"`
+	Matched []struct {
+		Host   string `json:"host"`
+		Count  uint64 `json:"count"`
+		Last7d uint64 `json:"last_7d"`
+	} `json:"matched_hosts"`
 }
 
 func TestUsageThroughServe(t *testing.T) {
@@ -122,6 +127,9 @@ func TestUsageThroughServe(t *testing.T) {
 	if len(u.Refused) != 1 || u.Refused[0].Host != "evil.example" || u.Refused[0].Count != 2 {
 		t.Fatalf("refused hosts: %+v", u.Refused)
 	}
+	if len(u.Matched) != 1 || u.Matched[0].Host != "mysite.tn" || u.Matched[0].Count != 3 || u.Matched[0].Last7d != 3 {
+		t.Fatalf("matched hosts (the link's use): %+v", u.Matched)
+	}
 	// The total counts the unknown key's 401 too.
 	var total usageOut
 	out := usageRun(t, bin, env, "--api", url, "usage", "--since", "24h", "--json")
@@ -131,10 +139,11 @@ func TestUsageThroughServe(t *testing.T) {
 	if total.Totals.Allowed != 3 || total.Totals.Forbidden != 2 || total.Totals.Unauthorized != 1 {
 		t.Fatalf("total usage over the API: %+v", total.Totals)
 	}
-	// Hygiene over the API: the key has a domain, so it is not unrestricted.
+	// Hygiene over the API: the key has a domain, so it is not
+	// unrestricted, and its link matched requests, so it is not stale.
 	out = usageRun(t, bin, env, "--api", url, "hygiene", "--json")
-	if strings.Contains(out, `"unrestricted"`) {
-		t.Fatalf("hygiene calls a linked key unrestricted:\n%s", out)
+	if strings.Contains(out, `"unrestricted"`) || strings.Contains(out, `"stale_link"`) || !strings.Contains(out, `"links_checked": true`) {
+		t.Fatalf("hygiene over the API:\n%s", out)
 	}
 }
 
