@@ -37,9 +37,13 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-## bench: every benchmark, with allocations
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+## bench: every benchmark, with allocations (the commands BENCHMARKS.md records)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./model ./gate ./store/bolt
+	$(GO) test -run '^$$' -bench 'Navigate|Filter|Sort' -benchtime 2000x -benchmem ./ui
+	$(GO) test -run '^$$' -bench FirstFrame -benchtime 10x -benchmem ./ui
+	$(GO) test -run '^$$' -bench ServeReady100k -benchtime 8x ./server
+	$(GO) test -run '^$$' -bench SSH -benchmem ./server/sshd
 
 ## lint: gofmt must list nothing; go vet must pass
 lint:
