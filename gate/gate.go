@@ -320,8 +320,8 @@ func (g *Gate) decide(r *http.Request, rawQuery string) (model.Decision, *entry)
 
 // keyBufs recycles the small arrays that hold a request's api_key values.
 // A buffer on decide's stack would move to the heap: escape analysis is not
-// field-sensitive, and the decision's Host (from the same GateInput) is
-// kept by usage counting.
+// field-sensitive, and the returned Decision's Host comes from the same
+// GateInput as the api_key values.
 var keyBufs = sync.Pool{New: func() any { return new([2]string) }}
 
 // headerValue returns the first value of a canonical header name, "" when

@@ -57,7 +57,7 @@ type counter struct {
 	matchedCur atomic.Pointer[hostCount]
 
 	mu      sync.Mutex
-	hosts   map[hostHour]uint64     // guarded by mu: refused hosts since the last flush
+	hosts   map[hostHour]*uint64    // guarded by mu: refused hosts since the last flush
 	matched map[hostHour]*hostCount // guarded by mu: allowed requests per matched host
 	spill   []store.UsageDelta      // guarded by mu: hours rolled out of a slot before a flush
 	dropped uint64                  // guarded by mu: refused hosts not kept (cap)
@@ -188,18 +188,21 @@ func (c *counter) refused(h int64, host string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.hosts == nil {
-		c.hosts = map[hostHour]uint64{}
+		c.hosts = map[hostHour]*uint64{}
 	}
-	k := hostHour{h, host}
-	if n, ok := c.hosts[k]; ok {
-		c.hosts[k] = n + 1
+	// Count through a pointer: assigning to an existing string key would
+	// store this header's bytes in the map (and make every request's
+	// input escape).
+	if n := c.hosts[hostHour{h, host}]; n != nil {
+		*n++
 		return
 	}
 	if len(c.hosts) >= MaxRefusedHosts {
 		c.dropped++
 		return
 	}
-	c.hosts[hostHour{h, strings.Clone(host)}] = 1
+	one := uint64(1)
+	c.hosts[hostHour{h, strings.Clone(host)}] = &one
 }
 
 // Flush writes the usage counted since the last flush to the store in one
@@ -267,7 +270,7 @@ func (g *Gate) Flush(ctx context.Context) error {
 			add(d)
 		}
 		for hh, n := range c.hosts {
-			add(store.UsageDelta{KeyID: c.id, Hour: hourTime(hh.hour), RefusedHosts: map[string]uint64{hh.host: n}})
+			add(store.UsageDelta{KeyID: c.id, Hour: hourTime(hh.hour), RefusedHosts: map[string]uint64{hh.host: *n}})
 		}
 		c.takeMatched(func(hour int64, host string, n uint64) {
 			m := add(store.UsageDelta{KeyID: c.id, Hour: hourTime(hour)})
