@@ -378,9 +378,13 @@ func (p *keysPage) view(a *App, height int) []string {
 	default:
 		tb = a.th.Faint.Render(" / to filter")
 	}
-	count := thousands(len(p.rows)) + " of " + thousands(total) + " keys · sort: " + sortLabel(p.sort) + " "
+	keys := " keys"
+	if total == 1 {
+		keys = " key"
+	}
+	count := thousands(len(p.rows)) + " of " + thousands(total) + keys + " · sort: " + sortLabel(p.sort) + " "
 	if p.query == "" {
-		count = thousands(total) + " keys · sort: " + sortLabel(p.sort) + " "
+		count = thousands(total) + keys + " · sort: " + sortLabel(p.sort) + " "
 	}
 	gap := w - ansi.StringWidth(tb) - ansi.StringWidth(count)
 	if gap >= 1 {
