@@ -21,13 +21,16 @@ import (
 	"github.com/tmaps/console/model"
 )
 
-// e2eTools skips when a tool of the SSH end-to-end test is missing; `make
-// test` installs them first (scripts/deps.sh).
+// e2eTools fails when a tool of the SSH end-to-end test is missing (`make
+// test` installs them first, with scripts/deps.sh); TMAPS_SKIP_E2E=1 skips.
 func e2eTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (run scripts/deps.sh, or `make test` which does)", tool)
+			if os.Getenv("TMAPS_SKIP_E2E") == "" {
+				t.Fatalf("%s is not installed: run `make test`, which installs it (or set TMAPS_SKIP_E2E=1 to skip)", tool)
+			}
+			t.Skipf("%s is not installed and TMAPS_SKIP_E2E=1: the SSH end-to-end test did not run", tool)
 		}
 	}
 }
