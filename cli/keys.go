@@ -600,7 +600,7 @@ func (a *app) keysLink() *cobra.Command {
 					fmt.Fprintf(a.stderr, "Already linked: %s.\n", labels(already))
 				}
 				if k.Unrestricted() && len(added) > 0 {
-					fmt.Fprintf(a.stderr, "The key was unrestricted; browsers must now send an Origin or Referer on a linked domain.\n")
+					fmt.Fprintf(a.stderr, "The key was unrestricted; requests that send an Origin or Referer must now come from a linked domain (calls with neither still pass).\n")
 				}
 				return nil
 			})
