@@ -9,26 +9,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tmaps/console/internal/testkit"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store/bolt"
 )
 
-// buildBinary builds the real tmaps binary once for this test.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tmaps")
-	cmd := exec.Command("go", "build", "-o", bin, "..")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	return bin
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testkit.Cleanup()
+	os.Exit(code)
 }
 
 // TestBinary runs the real binary as a script would: exit codes, the
 // KEY=$(tmaps keys create …) idiom, and a store locked by another process.
 func TestBinary(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testkit.Binary(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "console.db")
 	environ := append(os.Environ(), "TMAPS_DB="+db, "HOME="+dir, "TMAPS_API=", "TMAPS_TOKEN=")

@@ -13,11 +13,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tmaps/console/cli"
+	"github.com/tmaps/console/internal/testkit"
 	"github.com/tmaps/console/model"
 )
 
@@ -35,24 +35,6 @@ func e2eTools(t *testing.T, tools ...string) {
 	}
 }
 
-// lockedBuf is a buffer written by a child process and read by the test.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestServeSSHEndToEnd is issue 5's scenario with the real binary, the
 // OpenSSH client and tmux: log in with an authorized key and read the key
 // list; create a key and see its OSC 52 copy in the terminal's raw output;
@@ -61,7 +43,7 @@ func (l *lockedBuf) String() string {
 // unauthorized key is refused; the audit actor is the SSH user and key.
 func TestServeSSHEndToEnd(t *testing.T) {
 	e2eTools(t, "ssh", "ssh-keygen", "tmux")
-	bin := buildBinary(t)
+	bin := testkit.Binary(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "data", "console.db")
 	baseEnv := append(os.Environ(), "HOME="+dir, "TMAPS_DB=", "TMAPS_API=", "TMAPS_TOKEN=", "XDG_DATA_HOME=")
@@ -109,7 +91,7 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	daemon := exec.Command(bin, "serve", "--db", db, "--allow-http", "--listen", "127.0.0.1:0",
 		"--ssh-listen", "127.0.0.1:0", "--authorized-keys", authKeys)
 	daemon.Env = baseEnv
-	logs := &lockedBuf{}
+	logs := &testkit.SyncBuffer{}
 	daemon.Stderr = logs
 	stdout, err := daemon.StdoutPipe()
 	if err != nil {

@@ -8,15 +8,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,12 +18,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tmaps/console/internal/testkit"
 )
 
 // nginxTool finds a binary the test needs, or fails with the next step.
@@ -51,24 +45,10 @@ func nginxTool(t *testing.T, name string, extra ...string) string {
 	return ""
 }
 
-// nginxBuildTmaps builds the tmaps binary from this tree, or uses
-// $TMAPS_BIN when it is set.
-func nginxBuildTmaps(t *testing.T, dir string) string {
-	t.Helper()
-	if p := os.Getenv("TMAPS_BIN"); p != "" {
-		return p
-	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		goBin = p
-	}
-	out := filepath.Join(dir, "tmaps")
-	cmd := exec.Command(goBin, "build", "-o", out, "github.com/tmaps/console")
-	cmd.Dir = ".."
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build tmaps: %v\n%s", err, b)
-	}
-	return out
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testkit.Cleanup()
+	os.Exit(code)
 }
 
 // nginxRun runs the tmaps CLI and returns its stdout.
@@ -107,43 +87,6 @@ func nginxFreePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// nginxSelfSigned writes a certificate for 127.0.0.1 and its key.
-func nginxSelfSigned(t *testing.T, dir string) (cert, key string) {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "api.tmaps.test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:              []string{"api.tmaps.test"},
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
 }
 
 // nginxDocsBlock returns the nginx block of docs/nginx.md that the doc says
@@ -213,7 +156,7 @@ func TestNginxAuthRequest(t *testing.T) {
 	nginx := nginxTool(t, "nginx", "/usr/sbin/nginx")
 	curl := nginxTool(t, "curl")
 	dir := t.TempDir()
-	bin := nginxBuildTmaps(t, dir)
+	bin := testkit.Binary(t)
 	db := filepath.Join(dir, "console.db")
 
 	// The store: domains, and keys in every state, made with the CLI
@@ -239,7 +182,7 @@ func TestNginxAuthRequest(t *testing.T) {
 		"--trusted-proxy", "127.0.0.1/32", "--flush-every", "100ms")
 	serve.Cancel = func() error { return serve.Process.Signal(syscall.SIGTERM) }
 	serve.WaitDelay = 10 * time.Second
-	serveErr := &nginxLog{}
+	serveErr := &testkit.SyncBuffer{}
 	serve.Stderr = serveErr
 	stdout, err := serve.StdoutPipe()
 	if err != nil {
@@ -295,7 +238,7 @@ func TestNginxAuthRequest(t *testing.T) {
 	defer up.srv.Close()
 
 	// nginx with the configuration of docs/nginx.md.
-	cert, key := nginxSelfSigned(t, dir)
+	cert, key := testkit.SelfSignedCert(t, dir, "api.tmaps.test")
 	httpPort, httpsPort := nginxFreePort(t), nginxFreePort(t)
 	block := nginxDocsBlock(t)
 	block = nginxReplace(t, block, "server 127.0.0.1:8443;", "server "+gateAddr+";")
@@ -334,7 +277,7 @@ http {
 		t.Fatalf("nginx -t refuses the configuration of docs/nginx.md: %v\n%s\n%s", err, b, conf)
 	}
 	ngx := exec.Command(nginx, "-p", prefix, "-e", prefix+"/logs/error.log", "-c", confPath)
-	ngxOut := &nginxLog{}
+	ngxOut := &testkit.SyncBuffer{}
 	ngx.Stdout, ngx.Stderr = ngxOut, ngxOut
 	if err := ngx.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
@@ -481,26 +424,8 @@ http {
 	}
 }
 
-// nginxLog is a buffer safe to read while a process writes to it.
-type nginxLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *nginxLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *nginxLog) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
-
 // nginxWaitPort waits until nginx accepts connections on port, or exits.
-func nginxWaitPort(t *testing.T, port int, done chan error, out *nginxLog) {
+func nginxWaitPort(t *testing.T, port int, done chan error, out *testkit.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tmaps/console/internal/testkit"
 )
 
 // usageRun runs tmaps with env added; it fails the test on a non-zero exit.
@@ -50,7 +52,7 @@ type usageOut struct {
 
 func TestUsageThroughServe(t *testing.T) {
 	dir := t.TempDir()
-	bin := nginxBuildTmaps(t, dir)
+	bin := testkit.Binary(t)
 	db := filepath.Join(dir, "console.db")
 	token := strings.TrimSpace(usageRun(t, bin, nil, "tokens", "create", "usage-e2e", "--db", db))
 
@@ -205,8 +207,7 @@ func (s *tmuxSession) waitFor(parts ...string) string {
 }
 
 func TestUsageConsoleInTmux(t *testing.T) {
-	dir := t.TempDir()
-	bin := nginxBuildTmaps(t, dir)
+	bin := testkit.Binary(t)
 	s := newTmux(t, 120, 40, bin, "--demo")
 	scr := s.waitFor("API Keys", "▲ Production frontend")
 	if n := strings.Count(scr, "▲"); n != 1 {

@@ -7,17 +7,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,69 +23,24 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/tmaps/console/internal/testkit"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store/bolt"
 )
 
-var bin struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin.dir != "" {
-		os.RemoveAll(bin.dir)
-	}
+	testkit.Cleanup()
 	if seed100k.path != "" {
 		os.RemoveAll(filepath.Dir(seed100k.path))
 	}
 	os.Exit(code)
 }
 
-// tmapsBinary builds the tmaps command once per test run.
-func tmapsBinary(t testing.TB) string {
-	t.Helper()
-	bin.once.Do(func() {
-		bin.dir, bin.err = os.MkdirTemp("", "tmaps-bin-")
-		if bin.err != nil {
-			return
-		}
-		bin.path = filepath.Join(bin.dir, "tmaps")
-		out, err := exec.Command("go", "build", "-o", bin.path, "github.com/tmaps/console").CombinedOutput()
-		if err != nil {
-			bin.err = fmt.Errorf("%v\n%s", err, out)
-		}
-	})
-	if bin.err != nil {
-		t.Fatalf("build the tmaps binary: %v", bin.err)
-	}
-	return bin.path
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // run runs tmaps to completion with env added to a minimal environment.
 func run(t testing.TB, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(tmapsBinary(t), args...)
+	cmd := exec.Command(testkit.Binary(t), args...)
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -110,7 +57,7 @@ func run(t testing.TB, env []string, args ...string) (stdout, stderr string, cod
 type daemon struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *syncBuf
+	stderr *testkit.SyncBuffer
 	exited chan struct{}
 	err    error
 }
@@ -118,9 +65,9 @@ type daemon struct {
 // startDaemon starts `tmaps serve` and waits for its "ready URL" line.
 func startDaemon(t testing.TB, env []string, args ...string) *daemon {
 	t.Helper()
-	cmd := exec.Command(tmapsBinary(t), append([]string{"serve"}, args...)...)
+	cmd := exec.Command(testkit.Binary(t), append([]string{"serve"}, args...)...)
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
-	d := &daemon{cmd: cmd, stderr: &syncBuf{}, exited: make(chan struct{})}
+	d := &daemon{cmd: cmd, stderr: &testkit.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = d.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -313,41 +260,9 @@ func TestServeRefusesPlainHTTP(t *testing.T) {
 	}
 }
 
-// selfSigned writes a certificate for 127.0.0.1 and its key.
-func selfSigned(t *testing.T, dir string) (cert, key string) {
-	t.Helper()
-	pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "tmaps test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &pk.PublicKey, pk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(pk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	return cert, key
-}
-
 func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
+	cert, key := testkit.SelfSignedCert(t, dir)
 	db := filepath.Join(dir, "console.db")
 	token, _, code := run(t, nil, "tokens", "create", "tls", "--db", db)
 	token = strings.TrimSpace(token)
@@ -576,7 +491,7 @@ func seededStore(b *testing.B) string {
 // listen). Target: ≤ 300 ms.
 func BenchmarkServeReady100k(b *testing.B) {
 	db := seededStore(b)
-	tmapsBinary(b)
+	testkit.Binary(b)
 	b.ResetTimer()
 	for range b.N {
 		d := startDaemon(b, nil, "--db", db, "--listen", "127.0.0.1:0", "--allow-http", "--log-level", "warn")

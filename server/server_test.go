@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,10 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tmaps/console/internal/testkit"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/server/wire"
 	"github.com/tmaps/console/store"
@@ -28,24 +27,7 @@ type fixture struct {
 	srv   *Server
 	ts    *httptest.Server
 	token string
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *testkit.SyncBuffer
 }
 
 func newFixture(t *testing.T, opt Options) *fixture {
@@ -59,7 +41,7 @@ func newFixture(t *testing.T, opt Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	opt.Tokens = st
 	opt.Logger = slog.New(NewRedactingHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv, err := New(st, opt)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/tmaps/console/internal/testkit"
 )
 
 // needTools skips when the OpenSSH client or tmux is missing. `make test`
@@ -63,24 +65,6 @@ func newClientKey(t *testing.T, dir, name string) clientKey {
 	return clientKey{path: path, pub: strings.TrimSpace(string(pub)), fingerprint: fields[1]}
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is a Server on 127.0.0.1 with a random port, an authorized key
 // (alice) and a key that is not authorized (mallory).
 type harness struct {
@@ -91,7 +75,7 @@ type harness struct {
 	authKeys string
 	alice    clientKey
 	mallory  clientKey
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 
 	mu       sync.Mutex
 	consoles []*testModel
@@ -109,7 +93,7 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	t.Helper()
 	needTools(t, "ssh", "ssh-keygen")
 	dir := t.TempDir()
-	h := &harness{t: t, dir: dir, logs: &syncBuffer{}}
+	h := &harness{t: t, dir: dir, logs: &testkit.SyncBuffer{}}
 	h.alice = newClientKey(t, dir, "alice")
 	h.mallory = newClientKey(t, dir, "mallory")
 	h.authKeys = filepath.Join(dir, "authorized_keys")

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/tmaps/console/internal/testkit"
 )
 
 func TestHostKeyGeneratedOnceAndReused(t *testing.T) {
@@ -103,7 +105,7 @@ func TestAuthorizedKeysParsing(t *testing.T) {
 		`from="10.0.0.1" ` + b.pub + "\n" +
 		"  " + c.pub + "  \n"
 	os.WriteFile(path, []byte(content), 0o600)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	ak := &authorizedKeys{path: path, log: slog.New(slog.NewTextHandler(logs, nil))}
 	n, err := ak.load()
 	if err != nil || n != 2 {

@@ -17,29 +17,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tmaps/console/internal/testkit"
 )
 
-var binary string
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tmaps-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "tmaps")
-	root, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		panic(err)
-	}
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(root)))
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building tmaps failed:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testkit.Cleanup()
 	os.Exit(code)
 }
 
@@ -80,7 +64,7 @@ func (tm *term) start(args ...string) *term {
 	if err := os.WriteFile(conf, []byte("set -g set-clipboard on\nset -g escape-time 0\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := "env " + strings.Join(quoteAll(tm.env), " ") + " " + binary + " " + strings.Join(quoteAll(args), " ") +
+	cmd := "env " + strings.Join(quoteAll(tm.env), " ") + " " + testkit.Binary(t) + " " + strings.Join(quoteAll(args), " ") +
 		" 2>" + filepath.Join(dir, "stderr")
 	tm.tmux("-f", conf, "new-session", "-d", "-s", "c", "-x", "120", "-y", "40", cmd)
 	t.Cleanup(func() {
@@ -101,7 +85,7 @@ func quoteAll(ss []string) []string {
 // starts: the store file is locked while it runs).
 func (tm *term) cli(args ...string) string {
 	tm.t.Helper()
-	c := exec.Command(binary, args...)
+	c := exec.Command(testkit.Binary(tm.t), args...)
 	c.Env = append(os.Environ(), tm.env...)
 	out, err := c.CombinedOutput()
 	if err != nil {
