@@ -3,6 +3,8 @@ package gate
 import (
 	"strings"
 	"sync/atomic"
+
+	"github.com/tmaps/console/model"
 )
 
 // hostCount counts the allowed requests of one matched host in one hour.
@@ -18,7 +20,7 @@ type hostCount struct {
 // counter's lock is taken once. At most MaxRefusedHosts hosts are kept per
 // key and hour (a key has few domains; the cap is a guard).
 func (c *counter) match(h int64, host string) {
-	if p := c.matchedCur.Load(); p != nil && p.hour == h && equalFoldASCII(p.host, host) {
+	if p := c.matchedCur.Load(); p != nil && p.hour == h && model.EqualFoldASCII(p.host, host) {
 		p.n.Add(1)
 		return
 	}
@@ -64,21 +66,4 @@ func (c *counter) takeMatched(fn func(hour int64, host string, n uint64)) {
 			delete(c.matched, k)
 		}
 	}
-}
-
-// equalFoldASCII reports whether a and b are equal ignoring ASCII case.
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

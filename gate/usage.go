@@ -119,7 +119,7 @@ func (u *usage) count(c *counter, ns int64, d model.Decision) {
 		s.n[0].Add(1)
 		if d.Host != "" {
 			c.match(h, d.Host)
-			if p := c.lastHost.Load(); p == nil || !strings.EqualFold(*p, d.Host) {
+			if p := c.lastHost.Load(); p == nil || !model.EqualFoldASCII(*p, d.Host) {
 				host := clip(d.Host)
 				c.lastHost.Store(&host)
 			}

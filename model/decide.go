@@ -122,7 +122,7 @@ func HeaderHost(h string) (host string, ok bool) {
 // "0:0:0:0:0:0:0:1"). There is no suffix, prefix or Unicode matching. It does
 // not allocate.
 func MatchHost(host, domain string) bool {
-	if equalFoldASCII(host, domain) {
+	if EqualFoldASCII(host, domain) {
 		return true
 	}
 	if strings.IndexByte(host, ':') < 0 || strings.IndexByte(domain, ':') < 0 {
@@ -140,7 +140,7 @@ func MatchHost(host, domain string) bool {
 
 func matchAny(host string, domains []string) bool {
 	for _, d := range domains {
-		if equalFoldASCII(host, d) {
+		if EqualFoldASCII(host, d) {
 			return true
 		}
 	}
@@ -155,8 +155,9 @@ func matchAny(host string, domains []string) bool {
 	return false
 }
 
-// equalFoldASCII compares two strings, folding ASCII letters only.
-func equalFoldASCII(a, b string) bool {
+// EqualFoldASCII compares two strings, folding ASCII letters only (never
+// Unicode: a Kelvin sign is not a k). It does not allocate.
+func EqualFoldASCII(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
