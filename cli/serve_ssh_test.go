@@ -181,54 +181,22 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	}
 
 	// Two consoles in tmux, one with its raw output captured.
-	sock := filepath.Join(t.TempDir(), "tmux.sock")
-	tmux := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v: %s", args, err, out)
-		}
-		return string(out)
-	}
-	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
-	capture := func(pane string) string {
-		out, _ := exec.Command("tmux", "-S", sock, "capture-pane", "-p", "-t", pane).Output()
-		return string(out)
-	}
-	waitScreen := func(pane string, cond func(string) bool, what string) string {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			s := capture(pane)
-			if cond(s) {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pane %s never showed %s; it shows:\n%s\nlog:\n%s", pane, what, s, logs.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	tm := testkit.NewTmux(t)
+	tm.Timeout = 20 * time.Second
+	tm.Context = func() string { return "log:\n" + logs.String() }
 	contains := func(s string) func(string) bool { return func(v string) bool { return strings.Contains(v, s) } }
-	quoted := func(args []string) string {
-		q := make([]string, len(args))
-		for i, a := range args {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		return strings.Join(q, " ")
-	}
-	sshLineCmd := "env TERM=xterm-256color ssh -tt " + quoted(sshArgs(opKey, "127.0.0.1")) + "; echo SSH-EXIT=$?; sleep 60"
+	sshLineCmd := "env TERM=xterm-256color ssh -tt " + testkit.ShellQuote(sshArgs(opKey, "127.0.0.1")...) + "; echo SSH-EXIT=$?; sleep 60"
 	raw := filepath.Join(t.TempDir(), "a.raw")
-	tmux("new-session", "-d", "-s", "a", "-x", "100", "-y", "30", sshLineCmd)
-	tmux("pipe-pane", "-o", "-t", "a", "cat >> "+quoted([]string{raw}))
-	tmux("new-session", "-d", "-s", "b", "-x", "100", "-y", "30", sshLineCmd)
+	tm.Start("a", 100, 30, sshLineCmd)
+	tm.PipePane("a", raw)
+	tm.Start("b", 100, 30, sshLineCmd)
 
 	// Log in and read the key list.
-	screenA := waitScreen("a", contains("seed-key"), "the key list with seed-key")
+	screenA := tm.WaitUntil("a", contains("seed-key"), "the key list with seed-key")
 	if !strings.Contains(screenA, "API Keys") || !strings.Contains(screenA, "Active") {
 		t.Fatalf("console A:\n%s", screenA)
 	}
-	waitScreen("b", contains("seed-key"), "the key list in the second session")
+	tm.WaitUntil("b", contains("seed-key"), "the key list in the second session")
 
 	// The layout fills the window: the help line is on the last row.
 	lastRow := func(s string) string {
@@ -236,15 +204,15 @@ func TestServeSSHEndToEnd(t *testing.T) {
 		return rows[len(rows)-1]
 	}
 	rowCount := func(s string) int { return len(strings.Split(strings.TrimRight(s, "\n"), "\n")) }
-	screenA = waitScreen("a", func(s string) bool { return rowCount(s) == 30 && strings.Contains(lastRow(s), "new key") }, "the help line on row 30")
+	screenA = tm.WaitUntil("a", func(s string) bool { return rowCount(s) == 30 && strings.Contains(lastRow(s), "new key") }, "the help line on row 30")
 
 	// Create a key in console A and copy its secret.
-	tmux("send-keys", "-t", "a", "n")
-	waitScreen("a", contains("Name"), "the create dialog")
-	tmux("send-keys", "-t", "a", "-l", "made-over-ssh")
-	tmux("send-keys", "-t", "a", "Enter")
-	screenA = waitScreen("a", contains("will not be shown again"), "the new secret")
-	tmux("send-keys", "-t", "a", "c")
+	tm.Send("a", "n")
+	tm.WaitUntil("a", contains("Name"), "the create dialog")
+	tm.SendLiteral("a", "made-over-ssh")
+	tm.Send("a", "Enter")
+	screenA = tm.WaitUntil("a", contains("will not be shown again"), "the new secret")
+	tm.Send("a", "c")
 	osc52 := regexp.MustCompile("\x1b\\]52;c;([A-Za-z0-9+/=]+)")
 	var secret string
 	deadline := time.Now().Add(20 * time.Second)
@@ -267,12 +235,12 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	}
 
 	// The second console sees the new key without any key press.
-	waitScreen("b", contains("made-over-ssh"), "the key created in the other session")
+	tm.WaitUntil("b", contains("made-over-ssh"), "the key created in the other session")
 
 	// Resize console A: the layout follows (help line on the new last row,
 	// dialog re-wrapped within 60 columns).
-	tmux("resize-window", "-t", "a", "-x", "60", "-y", "20")
-	waitScreen("a", func(s string) bool {
+	tm.Resize("a", 60, 20)
+	tm.WaitUntil("a", func(s string) bool {
 		return rowCount(s) == 20 && strings.Contains(lastRow(s), "copy secret") && strings.Contains(s, "made-over-ssh")
 	}, "the layout at 60x20")
 
@@ -293,7 +261,7 @@ func TestServeSSHEndToEnd(t *testing.T) {
 
 	// Stopping the daemon tells the consoles and releases the store.
 	stop()
-	screenB := waitScreen("b", contains("SSH-EXIT="), "the end of the session")
+	screenB := tm.WaitUntil("b", contains("SSH-EXIT="), "the end of the session")
 	if !strings.Contains(screenB, "tmaps: the server is shutting down") {
 		t.Errorf("console B at shutdown:\n%s", screenB)
 	}

@@ -149,98 +149,46 @@ func TestUsageThroughServe(t *testing.T) {
 	}
 }
 
-// tmuxSession runs the binary in a detached tmux session of w×h cells.
-type tmuxSession struct {
-	t    *testing.T
-	name string
-}
-
-func newTmux(t *testing.T, w, h int, argv ...string) *tmuxSession {
-	t.Helper()
+func TestUsageConsoleInTmux(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is needed by this test: apt-get install -y tmux (make test installs it)")
 	}
-	s := &tmuxSession{t: t, name: "tmaps-usage-" + filepath.Base(t.TempDir())}
-	args := append([]string{"new-session", "-d", "-s", s.name, "-x", itoa(w), "-y", itoa(h),
-		"env", "NO_COLOR=1", "TERM=xterm-256color", "HOME=" + t.TempDir()}, argv...)
-	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", s.name).Run() })
-	return s
-}
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
-
-func (s *tmuxSession) send(keys ...string) {
-	s.t.Helper()
-	if out, err := exec.Command("tmux", append([]string{"send-keys", "-t", s.name}, keys...)...).CombinedOutput(); err != nil {
-		s.t.Fatalf("tmux send-keys %v: %v\n%s", keys, err, out)
-	}
-}
-
-func (s *tmuxSession) capture() string {
-	out, _ := exec.Command("tmux", "capture-pane", "-p", "-t", s.name).Output()
-	return string(out)
-}
-
-// waitFor waits until the pane shows every part.
-func (s *tmuxSession) waitFor(parts ...string) string {
-	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		scr := s.capture()
-		ok := true
-		for _, p := range parts {
-			if !strings.Contains(scr, p) {
-				ok = false
-			}
-		}
-		if ok {
-			return scr
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("the screen never showed %q:\n%s", parts, scr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func TestUsageConsoleInTmux(t *testing.T) {
 	bin := testkit.Binary(t)
-	s := newTmux(t, 120, 40, bin, "--demo")
-	scr := s.waitFor("API Keys", "▲ Production frontend")
+	tm := testkit.NewTmux(t)
+	tm.Timeout = 20 * time.Second
+	tm.Start("u", 120, 40, "env", "NO_COLOR=1", "TERM=xterm-256color", "HOME="+t.TempDir(), bin, "--demo")
+	scr := tm.WaitFor("u", "API Keys", "▲ Production frontend")
 	if n := strings.Count(scr, "▲"); n != 1 {
 		t.Fatalf("%d spike marks on the keys list, want 1:\n%s", n, scr)
 	}
 	// Usage page: the spiking key is first; open it.
-	s.send("3")
-	s.waitFor("Usage · all keys", "Last 24 hours", "▲ Production frontend")
-	s.send("Enter")
-	s.waitFor("▲ SPIKE ×", "Refused hosts (403)")
+	tm.Send("u", "3")
+	tm.WaitFor("u", "Usage · all keys", "Last 24 hours", "▲ Production frontend")
+	tm.Send("u", "Enter")
+	tm.WaitFor("u", "▲ SPIKE ×", "Refused hosts (403)")
 	// Back, then the leaky key: find its row and open it.
-	s.send("Escape")
-	s.waitFor("Usage · all keys")
-	for i := 0; i < 20 && !strings.Contains(s.capture(), "› Souk Digital storefront"); i++ {
-		s.send("Down")
+	tm.Send("u", "Escape")
+	tm.WaitFor("u", "Usage · all keys")
+	for i := 0; i < 20 && !strings.Contains(tm.Capture("u"), "› Souk Digital storefront"); i++ {
+		tm.Send("u", "Down")
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.send("Enter")
-	s.waitFor("Usage · “Souk Digital storefront”", "souk-digital-clone.com")
-	s.send("a")
-	s.waitFor("Authorize souk-digital-clone.com?", "Add the authorized domain souk-digital-clone.com")
-	s.send("y")
-	s.waitFor("Authorized souk-digital-clone.com", "(now authorized)")
+	tm.Send("u", "Enter")
+	tm.WaitFor("u", "Usage · “Souk Digital storefront”", "souk-digital-clone.com")
+	tm.Send("u", "a")
+	tm.WaitFor("u", "Authorize souk-digital-clone.com?", "Add the authorized domain souk-digital-clone.com")
+	tm.Send("u", "y")
+	tm.WaitFor("u", "Authorized souk-digital-clone.com", "(now authorized)")
 	// The domains page lists it, linked to one key.
-	s.send("2")
-	s.waitFor("souk-digital-clone.com")
+	tm.Send("u", "2")
+	tm.WaitFor("u", "souk-digital-clone.com")
 	// The hygiene report lists the unrestricted key, with its fix.
-	s.send("4")
-	s.waitFor("Audit log", "amira.benali")
-	s.send("Right")
-	scr = s.waitFor("Unrestricted", "Server-to-server geocoding", "link a domain")
+	tm.Send("u", "4")
+	tm.WaitFor("u", "Audit log", "amira.benali")
+	tm.Send("u", "Right")
+	scr = tm.WaitFor("u", "Unrestricted", "Server-to-server geocoding", "link a domain")
 	if strings.Contains(scr, "Unrestricted      Souk Digital storefront") {
 		t.Fatalf("the leaky key has domains:\n%s", scr)
 	}
-	s.send("q")
+	tm.Send("u", "q")
 }

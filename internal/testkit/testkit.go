@@ -1,6 +1,7 @@
 // Package testkit holds the helpers that several packages' tests share: the
 // tmaps binary built once per test process, a buffer safe for concurrent
-// writes, and a self-signed certificate. Only _test.go files import it.
+// writes, a self-signed certificate and a private tmux server to drive a
+// terminal program (tmux.go). Only _test.go files import it.
 package testkit
 
 import (

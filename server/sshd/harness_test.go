@@ -315,68 +315,14 @@ func (m *testModel) colorProfile() string {
 	return m.profile
 }
 
-// tmux is a private tmux server (its own socket) for one test.
-type tmux struct {
-	t    *testing.T
-	sock string
-}
-
-func newTmux(t *testing.T) *tmux {
+// newTmux is a private tmux server for one test; a screen is waited for up
+// to 15s.
+func newTmux(t *testing.T) *testkit.Tmux {
 	t.Helper()
 	needTools(t, "tmux")
-	tm := &tmux{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
-	t.Cleanup(func() { exec.Command("tmux", "-S", tm.sock, "kill-server").Run() })
+	tm := testkit.NewTmux(t)
+	tm.Timeout = 15 * time.Second
 	return tm
-}
-
-func (tm *tmux) cmd(args ...string) string {
-	tm.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-S", tm.sock}, args...)...).CombinedOutput()
-	if err != nil {
-		tm.t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// start runs shell command line in a new detached session of w×h.
-func (tm *tmux) start(name string, w, h int, line string) {
-	tm.t.Helper()
-	tm.cmd("new-session", "-d", "-s", name, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), line)
-}
-
-func (tm *tmux) capture(name string) string {
-	tm.t.Helper()
-	out, err := exec.Command("tmux", "-S", tm.sock, "capture-pane", "-p", "-t", name).CombinedOutput()
-	if err != nil {
-		return ""
-	}
-	return string(out)
-}
-
-// waitScreen waits until the pane shows want.
-func (tm *tmux) waitScreen(name, want string) string {
-	tm.t.Helper()
-	var screen string
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		screen = tm.capture(name)
-		if strings.Contains(screen, want) {
-			return screen
-		}
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("pane %s never showed %q; it shows:\n%s", name, want, screen)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// shellQuote quotes args for sh.
-func shellQuote(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tmaps/console/internal/testkit"
 )
 
 func TestUnauthorizedKeyRefused(t *testing.T) {
@@ -111,9 +113,9 @@ func TestCommandOutputAndExitStatus(t *testing.T) {
 func TestConsoleInTmuxFollowsResize(t *testing.T) {
 	h := newHarness(t, nil)
 	tm := newTmux(t)
-	line := "env TERM=xterm-256color ssh -tt " + shellQuote(h.sshArgs(h.alice, nil)) + "; echo SSH-EXIT=$?; sleep 60"
-	tm.start("c", 100, 30, line)
-	screen := tm.waitScreen("c", "size=100x30")
+	line := "env TERM=xterm-256color ssh -tt " + testkit.ShellQuote(h.sshArgs(h.alice, nil)...) + "; echo SSH-EXIT=$?; sleep 60"
+	tm.Start("c", 100, 30, line)
+	screen := tm.WaitFor("c", "size=100x30")
 	if !strings.Contains(screen, "TEST CONSOLE") || !strings.Contains(screen, "actor=ssh:alice "+h.alice.fingerprint) {
 		t.Fatalf("screen:\n%s", screen)
 	}
@@ -130,8 +132,8 @@ func TestConsoleInTmuxFollowsResize(t *testing.T) {
 		t.Errorf("colour profile for TERM=xterm-256color = %q, want ANSI256", p)
 	}
 
-	tm.cmd("resize-window", "-t", "c", "-x", "72", "-y", "20")
-	tm.waitScreen("c", "size=72x20")
+	tm.Resize("c", 72, 20)
+	tm.WaitFor("c", "size=72x20")
 	if w, hgt := m.size(); w != 72 || hgt != 20 {
 		t.Fatalf("model size after resize = %dx%d, want 72x20", w, hgt)
 	}
@@ -139,8 +141,8 @@ func TestConsoleInTmuxFollowsResize(t *testing.T) {
 	if m.isClosed() {
 		t.Fatal("the model was closed while the session runs")
 	}
-	tm.cmd("send-keys", "-t", "c", "q")
-	tm.waitScreen("c", "SSH-EXIT=0")
+	tm.Send("c", "q")
+	tm.WaitFor("c", "SSH-EXIT=0")
 	waitFor(t, "the model to be closed", m.isClosed)
 }
 
@@ -149,10 +151,10 @@ func TestConsoleColourProfileFollowsClient(t *testing.T) {
 	tm := newTmux(t)
 	// NO_COLOR sent by the client turns colours off for that session only.
 	extra := []string{"-o", "SetEnv=NO_COLOR=1"}
-	tm.start("a", 80, 24, "env TERM=xterm-256color ssh -tt "+shellQuote(h.sshArgs(h.alice, extra))+"; sleep 60")
-	tm.start("b", 80, 24, "env TERM=xterm-256color COLORTERM=truecolor ssh -tt "+shellQuote(h.sshArgs(h.alice, []string{"-o", "SendEnv=COLORTERM"}))+"; sleep 60")
-	tm.waitScreen("a", "TEST CONSOLE")
-	tm.waitScreen("b", "TEST CONSOLE")
+	tm.Start("a", 80, 24, "env TERM=xterm-256color ssh -tt "+testkit.ShellQuote(h.sshArgs(h.alice, extra)...)+"; sleep 60")
+	tm.Start("b", 80, 24, "env TERM=xterm-256color COLORTERM=truecolor ssh -tt "+testkit.ShellQuote(h.sshArgs(h.alice, []string{"-o", "SendEnv=COLORTERM"})...)+"; sleep 60")
+	tm.WaitFor("a", "TEST CONSOLE")
+	tm.WaitFor("b", "TEST CONSOLE")
 	var profiles []string
 	waitFor(t, "two consoles with a colour profile", func() bool {
 		profiles = profiles[:0]
@@ -173,10 +175,10 @@ func TestConsoleOSC52ReachesClient(t *testing.T) {
 	h := newHarness(t, nil)
 	tm := newTmux(t)
 	raw := filepath.Join(t.TempDir(), "raw.out")
-	tm.start("c", 80, 24, "env TERM=xterm-256color ssh -tt "+shellQuote(h.sshArgs(h.alice, nil))+"; sleep 60")
-	tm.cmd("pipe-pane", "-o", "-t", "c", "cat >> "+shellQuote([]string{raw}))
-	tm.waitScreen("c", "TEST CONSOLE")
-	tm.cmd("send-keys", "-t", "c", "c")
+	tm.Start("c", 80, 24, "env TERM=xterm-256color ssh -tt "+testkit.ShellQuote(h.sshArgs(h.alice, nil)...)+"; sleep 60")
+	tm.PipePane("c", raw)
+	tm.WaitFor("c", "TEST CONSOLE")
+	tm.Send("c", "c")
 	// OSC 52 with "copied-text" in base64.
 	want := "\x1b]52;c;Y29waWVkLXRleHQ="
 	waitFor(t, "the OSC 52 sequence in the pane's raw output", func() bool {
@@ -266,8 +268,8 @@ func TestIdleTimeoutCommand(t *testing.T) {
 func TestIdleTimeoutConsole(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.IdleTimeout = time.Second })
 	tm := newTmux(t)
-	tm.start("c", 80, 24, "env TERM=xterm-256color ssh -tt "+shellQuote(h.sshArgs(h.alice, nil))+"; echo SSH-EXIT=$?; sleep 60")
-	screen := tm.waitScreen("c", "SSH-EXIT=1")
+	tm.Start("c", 80, 24, "env TERM=xterm-256color ssh -tt "+testkit.ShellQuote(h.sshArgs(h.alice, nil)...)+"; echo SSH-EXIT=$?; sleep 60")
+	screen := tm.WaitFor("c", "SSH-EXIT=1")
 	if !strings.Contains(screen, "tmaps: idle for 1s, disconnecting") {
 		t.Fatalf("screen after the idle timeout:\n%s", screen)
 	}

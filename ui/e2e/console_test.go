@@ -38,11 +38,10 @@ func need(t *testing.T, tools ...string) {
 
 // term is one tmaps console running in its own tmux server.
 type term struct {
-	t      *testing.T
-	sock   string
-	dir    string
-	env    []string
-	output string
+	t    *testing.T
+	dir  string
+	env  []string
+	tmux *testkit.Tmux
 }
 
 // newTerm prepares a console with its data under a temporary XDG_DATA_HOME.
@@ -50,35 +49,25 @@ func newTerm(t *testing.T, env ...string) *term {
 	t.Helper()
 	need(t, "tmux")
 	dir := t.TempDir()
-	tm := &term{t: t, sock: fmt.Sprintf("tmaps-e2e-%d-%s", os.Getpid(), t.Name()), dir: dir}
+	tm := &term{t: t, dir: dir}
 	tm.env = append([]string{"XDG_DATA_HOME=" + filepath.Join(dir, "data"), "TERM=xterm-256color"}, env...)
 	return tm
 }
 
 // start runs `tmaps args...` in a 120×40 tmux window. OSC 52 copies land in
-// tmux's paste buffer.
+// tmux's paste buffer. A wait that fails shows the console's stderr.
 func (tm *term) start(args ...string) *term {
 	t, dir := tm.t, tm.dir
 	t.Helper()
-	conf := filepath.Join(dir, "tmux.conf")
-	if err := os.WriteFile(conf, []byte("set -g set-clipboard on\nset -g escape-time 0\n"), 0o600); err != nil {
-		t.Fatal(err)
+	tm.tmux = testkit.NewTmux(t, "set -g set-clipboard on", "set -g escape-time 0")
+	tm.tmux.Context = func() string {
+		stderr, _ := os.ReadFile(filepath.Join(dir, "stderr"))
+		return "stderr: " + string(stderr)
 	}
-	cmd := "env " + strings.Join(quoteAll(tm.env), " ") + " " + testkit.Binary(t) + " " + strings.Join(quoteAll(args), " ") +
+	cmd := "env " + testkit.ShellQuote(tm.env...) + " " + testkit.Binary(t) + " " + testkit.ShellQuote(args...) +
 		" 2>" + filepath.Join(dir, "stderr")
-	tm.tmux("-f", conf, "new-session", "-d", "-s", "c", "-x", "120", "-y", "40", cmd)
-	t.Cleanup(func() {
-		exec.Command("tmux", "-L", tm.sock, "kill-server").Run()
-	})
+	tm.tmux.Start("c", 120, 40, cmd)
 	return tm
-}
-
-func quoteAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-	}
-	return out
 }
 
 // cli runs a tmaps command on the same data directory (before the console
@@ -94,56 +83,22 @@ func (tm *term) cli(args ...string) string {
 	return string(out)
 }
 
-func (tm *term) tmux(args ...string) string {
-	tm.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", tm.sock}, args...)...).CombinedOutput()
-	if err != nil {
-		tm.t.Fatalf("tmux %v: %v\n%s", args, err, out)
-	}
-	return string(out)
-}
-
-func (tm *term) screen() string { return tm.tmux("capture-pane", "-p", "-t", "c") }
-
 // waitFor waits until every string is on screen.
 func (tm *term) waitFor(subs ...string) string {
 	tm.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		scr := tm.screen()
-		ok := true
-		for _, s := range subs {
-			if !strings.Contains(scr, s) {
-				ok = false
-			}
-		}
-		if ok {
-			return scr
-		}
-		if time.Now().After(deadline) {
-			stderr, _ := os.ReadFile(filepath.Join(tm.dir, "stderr"))
-			tm.t.Fatalf("waiting for %q; the screen is:\n%s\nstderr: %s", subs, scr, stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return tm.tmux.WaitFor("c", subs...)
 }
 
 func (tm *term) waitGone(s string) {
 	tm.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Contains(tm.screen(), s) {
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("%q stays on screen:\n%s", s, tm.screen())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	tm.tmux.WaitUntil("c", func(scr string) bool { return !strings.Contains(scr, s) }, fmt.Sprintf("%q gone", s))
 }
 
 // keys sends tmux key names one at a time (so Escape is never read as Alt).
 func (tm *term) keys(keys ...string) {
 	tm.t.Helper()
 	for _, k := range keys {
-		tm.tmux("send-keys", "-t", "c", k)
+		tm.tmux.Send("c", k)
 		time.Sleep(60 * time.Millisecond)
 	}
 }
@@ -151,7 +106,7 @@ func (tm *term) keys(keys ...string) {
 // typeText types literal text.
 func (tm *term) typeText(s string) {
 	tm.t.Helper()
-	tm.tmux("send-keys", "-t", "c", "-l", s)
+	tm.tmux.SendLiteral("c", s)
 	time.Sleep(80 * time.Millisecond)
 }
 
@@ -234,7 +189,7 @@ func TestCreateKeySecretOnceAndCopy(t *testing.T) {
 		t.Fatalf("X clipboard: %q, %v (want the secret)", got, err)
 	}
 	// and the OSC 52 sequence reached the terminal: tmux stored it
-	if buf := tm.tmux("show-buffer"); buf != secret {
+	if buf := tm.tmux.Buffer(); buf != secret {
 		t.Fatalf("OSC 52 buffer %q, want the secret", buf)
 	}
 
@@ -260,7 +215,7 @@ func TestCopyWithoutNativeClipboardSaysOSC52(t *testing.T) {
 	secret := secretRe.FindString(scr)
 	tm.keys("c")
 	tm.waitFor("OSC 52")
-	if buf := tm.tmux("show-buffer"); buf != secret {
+	if buf := tm.tmux.Buffer(); buf != secret {
 		t.Fatalf("OSC 52 buffer %q, want the secret", buf)
 	}
 }
@@ -304,7 +259,7 @@ func TestDomainsLinkUnlinkAndDelete(t *testing.T) {
 	tm.cli("keys", "create", "--name", "Solo")
 	tm.start()
 	tm.waitFor("Solo", "unrestricted")
-	if sgr := colourSGR(tm.tmux("capture-pane", "-e", "-p", "-t", "c")); sgr != "" {
+	if sgr := colourSGR(tm.tmux.CaptureEscapes("c")); sgr != "" {
 		t.Fatalf("NO_COLOR is set but the screen has the colour sequence %q", sgr)
 	}
 
