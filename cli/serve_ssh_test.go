@@ -21,20 +21,6 @@ import (
 	"github.com/tmaps/console/model"
 )
 
-// e2eTools fails when a tool of the SSH end-to-end test is missing (`make
-// test` installs them first, with scripts/deps.sh); TMAPS_SKIP_E2E=1 skips.
-func e2eTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("TMAPS_SKIP_E2E") == "" {
-				t.Fatalf("%s is not installed: run `make test`, which installs it (or set TMAPS_SKIP_E2E=1 to skip)", tool)
-			}
-			t.Skipf("%s is not installed and TMAPS_SKIP_E2E=1: the SSH end-to-end test did not run", tool)
-		}
-	}
-}
-
 // TestServeSSHEndToEnd is issue 5's scenario with the real binary, the
 // OpenSSH client and tmux: log in with an authorized key and read the key
 // list; create a key and see its OSC 52 copy in the terminal's raw output;
@@ -42,7 +28,7 @@ func e2eTools(t *testing.T, tools ...string) {
 // the local command's output; resizing the window moves the layout; an
 // unauthorized key is refused; the audit actor is the SSH user and key.
 func TestServeSSHEndToEnd(t *testing.T) {
-	e2eTools(t, "ssh", "ssh-keygen", "tmux")
+	testkit.NeedSSHTools(t, "ssh", "ssh-keygen", "tmux")
 	bin := testkit.Binary(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "data", "console.db")

@@ -137,3 +137,18 @@ func SelfSignedCert(t testing.TB, dir string, hosts ...string) (certFile, keyFil
 	}
 	return certFile, keyFile
 }
+
+// NeedSSHTools fails the test when a tool of the SSH end-to-end tests is
+// missing (`make test` installs them with scripts/deps.sh); with
+// TMAPS_SKIP_E2E=1 set it skips instead, saying so.
+func NeedSSHTools(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("TMAPS_SKIP_E2E") == "" {
+				t.Fatalf("%s is not installed: run `make test`, which installs it (or set TMAPS_SKIP_E2E=1 to skip)", tool)
+			}
+			t.Skipf("%s is not installed and TMAPS_SKIP_E2E=1: the SSH end-to-end test did not run", tool)
+		}
+	}
+}

@@ -22,20 +22,6 @@ import (
 	"github.com/tmaps/console/internal/testkit"
 )
 
-// needTools skips when the OpenSSH client or tmux is missing. `make test`
-// installs them (scripts/deps.sh), so there they always run.
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("TMAPS_SKIP_E2E") == "" {
-				t.Fatalf("%s is not installed: run `make test`, which installs it (or set TMAPS_SKIP_E2E=1 to skip)", tool)
-			}
-			t.Skipf("%s is not installed and TMAPS_SKIP_E2E=1: the SSH end-to-end test did not run", tool)
-		}
-	}
-}
-
 // clientKey is a key pair made with ssh-keygen.
 type clientKey struct {
 	path        string // private key
@@ -91,7 +77,7 @@ type commandCall struct {
 // newHarness starts a server; change cfg before start with edit.
 func newHarness(t *testing.T, edit func(*Config)) *harness {
 	t.Helper()
-	needTools(t, "ssh", "ssh-keygen")
+	testkit.NeedSSHTools(t, "ssh", "ssh-keygen")
 	dir := t.TempDir()
 	h := &harness{t: t, dir: dir, logs: &testkit.SyncBuffer{}}
 	h.alice = newClientKey(t, dir, "alice")
@@ -319,7 +305,7 @@ func (m *testModel) colorProfile() string {
 // to 15s.
 func newTmux(t *testing.T) *testkit.Tmux {
 	t.Helper()
-	needTools(t, "tmux")
+	testkit.NeedSSHTools(t, "tmux")
 	tm := testkit.NewTmux(t)
 	tm.Timeout = 15 * time.Second
 	return tm

@@ -94,7 +94,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 }
 
 func TestAuthorizedKeysParsing(t *testing.T) {
-	needTools(t, "ssh-keygen")
+	testkit.NeedSSHTools(t, "ssh-keygen")
 	dir := t.TempDir()
 	a := newClientKey(t, dir, "a")
 	b := newClientKey(t, dir, "b")
