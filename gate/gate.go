@@ -56,7 +56,7 @@ type Options struct {
 // Gate decides requests against an in-memory index of the store's keys.
 // All its methods are safe for concurrent use.
 type Gate struct {
-	st      store.Store
+	st      store.GateSource
 	opt     Options
 	now     func() time.Time
 	log     *slog.Logger
@@ -87,7 +87,7 @@ const clockTick = 100 * time.Millisecond
 // and keeps the index fresh until ctx ends: on EventKey it reloads that key,
 // on EventDomain or EventResync it reloads every key. It returns an error
 // when the store cannot be watched or read.
-func New(ctx context.Context, s store.Store, opt Options) (*Gate, error) {
+func New(ctx context.Context, s store.GateSource, opt Options) (*Gate, error) {
 	if s == nil {
 		return nil, errors.New("gate: no store")
 	}

@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/tmaps/console/model"
-	"github.com/tmaps/console/server/wire"
 	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/wire"
 )
 
 // DefaultMaxBody is the largest request body accepted (64 KiB).

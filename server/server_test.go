@@ -16,9 +16,9 @@ import (
 
 	"github.com/tmaps/console/internal/testkit"
 	"github.com/tmaps/console/model"
-	"github.com/tmaps/console/server/wire"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
+	"github.com/tmaps/console/store/wire"
 )
 
 type fixture struct {

@@ -46,15 +46,31 @@ func (w *wrapped) Unwrap() error { return w.is }
 // model's validation error (a *model.DomainError for domains), wrapped so
 // errors.Is(err, ErrInvalid) holds.
 type Store interface {
-	// CreateKey creates an Active key and returns it with its secret; the
-	// secret is not kept anywhere.
-	CreateKey(ctx context.Context, name string) (model.Key, string, error)
+	KeyStore
+	DomainStore
+	AuditReader
+	UsageStore
+	Watcher
+	// Close releases the store. Later calls return ErrClosed.
+	Close() error
+}
+
+// KeyReader reads keys.
+type KeyReader interface {
 	// Key returns a key by id, or ErrKeyNotFound.
 	Key(ctx context.Context, id string) (model.Key, error)
 	// KeyByDigest returns the key whose secret has this digest, or ErrKeyNotFound.
 	KeyByDigest(ctx context.Context, d model.Digest) (model.Key, error)
 	// Keys returns every key, oldest first.
 	Keys(ctx context.Context) ([]model.Key, error)
+}
+
+// KeyStore reads and changes keys.
+type KeyStore interface {
+	KeyReader
+	// CreateKey creates an Active key and returns it with its secret; the
+	// secret is not kept anywhere.
+	CreateKey(ctx context.Context, name string) (model.Key, string, error)
 	RenameKey(ctx context.Context, id, name string) (model.Key, error)
 	DisableKey(ctx context.Context, id string) (model.Key, error)
 	EnableKey(ctx context.Context, id string) (model.Key, error)
@@ -63,7 +79,17 @@ type Store interface {
 	// records Replaces/ReplacedBy on both, and returns the new key and its
 	// secret. The old key keeps its status.
 	RotateKey(ctx context.Context, id string) (model.Key, string, error)
+	// LinkKey links domains to a key, all or nothing. Already-linked
+	// domains are left as they are (no audit entry). ErrDomainNotFound
+	// names the first missing domain.
+	LinkKey(ctx context.Context, id string, domains ...string) (model.Key, error)
+	// UnlinkKey unlinks domains from a key, all or nothing; a domain that is
+	// not linked is ignored, an unknown one is ErrDomainNotFound.
+	UnlinkKey(ctx context.Context, id string, domains ...string) (model.Key, error)
+}
 
+// DomainStore reads and changes authorized domains.
+type DomainStore interface {
 	// AddDomain normalises and adds a domain; ErrDomainExists (with the
 	// existing domain returned) when it is already there.
 	AddDomain(ctx context.Context, name string) (model.Domain, error)
@@ -74,31 +100,44 @@ type Store interface {
 	// DeleteDomain removes a domain and unlinks it from every key in one step.
 	// It returns the domain as it was (with the keys it was linked to).
 	DeleteDomain(ctx context.Context, name string) (model.Domain, error)
-	// LinkKey links domains to a key, all or nothing. Already-linked
-	// domains are left as they are (no audit entry). ErrDomainNotFound
-	// names the first missing domain.
-	LinkKey(ctx context.Context, id string, domains ...string) (model.Key, error)
-	// UnlinkKey unlinks domains from a key, all or nothing; a domain that is
-	// not linked is ignored, an unknown one is ErrDomainNotFound.
-	UnlinkKey(ctx context.Context, id string, domains ...string) (model.Key, error)
+}
 
+// AuditReader reads the audit log.
+type AuditReader interface {
 	// Audit returns audit entries matching q, newest first.
 	Audit(ctx context.Context, q AuditQuery) ([]model.AuditEntry, error)
+}
 
+// UsageRecorder takes the gate's counts.
+type UsageRecorder interface {
 	// RecordUsage adds usage counts in one transaction. It writes no audit
 	// entry and publishes one EventUsage.
 	RecordUsage(ctx context.Context, deltas []UsageDelta) error
+}
+
+// UsageStore records and reads usage.
+type UsageStore interface {
+	UsageRecorder
 	// Usage returns hourly buckets matching q, oldest first.
 	Usage(ctx context.Context, q UsageQuery) ([]UsageBucket, error)
 	// RefusedHosts returns the hosts refused with 403 for a key, most
 	// refused first.
 	RefusedHosts(ctx context.Context, keyID string) ([]RefusedHost, error)
+}
 
+// Watcher delivers change events.
+type Watcher interface {
 	// Watch delivers change events until ctx ends, then closes the channel.
 	// Events are hints to reload; a subscriber never blocks the store.
 	Watch(ctx context.Context) (<-chan Event, error)
-	// Close releases the store. Later calls return ErrClosed.
-	Close() error
+}
+
+// GateSource is what the gate reads and writes: keys, their changes, and
+// the usage it counts.
+type GateSource interface {
+	KeyReader
+	UsageRecorder
+	Watcher
 }
 
 // AuditQuery filters the audit log. Zero fields match everything.

@@ -24,8 +24,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tmaps/console/model"
-	"github.com/tmaps/console/server/wire"
 	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/wire"
 )
 
 // ActorHeader carries the caller's audit actor (URL-query-escaped). The
