@@ -2,12 +2,9 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -121,10 +118,10 @@ func loopbackListen(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-func (a *app) newServeLogger(cfg serveConfig) (*slog.Logger, slog.Handler, error) {
+func (a *app) newServeLogger(cfg serveConfig) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		return nil, nil, usagef("--log-level %q: use debug, info, warn or error", cfg.logLevel)
+		return nil, usagef("--log-level %q: use debug, info, warn or error", cfg.logLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler
@@ -134,14 +131,15 @@ func (a *app) newServeLogger(cfg serveConfig) (*slog.Logger, slog.Handler, error
 	case "json":
 		h = slog.NewJSONHandler(a.stderr, opts)
 	default:
-		return nil, nil, usagef("--log-format %q: use text or json", cfg.logFormat)
+		return nil, usagef("--log-format %q: use text or json", cfg.logFormat)
 	}
-	red := server.NewRedactingHandler(h)
-	return slog.New(red), red, nil
+	return slog.New(server.NewRedactingHandler(h)), nil
 }
 
+// serve turns the parsed flags into a server.Daemon and runs it until
+// SIGINT or SIGTERM; SIGHUP reloads its files.
 func (a *app) serve(cfg serveConfig) error {
-	log, handler, err := a.newServeLogger(cfg)
+	log, err := a.newServeLogger(cfg)
 	if err != nil {
 		return err
 	}
@@ -160,24 +158,6 @@ func (a *app) serve(cfg serveConfig) error {
 			"behind a TLS-terminating proxy on this host, listen on loopback with --trusted-proxy CIDR; " +
 			"for local development only, --allow-http")
 	}
-	var tlsConf *tls.Config
-	if useTLS {
-		cert, err := tls.LoadX509KeyPair(cfg.certFile, cfg.keyFile)
-		if err != nil {
-			return fmt.Errorf("load the TLS certificate %s and key %s: %w", cfg.certFile, cfg.keyFile, err)
-		}
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	if cfg.allowHTTP {
-		fmt.Fprintln(a.stderr, "WARNING: --allow-http: serving PLAIN HTTP and letting plain-HTTP requests through the gate.\n"+
-			"WARNING: this is for local development only: API keys and operator tokens cross the network in clear.")
-		log.Warn("--allow-http is set: plain HTTP is served and accepted by the gate; local development only")
-	}
-
-	if cfg.trustActor {
-		log.Warn("--trust-client-actor is set: API changes are audited under the actor each client declares, not the token's name")
-	}
-
 	path := cfg.db
 	if path == "" {
 		return usagef("--db needs a file path")
@@ -185,105 +165,49 @@ func (a *app) serve(cfg serveConfig) error {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
+	ssh, err := a.sshComponent(cfg.ssh, path)
+	if err != nil {
+		return err
+	}
 
+	// SIGHUP is caught from here on: before, it would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	ctx, stop := signal.NotifyContext(a.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	start := time.Now()
-	st, err := bolt.Open(path, bolt.Options{Timeout: a.lockTimeout, Now: a.now})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	// The gate's index lives until the store closes; its flush loop stops
-	// at shutdown with a final flush.
-	gateCtx, gateCancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer gateCancel()
-	g, err := gate.New(gateCtx, st, gate.Options{
-		AllowHTTP: cfg.allowHTTP, TrustedProxies: proxies, FlushEvery: cfg.flushEvery,
-		Logger: log.With("component", "gate"),
-	})
-	if err != nil {
-		return err
-	}
-	runCtx, runCancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer runCancel()
-	runDone := make(chan error, 1)
-	go func() { runDone <- g.Run(runCtx) }()
-
-	api, err := server.New(st, server.Options{
-		Tokens: st, Authorize: g.AuthorizeHandler(), Metrics: g.WriteMetrics, Logger: log.With("component", "api"),
+	dc := server.DaemonConfig{
+		OpenStore: func(context.Context) (server.DaemonStore, error) {
+			return bolt.Open(path, bolt.Options{Timeout: a.lockTimeout, Now: a.now})
+		},
+		Location:         path,
+		Listen:           cfg.listen,
+		AllowHTTP:        cfg.allowHTTP,
+		TrustedProxies:   proxies,
+		FlushEvery:       cfg.flushEvery,
 		TrustActorHeader: cfg.trustActor,
-	})
+		ShutdownTimeout:  cfg.shutdownTimeout,
+		Logger:           log,
+		Stdout:           a.stdout,
+	}
+	if useTLS {
+		dc.TLS = &server.TLSFiles{CertFile: cfg.certFile, KeyFile: cfg.keyFile}
+	}
+	if ssh != nil {
+		dc.Components = append(dc.Components, ssh)
+	}
+	d, err := server.NewDaemon(dc)
 	if err != nil {
 		return err
 	}
-	httpSrv := &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second, // the event stream lifts it for itself
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
-		TLSConfig:         tlsConf,
+	if cfg.allowHTTP {
+		fmt.Fprintln(a.stderr, "WARNING: --allow-http: serving PLAIN HTTP and letting plain-HTTP requests through the gate.\n"+
+			"WARNING: this is for local development only: API keys and operator tokens cross the network in clear.")
+		log.Warn("--allow-http is set: plain HTTP is served and accepted by the gate; local development only")
 	}
-	httpSrv.RegisterOnShutdown(api.Close)
-
-	sshSvc, err := a.startSSH(cfg.ssh, path, st, log)
-	if err != nil {
-		return err
+	if cfg.trustActor {
+		log.Warn("--trust-client-actor is set: API changes are audited under the actor each client declares, not the token's name")
 	}
-	defer sshSvc.stop(cfg.shutdownTimeout)
-
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --listen)", cfg.listen, err)
-	}
-	scheme := "http"
-	if tlsConf != nil {
-		ln = tls.NewListener(ln, tlsConf)
-		scheme = "https"
-	}
-	url := scheme + "://" + ln.Addr().String()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
-
-	log.Info("ready", "url", url, "db", path, "keys", g.Size(), "startup", time.Since(start),
-		"tls", tlsConf != nil, "allow_http", cfg.allowHTTP, "trusted_proxies", len(proxies))
-	fmt.Fprintf(a.stdout, "ready %s\n", url)
-	sshSvc.announce(a.stdout)
-
-	var result error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: finishing requests in flight", "timeout", cfg.shutdownTimeout)
-	case err := <-serveErr:
-		result = fmt.Errorf("serve: %w", err)
-	}
-	shCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := httpSrv.Shutdown(shCtx); err != nil {
-		log.Warn("requests still in flight at the end of the shutdown timeout were cut", "err", err)
-		httpSrv.Close()
-	}
-	sshSvc.stop(cfg.shutdownTimeout)
-	runCancel()
-	if err := <-runDone; err != nil {
-		log.Error("the final usage flush failed", "err", err)
-		if result == nil {
-			result = fmt.Errorf("final usage flush: %w", err)
-		}
-	}
-	gateCancel()
-	if err := st.Close(); err != nil && result == nil {
-		result = err
-	}
-	if result == nil {
-		log.Info("stopped")
-	} else if errors.Is(result, http.ErrServerClosed) {
-		result = nil
-	}
-	return result
+	return d.Run(ctx, hup)
 }

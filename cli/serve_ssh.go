@@ -8,14 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/tmaps/console/server"
 	"github.com/tmaps/console/server/sshd"
-	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/ui"
 )
 
@@ -37,20 +36,10 @@ func addSSHFlags(f *pflag.FlagSet, c *sshFlags) {
 	f.DurationVar(&c.idle, "ssh-idle-timeout", sshd.DefaultIdleTimeout, "end an SSH session after this long without input (0: never)")
 }
 
-// sshService is the SSH server of a running daemon; a nil one (SSH not
-// asked for) does nothing.
-type sshService struct {
-	srv  *sshd.Server
-	ln   net.Listener
-	log  *slog.Logger
-	done chan error
-	once sync.Once
-}
-
-// startSSH checks the SSH flags and, when --ssh-listen is set, loads the
-// keys and listens (so a bad file or a busy port fails before "ready").
-// Serving begins with announce.
-func (a *app) startSSH(c sshFlags, dbPath string, st store.Store, log *slog.Logger) (*sshService, error) {
+// sshComponent checks the SSH flags and, when --ssh-listen is set, returns
+// the daemon component that serves the console over SSH (nil without SSH).
+// Flag mistakes are reported here, before the store is opened.
+func (a *app) sshComponent(c sshFlags, dbPath string) (server.ComponentFunc, error) {
 	if c.listen == "" {
 		if c.authKeys != "" || c.hostKey != "" {
 			return nil, usagef("--authorized-keys and --host-key configure SSH: add --ssh-listen ADDR (e.g. :2222)")
@@ -70,61 +59,74 @@ func (a *app) startSSH(c sshFlags, dbPath string, st store.Store, log *slog.Logg
 	if hostKey == "" {
 		hostKey = filepath.Join(filepath.Dir(dbPath), "ssh_host_ed25519_key")
 	}
-	log = log.With("component", "ssh")
-	srv, err := sshd.New(sshd.Config{
-		Addr:               c.listen,
-		AuthorizedKeysFile: c.authKeys,
-		HostKeyFile:        hostKey,
-		MaxSessions:        c.maxSessions,
-		IdleTimeout:        c.idle,
-		Logger:             log,
-		Console: func(s sshd.Session) tea.Model {
-			// No native clipboard: the server's is not the operator's.
-			// Copies go to the operator's terminal with OSC 52.
-			return ui.New(ui.Config{Store: st, Location: dbPath, Now: a.now, Actor: s.Actor})
-		},
-		Command: func(ctx context.Context, s sshd.Session, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-			return ExecuteWithStore(ctx, st, dbPath, s.Actor, args, stdin, stdout, stderr)
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	ln, err := srv.Listen()
-	if err != nil {
-		return nil, err
-	}
-	return &sshService{srv: srv, ln: ln, log: log}, nil
+	return func(env server.Env) (server.Component, error) {
+		st := env.Store
+		log := env.Logger.With("component", "ssh")
+		srv, err := sshd.New(sshd.Config{
+			Addr:               c.listen,
+			AuthorizedKeysFile: c.authKeys,
+			HostKeyFile:        hostKey,
+			MaxSessions:        c.maxSessions,
+			IdleTimeout:        c.idle,
+			Logger:             log,
+			Console: func(s sshd.Session) tea.Model {
+				// No native clipboard: the server's is not the operator's.
+				// Copies go to the operator's terminal with OSC 52.
+				return ui.New(ui.Config{Store: st, Location: dbPath, Now: a.now, Actor: s.Actor})
+			},
+			Command: func(ctx context.Context, s sshd.Session, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+				return ExecuteWithStore(ctx, st, dbPath, s.Actor, args, stdin, stdout, stderr)
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &sshService{srv: srv, log: log}, nil
+	}, nil
 }
 
-// announce starts serving and prints the address and host key fingerprint.
-func (s *sshService) announce(w io.Writer) {
-	if s == nil {
-		return
+// sshService is the SSH server as a daemon component.
+type sshService struct {
+	srv  *sshd.Server
+	ln   net.Listener
+	log  *slog.Logger
+	done chan error
+}
+
+// Start listens (a busy port fails before "ready") and serves.
+func (s *sshService) Start(context.Context) error {
+	ln, err := s.srv.Listen()
+	if err != nil {
+		return err
 	}
+	s.ln = ln
 	s.done = make(chan error, 1)
-	go func() { s.done <- s.srv.Serve(s.ln) }()
-	fmt.Fprintf(w, "ssh %s host key %s\n", s.ln.Addr(), s.srv.Fingerprint())
+	go func() { s.done <- s.srv.Serve(ln) }()
+	return nil
 }
 
-// stop ends the SSH sessions (each client is told) before the store
-// closes, waiting at most timeout for them; later calls do nothing.
-func (s *sshService) stop(timeout time.Duration) {
-	if s == nil {
-		return
+// Announce is the address and host key fingerprint line of stdout.
+func (s *sshService) Announce() string {
+	return fmt.Sprintf("ssh %s host key %s", s.ln.Addr(), s.srv.Fingerprint())
+}
+
+// Reload re-reads the authorized keys file.
+func (s *sshService) Reload(context.Context) error {
+	n, err := s.srv.ReloadKeys()
+	if err == nil {
+		s.log.Info("ssh authorized keys reloaded", "keys", n)
 	}
-	s.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		if err := s.srv.Shutdown(ctx); err != nil {
-			s.log.Warn("SSH sessions still open at the end of the shutdown timeout were cut", "err", err)
-		}
-		if s.done == nil {
-			s.ln.Close()
-			return
-		}
-		if err := <-s.done; err != nil && !errors.Is(err, sshd.ErrServerClosed) {
-			s.log.Error("ssh server", "err", err)
-		}
-	})
+	return err
+}
+
+// Stop ends the SSH sessions (each client is told) before the store
+// closes, waiting until ctx ends for them.
+func (s *sshService) Stop(ctx context.Context) error {
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.log.Warn("SSH sessions still open at the end of the shutdown timeout were cut", "err", err)
+	}
+	if err := <-s.done; err != nil && !errors.Is(err, sshd.ErrServerClosed) {
+		return fmt.Errorf("ssh server: %w", err)
+	}
+	return nil
 }

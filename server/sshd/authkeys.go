@@ -50,7 +50,10 @@ func stampOf(fi os.FileInfo) fileStamp {
 
 // load reads the file if it changed since the last read. It returns the
 // number of accepted keys and the error that makes the file unusable.
-func (a *authorizedKeys) load() (int, error) {
+func (a *authorizedKeys) load() (int, error) { return a.read(false) }
+
+// read reads the file: always with force, else only if it changed.
+func (a *authorizedKeys) read(force bool) (int, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	fi, err := os.Stat(a.path)
@@ -59,7 +62,7 @@ func (a *authorizedKeys) load() (int, error) {
 		return 0, a.err
 	}
 	st := stampOf(fi)
-	if st == a.stamp && (a.keys != nil || a.err != nil) {
+	if !force && st == a.stamp && (a.keys != nil || a.err != nil) {
 		return len(a.keys), a.err
 	}
 	switch {

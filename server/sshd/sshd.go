@@ -254,6 +254,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// ReloadKeys re-reads the authorized keys file now, even when its size
+// and modification time look unchanged (SIGHUP), and returns how many keys
+// it accepts. An unusable file refuses every login until it is fixed.
+func (s *Server) ReloadKeys() (int, error) {
+	n, err := s.keys.read(true)
+	if err != nil {
+		return 0, fmt.Errorf("ssh: %w", err)
+	}
+	return n, nil
+}
+
+// Sessions is the number of sessions open now.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
 // Close closes the listener and every connection at once.
 func (s *Server) Close() error {
 	s.quitOnce.Do(func() { close(s.quit) })

@@ -1,0 +1,433 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tmaps/console/gate"
+	"github.com/tmaps/console/store"
+)
+
+// DaemonStore is a store the daemon can serve: the data and the operator
+// tokens of the management API.
+type DaemonStore interface {
+	store.Store
+	store.TokenStore
+}
+
+// StoreOpener opens the store a daemon serves; the daemon closes it at
+// the end of its shutdown. It is the backend's extension point: the bolt
+// file today, another backend (an etcd cluster) by handing its own opener.
+// A store may also implement store.HealthChecker (for /readyz),
+// store.Backuper (GET /v1/backup) and store.Sizer (store size metric).
+type StoreOpener func(ctx context.Context) (DaemonStore, error)
+
+// Component is a part of the daemon that runs beside the API: the SSH
+// server, a maintenance loop, an alert sender. Components are built once
+// the store and the gate are up, start in the order given before the daemon
+// is ready, and stop in reverse order before the store closes.
+type Component interface {
+	// Start begins the work and returns once it is under way (listening,
+	// loop started). An error aborts the daemon's start before "ready".
+	Start(ctx context.Context) error
+	// Stop ends the work, waiting at most until ctx ends (the shutdown
+	// timeout) for what is in flight.
+	Stop(ctx context.Context) error
+}
+
+// Reloader is a Component with files to re-read on SIGHUP.
+type Reloader interface {
+	Reload(ctx context.Context) error
+}
+
+// Announcer is a Component with a line to print on the daemon's stdout
+// once it is ready, e.g. "ssh 127.0.0.1:2222 host key SHA256:…".
+type Announcer interface {
+	Announce() string
+}
+
+// Env is what a component is built from.
+type Env struct {
+	Store  DaemonStore
+	Gate   *gate.Gate
+	Logger *slog.Logger
+}
+
+// ComponentFunc builds a component from the running daemon's parts.
+// A nil Component (with a nil error) means "nothing to run".
+type ComponentFunc func(Env) (Component, error)
+
+// TLSFiles are the certificate and key files of the listener, re-read on
+// Reload.
+type TLSFiles struct {
+	CertFile, KeyFile string
+}
+
+// DaemonConfig configures a Daemon. OpenStore is required; zero values
+// elsewhere take the defaults of `tmaps serve`.
+type DaemonConfig struct {
+	// OpenStore opens the store; Location names it in logs (a path, URLs).
+	OpenStore StoreOpener
+	Location  string
+	// Listen is the API's TCP address (host:port; port 0 picks one).
+	Listen string
+	// TLS serves HTTPS with these files; nil serves plain HTTP (the caller
+	// checked that this is allowed: --allow-http or a trusted proxy).
+	TLS *TLSFiles
+	// AllowHTTP, TrustedProxies and FlushEvery configure the gate.
+	AllowHTTP      bool
+	TrustedProxies []netip.Prefix
+	FlushEvery     time.Duration
+	// TrustActorHeader: see Options.TrustActorHeader.
+	TrustActorHeader bool
+	// ShutdownTimeout bounds how long requests and sessions in flight may
+	// take to finish at shutdown; 0 means 10 s.
+	ShutdownTimeout time.Duration
+	// Components run beside the API, in this order (see Component).
+	Components []ComponentFunc
+	// Logger receives the daemon's logs; nil discards them. Wrap its
+	// handler with NewRedactingHandler.
+	Logger *slog.Logger
+	// Stdout receives "ready URL" and the components' announcements once
+	// the daemon accepts connections; nil discards them.
+	Stdout io.Writer
+	// Notify tells a service manager the daemon's state ("READY=1",
+	// "RELOADING=1…", "STOPPING=1"); nil sends nothing.
+	Notify func(state string)
+}
+
+// DefaultShutdownTimeout is DaemonConfig.ShutdownTimeout's default.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// Daemon is `tmaps serve` without its command line: it opens the store,
+// loads the gate, serves the management API and its components, reloads
+// its files on Reload, and shuts down in order (requests and sessions in
+// flight finish, the last usage counts are flushed, then the store closes).
+type Daemon struct {
+	cfg DaemonConfig
+	log *slog.Logger
+
+	st    DaemonStore
+	gate  *gate.Gate
+	api   *Server
+	http  *http.Server
+	ln    net.Listener
+	url   string
+	certs *certReloader
+	comps []Component
+
+	gateCancel context.CancelFunc // ends the gate's index watch
+	runCancel  context.CancelFunc // ends the gate's flush loop (final flush)
+	runDone    chan error
+	serveErr   chan error
+
+	started  time.Time
+	running  bool // Start succeeded
+	stopping atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// NewDaemon checks cfg; it does no I/O (Start does).
+func NewDaemon(cfg DaemonConfig) (*Daemon, error) {
+	if cfg.OpenStore == nil {
+		return nil, errors.New("daemon: no store opener")
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.TLS != nil && (cfg.TLS.CertFile == "" || cfg.TLS.KeyFile == "") {
+		return nil, errors.New("daemon: TLS needs both a certificate and a key file")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	return &Daemon{cfg: cfg, log: log}, nil
+}
+
+// Start opens the store, loads the gate's index, builds the API and the
+// components, listens, and announces "ready URL" on Stdout. When it fails,
+// what it had started is stopped again and the store is closed.
+func (d *Daemon) Start(ctx context.Context) (err error) {
+	d.started = time.Now()
+	if d.cfg.TLS != nil {
+		d.certs = &certReloader{files: *d.cfg.TLS, log: d.log}
+		if err := d.certs.load(); err != nil {
+			return err
+		}
+	}
+	st, err := d.cfg.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	d.st = st
+	defer func() {
+		if err != nil {
+			d.abort()
+		}
+	}()
+
+	// The gate's index lives until the store closes; its flush loop stops
+	// at shutdown with a final flush.
+	gateCtx, gateCancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.gateCancel = gateCancel
+	d.gate, err = gate.New(gateCtx, st, gate.Options{
+		AllowHTTP: d.cfg.AllowHTTP, TrustedProxies: d.cfg.TrustedProxies, FlushEvery: d.cfg.FlushEvery,
+		Logger: d.log.With("component", "gate"),
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, runCancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.runCancel = runCancel
+	d.runDone = make(chan error, 1)
+	go func() { d.runDone <- d.gate.Run(runCtx) }()
+
+	d.api, err = New(st, Options{
+		Tokens: st, Authorize: d.gate.AuthorizeHandler(), Metrics: d.gate.WriteMetrics,
+		Logger: d.log.With("component", "api"), TrustActorHeader: d.cfg.TrustActorHeader,
+	})
+	if err != nil {
+		return err
+	}
+	d.http = &http.Server{
+		Handler:           d.api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second, // the event stream lifts it for itself
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	d.http.RegisterOnShutdown(d.api.Close)
+
+	env := Env{Store: st, Gate: d.gate, Logger: d.log}
+	for _, mk := range d.cfg.Components {
+		c, err := mk(env)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			continue
+		}
+		if err := c.Start(ctx); err != nil {
+			return err
+		}
+		d.comps = append(d.comps, c)
+	}
+
+	ln, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --listen)", d.cfg.Listen, err)
+	}
+	scheme := "http"
+	if d.certs != nil {
+		ln = tls.NewListener(ln, &tls.Config{GetCertificate: d.certs.get, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	d.ln = ln
+	d.url = scheme + "://" + ln.Addr().String()
+	d.serveErr = make(chan error, 1)
+	go func() { d.serveErr <- d.http.Serve(ln) }()
+
+	d.log.Info("ready", "url", d.url, "store", d.cfg.Location, "keys", d.gate.Size(), "startup", time.Since(d.started),
+		"tls", d.certs != nil, "allow_http", d.cfg.AllowHTTP, "trusted_proxies", len(d.cfg.TrustedProxies))
+	fmt.Fprintf(d.cfg.Stdout, "ready %s\n", d.url)
+	for _, c := range d.comps {
+		if a, ok := c.(Announcer); ok {
+			fmt.Fprintln(d.cfg.Stdout, a.Announce())
+		}
+	}
+	d.running = true
+	d.notify("READY=1")
+	return nil
+}
+
+// abort undoes a failed Start.
+func (d *Daemon) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer cancel()
+	for i := len(d.comps) - 1; i >= 0; i-- {
+		_ = d.comps[i].Stop(ctx)
+	}
+	d.comps = nil
+	if d.runCancel != nil {
+		d.runCancel()
+		<-d.runDone
+	}
+	if d.gateCancel != nil {
+		d.gateCancel()
+	}
+	d.st.Close()
+}
+
+// URL is the API's base URL, e.g. https://127.0.0.1:8443, once started.
+func (d *Daemon) URL() string { return d.url }
+
+// Gate is the daemon's gate, once started.
+func (d *Daemon) Gate() *gate.Gate { return d.gate }
+
+// Run starts the daemon, reloads it on each value from reload (SIGHUP),
+// and shuts it down when ctx ends (SIGINT, SIGTERM) or serving fails.
+func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) error {
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	var result error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info("shutting down: finishing requests in flight", "timeout", d.cfg.ShutdownTimeout)
+			break loop
+		case err := <-d.serveErr:
+			result = fmt.Errorf("serve: %w", err)
+			break loop
+		case <-reload:
+			// Reload logs its own failures; the daemon serves on with
+			// what it had.
+			_ = d.Reload(ctx)
+		}
+	}
+	if err := d.Shutdown(); result == nil {
+		result = err
+	}
+	return result
+}
+
+// Reload re-reads the daemon's files: the TLS certificate and key, and
+// those of components that are Reloaders (the SSH authorized keys).
+// Connections, requests and sessions in flight are untouched; a file that
+// fails to load keeps its previous version in use, and the error says so.
+func (d *Daemon) Reload(ctx context.Context) error {
+	d.notify(reloadingState())
+	defer d.notify("READY=1")
+	var errs []error
+	if d.certs != nil {
+		if err := d.certs.load(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, c := range d.comps {
+		if r, ok := c.(Reloader); ok {
+			if err := r.Reload(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		d.log.Error("reload failed: serving on with the previous files", "err", err)
+	} else {
+		d.log.Info("reloaded")
+	}
+	return err
+}
+
+// Shutdown stops the daemon in order: no new connections; requests,
+// event streams and component work in flight end within ShutdownTimeout;
+// the gate flushes its last usage counts; the store closes. Later calls
+// return the first call's result.
+func (d *Daemon) Shutdown() error {
+	d.stopOnce.Do(func() { d.stopErr = d.shutdown() })
+	return d.stopErr
+}
+
+func (d *Daemon) shutdown() error {
+	if !d.running {
+		return nil
+	}
+	d.stopping.Store(true)
+	d.notify("STOPPING=1")
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := d.http.Shutdown(ctx); err != nil {
+			d.log.Warn("requests still in flight at the end of the shutdown timeout were cut", "err", err)
+			d.http.Close()
+		}
+	})
+	for i := len(d.comps) - 1; i >= 0; i-- {
+		if err := d.comps[i].Stop(ctx); err != nil {
+			d.log.Warn("a component did not stop cleanly", "err", err)
+		}
+	}
+	wg.Wait()
+	var result error
+	d.runCancel()
+	if err := <-d.runDone; err != nil {
+		d.log.Error("the final usage flush failed", "err", err)
+		result = fmt.Errorf("final usage flush: %w", err)
+	}
+	d.gateCancel()
+	if err := d.st.Close(); err != nil && result == nil {
+		result = err
+	}
+	if result == nil {
+		d.log.Info("stopped")
+	}
+	return result
+}
+
+func (d *Daemon) notify(state string) {
+	if d.cfg.Notify != nil {
+		d.cfg.Notify(state)
+	}
+}
+
+// reloadingState is the sd_notify message that starts a reload; systemd's
+// Type=notify-reload wants the monotonic time with it.
+func reloadingState() string {
+	return fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec())
+}
+
+// certReloader serves the certificate of its files as last loaded.
+type certReloader struct {
+	files TLSFiles
+	log   *slog.Logger
+	cur   atomic.Pointer[tls.Certificate]
+}
+
+// load reads the files; on failure the previous certificate stays.
+func (c *certReloader) load() error {
+	cert, err := tls.LoadX509KeyPair(c.files.CertFile, c.files.KeyFile)
+	if err != nil {
+		return fmt.Errorf("load the TLS certificate %s and key %s: %w", c.files.CertFile, c.files.KeyFile, err)
+	}
+	c.cur.Store(&cert)
+	if leaf := cert.Leaf; leaf != nil {
+		c.log.Info("TLS certificate loaded", "file", c.files.CertFile, "subject", leaf.Subject.String(),
+			"not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (c *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, the clock systemd
+// compares MONOTONIC_USEC with.
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano() / 1e3
+}

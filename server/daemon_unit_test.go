@@ -1,0 +1,356 @@
+package server_test
+
+// Tests of server.Daemon in this process, without the binary: start,
+// ready, components, reload and ordered shutdown.
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tmaps/console/internal/testkit"
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/server"
+	"github.com/tmaps/console/store/bolt"
+)
+
+// recorder keeps what a daemon told its service manager and its stdout.
+type recorder struct {
+	mu     sync.Mutex
+	states []string
+}
+
+func (r *recorder) notify(s string) {
+	r.mu.Lock()
+	r.states = append(r.states, s)
+	r.mu.Unlock()
+}
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.states...)
+}
+
+// probe is a component that records its lifecycle in a shared log and
+// reads the store when it stops (which must still be open then).
+type probe struct {
+	name     string
+	log      *recorder
+	env      server.Env
+	startErr error
+	reloads  int
+	stopRead error
+}
+
+func (p *probe) Start(context.Context) error {
+	p.log.notify("start " + p.name)
+	return p.startErr
+}
+
+func (p *probe) Stop(ctx context.Context) error {
+	_, p.stopRead = p.env.Store.Keys(ctx)
+	p.log.notify("stop " + p.name)
+	return nil
+}
+
+func (p *probe) Reload(context.Context) error {
+	p.reloads++
+	p.log.notify("reload " + p.name)
+	return nil
+}
+
+func (p *probe) Announce() string { return "probe " + p.name }
+
+func (p *probe) build(env server.Env) (server.Component, error) {
+	p.env = env
+	return p, nil
+}
+
+func boltOpener(path string) server.StoreOpener {
+	return func(context.Context) (server.DaemonStore, error) {
+		return bolt.Open(path, bolt.Options{})
+	}
+}
+
+func TestDaemonLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "console.db")
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, token, err := st.CreateToken(ctx, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := st.CreateKey(ctx, "lifecycle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	events := &recorder{}
+	a := &probe{name: "a", log: events}
+	b := &probe{name: "b", log: events}
+	var out testkit.SyncBuffer
+	d, err := server.NewDaemon(server.DaemonConfig{
+		OpenStore: boltOpener(db), Location: db, Listen: "127.0.0.1:0", AllowHTTP: true,
+		Components: []server.ComponentFunc{a.build, b.build},
+		Stdout:     &out, Notify: events.notify, FlushEvery: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := "ready " + d.URL() + "\nprobe a\nprobe b\n"; out.String() != want {
+		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+	// The store is the daemon's: another open is refused while it runs.
+	if _, err := bolt.Open(db, bolt.Options{Timeout: 50 * time.Millisecond}); err == nil {
+		t.Fatal("the store opened twice")
+	}
+	req, _ := http.NewRequest("GET", d.URL()+"/v1/keys", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /v1/keys: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(d.URL() + "/v1/authorize?api_key=" + secret)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("gate: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	if err := d.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.reloads != 1 || b.reloads != 1 {
+		t.Fatalf("reloads: a %d b %d", a.reloads, b.reloads)
+	}
+	if err := d.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Shutdown(); err != nil {
+		t.Fatalf("a second Shutdown: %v", err)
+	}
+	if a.stopRead != nil || b.stopRead != nil {
+		t.Fatalf("a component stopped after the store closed: %v %v", a.stopRead, b.stopRead)
+	}
+
+	// Components start in order before READY, reload inside RELOADING …
+	// READY, and stop in reverse order after STOPPING.
+	got := events.list()
+	if len(got) == 10 && strings.HasPrefix(got[3], "RELOADING=1\nMONOTONIC_USEC=") {
+		got[3] = "RELOADING"
+	}
+	want := "start a,start b,READY=1,RELOADING,reload a,reload b,READY=1,STOPPING=1,stop b,stop a"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("events %q,\nwant %s", got, want)
+	}
+
+	// The store is closed (the lock is free) and the final flush counted
+	// the gate request.
+	st, err = bolt.Open(db, bolt.Options{Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("the store is still held after Shutdown: %v", err)
+	}
+	defer st.Close()
+	k, err := st.KeyByDigest(ctx, model.DigestOf(secret))
+	if err != nil || k.LastUsed.IsZero() {
+		t.Fatalf("the final flush did not record the gate request: %+v %v", k, err)
+	}
+}
+
+// A failed start stops what had started and releases the store.
+func TestDaemonStartFailureReleasesTheStore(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "console.db")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	for _, tc := range []struct {
+		name   string
+		listen string
+		failB  error
+		want   string
+		events []string
+	}{
+		{"component", "127.0.0.1:0", errors.New("b cannot start"), "b cannot start", []string{"start a", "start b", "stop a"}},
+		{"listen", busy.Addr().String(), nil, "pick another with --listen", []string{"start a", "start b", "stop b", "stop a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			events := &recorder{}
+			a := &probe{name: "a", log: events}
+			b := &probe{name: "b", log: events, startErr: tc.failB}
+			d, err := server.NewDaemon(server.DaemonConfig{
+				OpenStore: boltOpener(db), Listen: tc.listen, AllowHTTP: true,
+				Components: []server.ComponentFunc{a.build, b.build}, Notify: events.notify,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = d.Start(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Start: %v, want %q", err, tc.want)
+			}
+			if got := events.list(); strings.Join(got, ",") != strings.Join(tc.events, ",") {
+				t.Fatalf("events %q, want %q (and no READY=1)", got, tc.events)
+			}
+			st, err := bolt.Open(db, bolt.Options{Timeout: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("the store is still held after a failed start: %v", err)
+			}
+			st.Close()
+			if err := d.Shutdown(); err != nil {
+				t.Fatalf("Shutdown after a failed start: %v", err)
+			}
+		})
+	}
+}
+
+// Run shuts down when its context ends and reloads on each signal.
+func TestDaemonRun(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "console.db")
+	events := &recorder{}
+	a := &probe{name: "a", log: events}
+	d, err := server.NewDaemon(server.DaemonConfig{
+		OpenStore: boltOpener(db), Listen: "127.0.0.1:0", AllowHTTP: true,
+		Components: []server.ComponentFunc{a.build}, Notify: events.notify,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	reload := make(chan os.Signal)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, reload) }()
+	waitFor(t, func() bool { return len(events.list()) >= 2 })
+	reload <- os.Interrupt // any value: Run does not look at it
+	waitFor(t, func() bool { return a.reloadsSeen(events) == 1 })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if got := events.list(); got[len(got)-1] != "stop a" {
+		t.Fatalf("events %q", got)
+	}
+}
+
+func (p *probe) reloadsSeen(r *recorder) int {
+	n := 0
+	for _, s := range r.list() {
+		if s == "reload "+p.name {
+			n++
+		}
+	}
+	return n
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 20s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// servedCert returns the certificate the daemon presents on a new
+// connection, and that connection.
+func servedCert(t *testing.T, addr string) (*x509.Certificate, *tls.Conn) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn.ConnectionState().PeerCertificates[0], conn
+}
+
+// Reload swaps the TLS certificate for new connections; an open
+// connection goes on; a broken file keeps the previous certificate.
+func TestDaemonReloadTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := testkit.SelfSignedCert(t, dir, "old.test")
+	d, err := server.NewDaemon(server.DaemonConfig{
+		OpenStore: boltOpener(filepath.Join(dir, "console.db")), Listen: "127.0.0.1:0",
+		TLS: &server.TLSFiles{CertFile: certFile, KeyFile: keyFile},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown()
+	addr := strings.TrimPrefix(d.URL(), "https://")
+	old, conn := servedCert(t, addr)
+	defer conn.Close()
+	if old.Subject.CommonName != "old.test" {
+		t.Fatalf("served %q", old.Subject.CommonName)
+	}
+
+	newDir := t.TempDir()
+	nc, nk := testkit.SelfSignedCert(t, newDir, "new.test")
+	for _, p := range [][2]string{{nc, certFile}, {nk, keyFile}} {
+		b, _ := os.ReadFile(p[0])
+		if err := os.WriteFile(p[1], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c, c2 := servedCert(t, addr); c.Subject.CommonName != "new.test" {
+		t.Fatalf("after reload: served %q", c.Subject.CommonName)
+	} else {
+		c2.Close()
+	}
+	// The connection opened before the reload still works.
+	if _, err := io.WriteString(conn, "GET /v1/authorize HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 12)
+	if _, err := io.ReadFull(conn, buf); err != nil || !bytes.HasPrefix(buf, []byte("HTTP/1.1 401")) {
+		t.Fatalf("old connection after reload: %q %v", buf, err)
+	}
+
+	// A broken certificate file: Reload says so, the new one stays.
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("junk")}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), certFile) {
+		t.Fatalf("Reload with a broken certificate: %v", err)
+	}
+	if c, c2 := servedCert(t, addr); c.Subject.CommonName != "new.test" {
+		t.Fatalf("after a failed reload: served %q", c.Subject.CommonName)
+	} else {
+		c2.Close()
+	}
+}
