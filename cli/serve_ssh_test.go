@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -222,6 +223,18 @@ func TestServeSSHEndToEnd(t *testing.T) {
 
 	// The second console sees the new key without any key press.
 	tm.WaitUntil("b", contains("made-over-ssh"), "the key created in the other session")
+
+	// SIGHUP re-reads the authorized keys and keeps both sessions: the
+	// resize below is answered by the same session.
+	if err := daemon.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(logs.String(), "ssh authorized keys reloaded"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload after SIGHUP; log:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	// Resize console A: the layout follows (help line on the new last row,
 	// dialog re-wrapped within 60 columns).

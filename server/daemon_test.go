@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +28,7 @@ import (
 
 	"github.com/tmaps/console/internal/testkit"
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
 )
 
@@ -503,4 +507,144 @@ func BenchmarkServeReady100k(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+// TestServeSIGHUP reloads the TLS certificate of the real binary with
+// SIGHUP in the middle of a gate load on kept-alive and new connections:
+// no request fails, new connections get the new certificate, and every
+// counted request reaches the store after SIGTERM. (Before the daemon
+// caught SIGHUP, it died with exit 129 and lost the unflushed counts.)
+func TestServeSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := testkit.SelfSignedCert(t, dir, "old.test")
+	db := filepath.Join(dir, "console.db")
+	out, stderr, code := run(t, nil, "keys", "create", "--name", "hup", "--db", db)
+	if code != 0 {
+		t.Fatalf("keys create: %d %s", code, stderr)
+	}
+	secret := strings.TrimSpace(out)
+	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile,
+		"--flush-every", "1h", "--log-level", "info")
+	addr := strings.TrimPrefix(d.url, "https://")
+
+	newDir := t.TempDir()
+	newCert, newKey := testkit.SelfSignedCert(t, newDir, "new.test")
+	pool := x509.NewCertPool()
+	for _, f := range []string{certFile, newCert} {
+		b, _ := os.ReadFile(f)
+		pool.AppendCertsFromPEM(b)
+	}
+	served := func() string {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool})
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if cn := served(); cn != "old.test" {
+		t.Fatalf("served %q before SIGHUP", cn)
+	}
+
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 6 {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: w%2 == 1}
+		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		wg.Go(func() {
+			defer tr.CloseIdleConnections()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(d.url + "/v1/authorize?api_key=" + secret)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusNoContent {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	waitN := func(n int64) {
+		deadline := time.Now().Add(30 * time.Second)
+		for ok.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d requests in 30s", ok.Load())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitN(200)
+	for _, p := range [][2]string{{newCert, certFile}, {newKey, keyFile}} {
+		b, _ := os.ReadFile(p[0])
+		if err := os.WriteFile(p[1], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.stderr.String(), "msg=reloaded") {
+		select {
+		case <-d.exited:
+			t.Fatalf("SIGHUP ended the daemon: %v\n%s", d.err, d.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged:\n%s", d.stderr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	waitN(ok.Load() + 200)
+	close(stop)
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Fatalf("%d of %d requests failed around SIGHUP, first: %v", n, n+ok.Load(), firstErr.Load())
+	}
+	if cn := served(); cn != "new.test" {
+		t.Fatalf("served %q after SIGHUP, want the new certificate", cn)
+	}
+
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	d.wait(t)
+	if d.err != nil {
+		t.Fatalf("SIGTERM after SIGHUP: %v\n%s", d.err, d.stderr)
+	}
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	k, err := st.KeyByDigest(context.Background(), model.DigestOf(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buckets, err := st.Usage(context.Background(), store.UsageQuery{KeyID: k.ID, Since: time.Now().Add(-2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counted uint64
+	for _, b := range buckets {
+		counted += b.Allowed
+	}
+	if counted != uint64(ok.Load()) {
+		t.Fatalf("the store counted %d allowed requests, the clients got %d answers", counted, ok.Load())
+	}
+	t.Logf("%d requests, 0 failed, all counted; certificate swapped by SIGHUP", ok.Load())
 }
