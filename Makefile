@@ -3,6 +3,9 @@
 GO       ?= go
 BIN      := bin/tmaps
 FUZZTIME ?= 3s
+# The commit `tmaps --version` shows when Go stamps none (GOFLAGS=-buildvcs=false).
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+LDFLAGS  := -X github.com/tmaps/console/internal/buildinfo.commit=$(COMMIT)
 # Fuzz targets (package:target), each run for FUZZTIME by `make test`.
 FUZZ     := ./model:FuzzNormalizeDomain ./model:FuzzHeaderHost ./store/bolt:FuzzDecode ./gate:FuzzAPIKeys
 
@@ -10,7 +13,7 @@ FUZZ     := ./model:FuzzNormalizeDomain ./model:FuzzHeaderHost ./store/bolt:Fuzz
 
 ## build: compile bin/tmaps
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 ## run: build, then open the console on the local store
 run: build

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -101,5 +102,32 @@ func TestBinary(t *testing.T) {
 	// And once it is released the binary works again.
 	if code, stdout, _ := run("keys", "list"); code != 0 || !strings.Contains(stdout, "\tx\t") {
 		t.Errorf("after release: exit %d, %q", code, stdout)
+	}
+}
+
+// TestVersion: `tmaps --version` prints the build on stdout; a build
+// without VCS stamps shows the commit the Makefile passes with -ldflags.
+func TestVersion(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const flag = "-X github.com/tmaps/console/internal/buildinfo.commit="
+	if !strings.Contains(string(mk), flag) {
+		t.Fatalf("the Makefile does not pass %q", flag)
+	}
+	bin := filepath.Join(t.TempDir(), "tmaps")
+	build := exec.Command("go", "build", "-buildvcs=false", "-ldflags", flag+"c0ffee123456", "-o", bin, "github.com/tmaps/console")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var out, errb bytes.Buffer
+	cmd := exec.Command(bin, "--version")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil || errb.Len() != 0 {
+		t.Fatalf("tmaps --version: %v, stderr %q", err, errb.String())
+	}
+	if !regexp.MustCompile(`^tmaps \S+, commit c0ffee123456, go1\.\S+ \S+/\S+\n$`).MatchString(out.String()) {
+		t.Fatalf("tmaps --version printed %q", out.String())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
+	"github.com/tmaps/console/internal/buildinfo"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 )
@@ -235,6 +236,8 @@ func (a *app) newRoot() *cobra.Command {
 		}),
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.Version = buildinfo.Get().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{err.Error()}
 	})

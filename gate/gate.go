@@ -71,6 +71,13 @@ type Gate struct {
 	version uint64
 	changed chan struct{}
 
+	// loadedAt and updatedAt are the unix nanoseconds of the first full
+	// load and of the latest change applied to the index; watching is
+	// true while store events reach the index (see Status).
+	loadedAt  atomic.Int64
+	updatedAt atomic.Int64
+	watching  atomic.Bool
+
 	usage usage
 	met   metrics
 
@@ -120,6 +127,10 @@ func New(ctx context.Context, s store.GateSource, opt Options) (*Gate, error) {
 		return nil, fmt.Errorf("gate: loading keys: %w", err)
 	}
 	g.log.Info("gate index loaded", "keys", g.idx.size.Load(), "took", time.Since(start))
+	now := time.Now().UnixNano()
+	g.loadedAt.Store(now)
+	g.updatedAt.Store(now)
+	g.watching.Store(true)
 	go g.watch(ctx, events)
 	return g, nil
 }
@@ -148,6 +159,7 @@ func (g *Gate) usageNow() int64 {
 
 // watch applies store events to the index until the channel closes.
 func (g *Gate) watch(ctx context.Context, events <-chan store.Event) {
+	defer g.watching.Store(false)
 	for ev := range events {
 		var err error
 		switch ev.Kind {
@@ -225,6 +237,7 @@ func (g *Gate) reloadAll(ctx context.Context) error {
 
 // bump records that a store change was applied and wakes WaitVersion.
 func (g *Gate) bump() {
+	g.updatedAt.Store(time.Now().UnixNano())
 	g.verMu.Lock()
 	g.version++
 	close(g.changed)
@@ -270,6 +283,36 @@ func (g *Gate) indexed(id string) *model.Key {
 		return e.key
 	}
 	return nil
+}
+
+// Status describes the index for readiness checks (/readyz).
+type Status struct {
+	// Loaded is true once every key was loaded; Keys counts them now.
+	Loaded bool `json:"loaded"`
+	Keys   int  `json:"keys"`
+	// Version counts the store changes applied since the load.
+	Version uint64 `json:"version"`
+	// Watching is true while the store's change events reach the index:
+	// false means changes are no longer applied (the gate is stale).
+	Watching bool `json:"watching"`
+	// LoadedAt is the time of the load, UpdatedAt of the latest change
+	// applied, AgeSeconds the seconds since UpdatedAt.
+	LoadedAt   time.Time `json:"loaded_at,omitzero"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+	AgeSeconds float64   `json:"age_seconds"`
+}
+
+// Status returns the index's state now.
+func (g *Gate) Status() Status {
+	s := Status{Keys: g.Size(), Version: g.Version(), Watching: g.watching.Load()}
+	if l := g.loadedAt.Load(); l != 0 {
+		s.Loaded = true
+		s.LoadedAt = time.Unix(0, l).UTC()
+		u := time.Unix(0, g.updatedAt.Load())
+		s.UpdatedAt = u.UTC()
+		s.AgeSeconds = time.Since(u).Round(time.Millisecond).Seconds()
+	}
+	return s
 }
 
 // Size returns how many keys the index holds.

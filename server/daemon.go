@@ -135,7 +135,8 @@ type Daemon struct {
 	serveErr   chan error
 
 	started  time.Time
-	running  bool // Start succeeded
+	running  bool        // Start succeeded
+	ready    atomic.Bool // Start succeeded, for Readiness
 	stopping atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
@@ -203,6 +204,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.api, err = New(st, Options{
 		Tokens: st, Authorize: d.gate.AuthorizeHandler(), Metrics: d.gate.WriteMetrics,
 		Logger: d.log.With("component", "api"), TrustActorHeader: d.cfg.TrustActorHeader,
+		Readiness: d.Readiness,
 	})
 	if err != nil {
 		return err
@@ -256,6 +258,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		}
 	}
 	d.running = true
+	d.ready.Store(true)
 	d.notify("READY=1")
 	return nil
 }
@@ -283,6 +286,36 @@ func (d *Daemon) URL() string { return d.url }
 
 // Gate is the daemon's gate, once started.
 func (d *Daemon) Gate() *gate.Gate { return d.gate }
+
+// Readiness checks the store and the gate for GET /readyz.
+func (d *Daemon) Readiness(ctx context.Context) Readiness {
+	rd := Readiness{Store: storeHealth(ctx, d.st), Gate: d.gate.Status()}
+	switch {
+	case d.stopping.Load():
+		rd.Status = StatusStopping
+	case !d.ready.Load():
+		rd.Status = StatusStarting
+	case !rd.Store.OK || !rd.Gate.Loaded || !rd.Gate.Watching:
+		rd.Status = StatusNotReady
+	default:
+		rd.Status = StatusReady
+	}
+	return rd
+}
+
+// storeHealth asks the store, or looks a key up when it cannot be asked.
+func storeHealth(ctx context.Context, st store.Store) store.Health {
+	if hc, ok := st.(store.HealthChecker); ok {
+		return hc.Health(ctx)
+	}
+	h := store.Health{Backend: fmt.Sprintf("%T", st)}
+	if _, err := st.Key(ctx, "k-readyz"); err == nil || errors.Is(err, store.ErrNotFound) {
+		h.OK = true
+	} else {
+		h.Error = "the store cannot be read"
+	}
+	return h
+}
 
 // Run starts the daemon, reloads it on each value from reload (SIGHUP),
 // and shuts it down when ctx ends (SIGINT, SIGTERM) or serving fails.

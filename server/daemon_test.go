@@ -202,6 +202,16 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Fatalf("metrics: %d %s", status, body)
 	}
 
+	// Health without a token.
+	status, body = curl(t, d.url+"/healthz")
+	if status != 200 || !strings.Contains(body, `"status":"alive"`) {
+		t.Fatalf("/healthz: %d %s", status, body)
+	}
+	status, body = curl(t, d.url+"/readyz")
+	if status != 200 || !strings.Contains(body, `"status":"ready"`) || !strings.Contains(body, `"keys":1`) {
+		t.Fatalf("/readyz: %d %s", status, body)
+	}
+
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -17,12 +18,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tmaps/console/internal/testkit"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/server"
+	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
 )
 
@@ -352,5 +355,91 @@ func TestDaemonReloadTLS(t *testing.T) {
 		t.Fatalf("after a failed reload: served %q", c.Subject.CommonName)
 	} else {
 		c2.Close()
+	}
+}
+
+// sickStore is a bolt store whose health check can be made to fail.
+type sickStore struct {
+	*bolt.Store
+	sick atomic.Bool
+}
+
+func (s *sickStore) Health(ctx context.Context) store.Health {
+	if s.sick.Load() {
+		return store.Health{Backend: "bolt", Error: "the store cannot be read"}
+	}
+	return s.Store.Health(ctx)
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("%s: Content-Type %q", url, ct)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	return resp.StatusCode
+}
+
+// /healthz and /readyz answer without a token; /readyz follows the store,
+// the gate index and the shutdown.
+func TestDaemonHealth(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "console.db")
+	var st *sickStore
+	d, err := server.NewDaemon(server.DaemonConfig{
+		OpenStore: func(context.Context) (server.DaemonStore, error) {
+			b, err := bolt.Open(db, bolt.Options{})
+			st = &sickStore{Store: b}
+			return st, err
+		},
+		Listen: "127.0.0.1:0", AllowHTTP: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown()
+
+	var live server.Liveness
+	if code := getJSON(t, d.URL()+"/healthz", &live); code != 200 || live.Status != "alive" || live.Build.GoVersion == "" || live.Build.Commit == "" {
+		t.Fatalf("/healthz: %d %+v", code, live)
+	}
+	for range 3 {
+		if _, _, err := st.CreateKey(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return d.Gate().Size() == 3 })
+	var rd server.Readiness
+	if code := getJSON(t, d.URL()+"/readyz", &rd); code != 200 || rd.Status != "ready" || !rd.Store.OK || rd.Store.Backend != "bolt" ||
+		!rd.Gate.Loaded || !rd.Gate.Watching || rd.Gate.Keys != 3 || rd.Gate.Version != 3 || rd.Gate.AgeSeconds < 0 || rd.Gate.UpdatedAt.Before(rd.Gate.LoadedAt) {
+		t.Fatalf("/readyz: %d %+v", code, rd)
+	}
+
+	st.sick.Store(true)
+	if code := getJSON(t, d.URL()+"/readyz", &rd); code != 503 || rd.Status != "not ready" || rd.Store.OK || rd.Store.Error == "" {
+		t.Fatalf("/readyz with a sick store: %d %+v", code, rd)
+	}
+	st.sick.Store(false)
+	if code := getJSON(t, d.URL()+"/readyz", &rd); code != 200 {
+		t.Fatalf("/readyz after the store recovered: %d %+v", code, rd)
+	}
+
+	if err := d.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	// The gate's watch ends with the store, a moment after Shutdown.
+	waitFor(t, func() bool { return !d.Readiness(ctx).Gate.Watching })
+	if rd = d.Readiness(ctx); rd.Status != "stopping" || rd.Store.OK {
+		t.Fatalf("Readiness after Shutdown: %+v", rd)
 	}
 }

@@ -51,6 +51,8 @@ type Options struct {
 	// Heartbeat is the interval of keep-alive comments on /v1/events;
 	// 0 means 15 seconds.
 	Heartbeat time.Duration
+	// Readiness answers GET /readyz (the daemon's); nil answers 503.
+	Readiness func(ctx context.Context) Readiness
 }
 
 // Server serves the management API over a store.
@@ -61,6 +63,8 @@ type Server struct {
 	mux  *http.ServeMux
 	stop chan struct{}
 	once sync.Once
+	// started is when New ran, for /healthz's uptime.
+	started time.Time
 }
 
 // Route is one route of the API.
@@ -102,6 +106,8 @@ var routes = []Route{
 	{"DELETE", "/v1/tokens/{name}", true, (*Server).revokeToken},
 	{"GET", "/metrics", true, (*Server).metrics},
 	{"GET", "/v1/authorize", false, (*Server).authorize},
+	{"GET", "/healthz", false, (*Server).healthz},
+	{"GET", "/readyz", false, (*Server).readyz},
 }
 
 // Routes returns a copy of the route table.
@@ -125,7 +131,7 @@ func New(s store.Store, opt Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := &Server{s: s, opt: opt, log: log, mux: http.NewServeMux(), stop: make(chan struct{})}
+	srv := &Server{s: s, opt: opt, log: log, mux: http.NewServeMux(), stop: make(chan struct{}), started: time.Now()}
 	for _, rt := range routes {
 		h := rt.handler
 		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(srv, w, r) })
@@ -719,7 +725,9 @@ func (srv *Server) logRequests(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		level := slog.LevelInfo
-		if r.URL.Path == "/v1/authorize" {
+		switch r.URL.Path {
+		case "/v1/authorize", "/healthz", "/readyz":
+			// The hot path, and probes every few seconds.
 			level = slog.LevelDebug
 		}
 		if !srv.log.Enabled(r.Context(), level) {

@@ -132,6 +132,22 @@ type Watcher interface {
 	Watch(ctx context.Context) (<-chan Event, error)
 }
 
+// Health is a store's answer to a readiness check (/readyz). A cluster
+// backend may add its own fields (revision, staleness).
+type Health struct {
+	OK      bool   `json:"ok"`
+	Backend string `json:"backend"`
+	// Error says why the store is not OK, without paths or secrets: it
+	// is served without authentication.
+	Error string `json:"error,omitempty"`
+}
+
+// HealthChecker is a store that checks it can be read. Stores without it
+// are checked with a key lookup.
+type HealthChecker interface {
+	Health(ctx context.Context) Health
+}
+
 // GateSource is what the gate reads and writes: keys, their changes, and
 // the usage it counts.
 type GateSource interface {

@@ -184,6 +184,26 @@ func (s *Store) Watch(ctx context.Context) (<-chan store.Event, error) {
 	return s.hub.Subscribe(ctx), nil
 }
 
+// Health reads the schema version in a read transaction.
+func (s *Store) Health(ctx context.Context) store.Health {
+	h := store.Health{Backend: "bolt"}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		if tx.Bucket(bMeta).Get([]byte("version")) == nil {
+			return errors.New("no schema version")
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		h.OK = true
+	case errors.Is(err, store.ErrClosed):
+		h.Error = "the store is closed"
+	default:
+		h.Error = "the store cannot be read"
+	}
+	return h
+}
+
 // view runs fn in a read transaction.
 func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := s.check(ctx); err != nil {

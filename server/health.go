@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/tmaps/console/gate"
+	"github.com/tmaps/console/internal/buildinfo"
+	"github.com/tmaps/console/store"
+)
+
+// Readiness is the body of GET /readyz: whether this node should get
+// traffic, with the store's and the gate's state behind the answer.
+type Readiness struct {
+	// Status is "ready" (200), or "starting", "not ready" or "stopping"
+	// (503).
+	Status string       `json:"status"`
+	Store  store.Health `json:"store"`
+	Gate   gate.Status  `json:"gate"`
+}
+
+// Readiness statuses.
+const (
+	StatusReady    = "ready"
+	StatusStarting = "starting"
+	StatusNotReady = "not ready"
+	StatusStopping = "stopping"
+)
+
+// Liveness is the body of GET /healthz.
+type Liveness struct {
+	Status        string         `json:"status"` // always "alive"
+	Build         buildinfo.Info `json:"build"`
+	UptimeSeconds float64        `json:"uptime_seconds"`
+}
+
+// healthz answers 200 while the process serves HTTP: a liveness probe
+// restarts the daemon only when this fails.
+func (srv *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Liveness{
+		Status:        "alive",
+		Build:         buildinfo.Get(),
+		UptimeSeconds: time.Since(srv.started).Round(time.Second).Seconds(),
+	})
+}
+
+// readyz answers 200 when the node can decide and manage (store
+// reachable, gate index loaded and following the store), 503 otherwise.
+func (srv *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if srv.opt.Readiness == nil {
+		writeJSON(w, http.StatusServiceUnavailable, Readiness{Status: StatusNotReady})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	rd := srv.opt.Readiness(ctx)
+	status := http.StatusOK
+	if rd.Status != StatusReady {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, rd)
+}
