@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tmaps/console/gate"
 	"github.com/tmaps/console/server"
@@ -49,7 +50,14 @@ TLS is required: give --tls-cert and --tls-key. Two exceptions:
 
 It prints "ready URL" on stdout once it accepts connections, logs to stderr
 (api_key values and tokens are always redacted) and stops gracefully on
-SIGINT or SIGTERM: requests in flight finish and usage counts are flushed.`
+SIGINT or SIGTERM: requests in flight finish and usage counts are flushed.
+SIGHUP re-reads the TLS certificate and key and the SSH authorized_keys
+without dropping connections.
+
+Every flag can also come from the environment variable named beside it
+(TMAPS_LISTEN, TMAPS_TLS_CERT, ...; TMAPS_DB for --db); a flag on the
+command line wins. Booleans take true or false; --trusted-proxy takes a
+comma-separated list.`
 
 func (a *app) serveCmd() *cobra.Command {
 	var cfg serveConfig
@@ -62,6 +70,9 @@ func (a *app) serveCmd() *cobra.Command {
 			flags := a.root.PersistentFlags()
 			if a.demo || flags.Changed("api") {
 				return usagef("serve owns a local store: drop --api and --demo (use --db PATH)")
+			}
+			if err := applyEnv(cmd.Flags(), a.getenv); err != nil {
+				return err
 			}
 			cfg.db = a.setting(flags.Changed("db"), a.db, "TMAPS_DB", a.defaultDB())
 			return a.serve(cfg)
@@ -79,7 +90,32 @@ func (a *app) serveCmd() *cobra.Command {
 	f.DurationVar(&cfg.flushEvery, "flush-every", gate.DefaultFlushEvery, "period of the usage flushes to the store")
 	f.BoolVar(&cfg.trustActor, "trust-client-actor", false, "audit API changes under the actor a client declares (X-Tmaps-Actor) instead of the token's name")
 	addSSHFlags(f, &cfg.ssh)
+	f.VisitAll(func(fl *pflag.Flag) { fl.Usage += " (env " + envName(fl.Name) + ")" })
 	return c
+}
+
+// envName is the environment variable of a serve flag: --ssh-listen is
+// TMAPS_SSH_LISTEN.
+func envName(flag string) string {
+	return "TMAPS_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// applyEnv sets each flag of fs not given on the command line from its
+// environment variable, when that is set: flags win over the environment.
+// A repeatable flag takes a comma-separated list.
+func applyEnv(fs *pflag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		name := envName(fl.Name)
+		v := getenv(name)
+		if err != nil || fl.Changed || v == "" || fl.Name == "help" {
+			return
+		}
+		if e := fl.Value.Set(v); e != nil {
+			err = usagef("%s=%q: %v (it sets --%s; see tmaps serve --help)", name, v, e, fl.Name)
+		}
+	})
+	return err
 }
 
 // parseProxies reads CIDRs or single addresses.
