@@ -260,10 +260,12 @@ func TestCreateBadNames(t *testing.T) {
 		{"", "required"},
 		{"   ", "required"},
 		{strings.Repeat("n", 101), "too long"},
-		{"bad\x1b[31mname", "control"},
-		{"tab\tname", "control"},
-		{"new\nline", "control"},
-		{"rtl\u202eevil", "control"},
+		{"bad\x1b[31mname", "U+001B escape"},
+		{"tab\tname", "U+0009 tab"},
+		{"new\nline", "U+000A line feed"},
+		{"rtl\u202eevil", "U+202E right-to-left override"},
+		{"zero\u200bwidth", "U+200B zero width space"},
+		{"ak_ec6283fc", "key reference"},
 		{"bad\xffutf8", "UTF-8"},
 	} {
 		r := e.run("keys", "create", "--name", tc.name)

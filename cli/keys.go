@@ -208,10 +208,10 @@ func (a *app) recentUsage(ctx context.Context, st store.Store, id string) (strin
 	return fmt.Sprintf("%d allowed, %d refused with 401, %d refused with 403", ok, u, f), true
 }
 
-// checkName validates a key name the way the store will, for an early,
-// clear error.
-func checkName(name string) (string, error) {
-	n, err := model.NormalizeKeyName(name)
+// checkName validates a name (field is "name" for keys, "token name" for
+// tokens) the way the store will, for an early, clear error.
+func checkName(field, name string) (string, error) {
+	n, err := model.NormalizeName(field, name)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v (a name is 1 to %d characters, e.g. \"Production frontend\")", store.ErrInvalid, err, model.MaxNameLen)
 	}
@@ -273,7 +273,7 @@ A new key has no domain, so it is unrestricted until you link one:
 			if !cmd.Flags().Changed("name") {
 				return usagef(`--name is required: tmaps keys create --name "Production frontend"`)
 			}
-			n, err := checkName(name)
+			n, err := checkName("name", name)
 			if err != nil {
 				return err
 			}
@@ -299,7 +299,7 @@ func (a *app) keysRename() *cobra.Command {
 		Short: "Rename a key",
 		Args:  nargs(2, 2),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			n, err := checkName(args[1])
+			n, err := checkName("name", args[1])
 			if err != nil {
 				return err
 			}

@@ -65,7 +65,7 @@ printed on stdout (the warning goes to stderr), so this works:
     export TMAPS_TOKEN=$(tmaps tokens create ci-bot --db /var/lib/tmaps/console.db)`,
 		Args: nargs(1, 1),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			n, err := checkName(args[0])
+			n, err := checkName("token name", args[0])
 			if err != nil {
 				return err
 			}

@@ -46,7 +46,7 @@ func TestTokensCreateListRevoke(t *testing.T) {
 	}
 
 	e.want(e.run("tokens", "create", "ci-bot"), ExitError, "already exists")
-	e.want(e.run("tokens", "create", "bad\x1bname"), ExitError, "control")
+	e.want(e.run("tokens", "create", "bad\x1bname"), ExitError, "token name contains U+001B escape")
 	e.want(e.run("tokens", "create"), ExitUsage, "missing argument")
 
 	r = e.must("tokens", "revoke", "ci-bot")

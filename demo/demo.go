@@ -98,6 +98,9 @@ func FillTimed(ctx context.Context, s store.Store, now time.Time, clock *Clock) 
 	if f.err != nil {
 		return f.err
 	}
+	// Usage is recorded at the present: the store checks its hours
+	// against its clock.
+	clock.set(time.Time{})
 	return s.RecordUsage(ctx, f.usage())
 }
 

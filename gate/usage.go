@@ -3,6 +3,7 @@ package gate
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -207,8 +208,10 @@ func (c *counter) refused(h int64, host string) {
 
 // Flush writes the usage counted since the last flush to the store in one
 // RecordUsage call: one delta per key and hour, with the refused hosts and
-// the last-used time and host. When the store refuses, the counts are kept
-// and sent again by the next flush. A flush with nothing to write does not
+// the last-used time and host. When the store fails, the counts are kept
+// and sent again by the next flush; when it refuses them as invalid
+// (store.ErrInvalid, e.g. a key deleted from the store), they are sent one
+// delta at a time and the refused deltas are dropped. A flush with nothing to write does not
 // call the store.
 func (g *Gate) Flush(ctx context.Context) error {
 	u := &g.usage
@@ -309,6 +312,23 @@ func (g *Gate) Flush(ctx context.Context) error {
 	})
 	err := g.st.RecordUsage(ctx, deltas)
 	g.met.flushed(time.Since(start), err)
+	if errors.Is(err, store.ErrInvalid) {
+		// A refusal is final: sending the same batch again cannot work.
+		// Send the deltas one by one, so only the refused ones are lost.
+		err = nil
+		var keep []store.UsageDelta
+		for _, d := range deltas {
+			e := g.st.RecordUsage(ctx, []store.UsageDelta{d})
+			switch {
+			case errors.Is(e, store.ErrInvalid):
+				g.log.Error("usage refused by the store; dropped", "key_id", d.KeyID, "hour", d.Hour, "err", e)
+			case e != nil:
+				keep, err = append(keep, d), e // kept for the next flush
+			}
+		}
+		u.pending = keep
+		return err
+	}
 	if err != nil {
 		if len(deltas) > maxPending {
 			g.log.Error("usage flush failed; dropping the oldest counts", "dropped_deltas", len(deltas)-maxPending)

@@ -167,6 +167,9 @@ func normalizeDomain(input string) (string, *domainProblem) {
 			fix: "enter a shorter name",
 		}
 	}
+	if p := compatProblem(s); p != nil {
+		return "", p
+	}
 	s = strings.ToLower(s)
 	s = strings.TrimSuffix(s, ".")
 	if s == "" {
@@ -339,6 +342,55 @@ func idnaProblem(s string, err error) *domainProblem {
 		problem: fmt.Sprintf("it is not a valid internationalised domain name (%s)", Escape(strings.TrimPrefix(err.Error(), "idna: "))),
 		fix:     "check the spelling, or enter its ASCII form",
 	}
+}
+
+// compatProblem refuses a character that UTS 46 maps to another one where
+// lowercasing or normalisation before the IDNA conversion would fold it
+// silently: compatibility forms (NFKC changes them: the Kelvin sign into K,
+// fullwidth letters, ligatures, the long s, circled digits, the CJK
+// compatibility ideographs) and letters whose lowercase is not their own
+// (U+0130 lowercases to an ASCII i, U+1E9E to ß). Registration rules accept
+// a character only as it stands, so the input is refused, naming the
+// character and what to type instead. Ordinary upper case (É, Σ, Я) is not
+// refused: it lowercases to its own small letter.
+func compatProblem(s string) *domainProblem {
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			continue
+		}
+		want := norm.NFKC.String(string(r))
+		if want == string(r) {
+			l := unicode.ToLower(r)
+			if l == r || unicode.ToUpper(l) == r {
+				continue
+			}
+			want = string(l)
+		}
+		p := &domainProblem{
+			problem: fmt.Sprintf("it contains the character %s (%s), a compatibility form that IDNA registration rules refuse",
+				Escape(string(r)), RuneName(r)),
+			fix: "replace it with the ordinary character",
+		}
+		switch hint := strings.ToLower(want); {
+		case r >= 0xFF01 && r <= 0xFF5E:
+			p.fix = hintForRune(r)
+		case hint == ".":
+			p.fix = "type an ordinary dot (.) instead"
+		case validHint(hint):
+			p.fix = fmt.Sprintf("type %q instead", hint)
+		}
+		return p
+	}
+	return nil
+}
+
+// validHint reports whether hint can stand in a domain label.
+func validHint(hint string) bool {
+	if hint == "" || strings.ContainsAny(hint, ". ") {
+		return false
+	}
+	_, err := idna.Registration.ToASCII("a" + hint)
+	return err == nil
 }
 
 func hintForRune(r rune) string {

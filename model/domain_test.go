@@ -116,7 +116,7 @@ func TestNormalizeDomainRefused(t *testing.T) {
 		{"my!site.tn", "'!'", "letters, digits, hyphens and dots: e.g. mysite.tn"},
 		{"my$site.tn", "'$'", "e.g. mysite.tn"},
 		{"my\"site.tn", `'"'`, "e.g. mysite.tn"},
-		{"ｍysite.tn", "ｍ (U+FF4D)", "full-width form: type 'm'"},
+		{"ｍysite.tn", "ｍ (U+FF4D fullwidth latin small letter m)", "full-width form: type 'm'"},
 		{"mysite。tn", "U+3002", "ordinary dot"},
 		{"my\u200bsite.tn", "U+200B", "replace it"},
 		// IDNA registration rules.
@@ -222,6 +222,46 @@ func TestMixedScript(t *testing.T) {
 	for _, tt := range tests {
 		if got := MixedScript(tt.in); got != tt.want {
 			t.Errorf("MixedScript(%q) = %v; want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestNormalizeDomainRefusesCompatibilityForms: UTS 46 registration accepts
+// only characters that are valid as they stand; a character that lowercasing
+// or normalisation would fold into another (the Kelvin sign into an ASCII k,
+// the Angstrom sign into å, fullwidth letters, ligatures) is refused, naming
+// the character, so that no input is silently stored as a different name.
+func TestNormalizeDomainRefusesCompatibilityForms(t *testing.T) {
+	tests := []struct{ in, problem, fix string }{
+		{"\u212Aelvin.tn", "U+212A kelvin sign", `type "k"`},
+		{"\u212Belvin.tn", "U+212B angstrom sign", `type "å"`},
+		{"\u2126mega.tn", "U+2126 ohm sign", `type "ω"`},
+		{"\u0130nfo.tn", "U+0130 latin capital letter i with dot above", ""},
+		{"stra\u1E9Ee.de", "U+1E9E latin capital letter sharp s", `type "ß"`},
+		{"ｍysite.tn", "U+FF4D", "type 'm'"},
+		{"ＭＹSITE.tn", "U+FF2D", "type 'M'"},
+		{"\uFB01le.tn", "U+FB01", `type "fi"`},
+		{"\u017Fite.tn", "U+017F", `type "s"`},
+		{"\u00B5site.tn", "U+00B5", `type "μ"`},
+		{"\u2460site.tn", "U+2460", `type "1"`},
+		{"\u00BDsite.tn", "U+00BD", ""},
+		{"\uF900site.tn", "U+F900", ""}, // CJK compatibility ideograph (a canonical singleton)
+	}
+	for _, tt := range tests {
+		got, err := NormalizeDomain(tt.in)
+		var de *DomainError
+		if !errors.As(err, &de) {
+			t.Errorf("NormalizeDomain(%q) = %q, %v; want a refusal", tt.in, got, err)
+			continue
+		}
+		if !strings.Contains(de.Problem, tt.problem) || !strings.Contains(de.Fix, tt.fix) {
+			t.Errorf("NormalizeDomain(%q) = %q; want the problem to name %q and the fix %q", tt.in, de.Error(), tt.problem, tt.fix)
+		}
+	}
+	// Plain upper case still folds (SPEC.md: lowercase), in every script.
+	for in, want := range map[string]string{"CAFÉ.TN": "xn--caf-dma.tn", "ΑΘΗΝΑ.gr": "xn--mxaard0a.gr", "ПРИМЕР.РФ": "xn--e1afmkfd.xn--p1ai"} {
+		if got, err := NormalizeDomain(in); err != nil || got != want {
+			t.Errorf("NormalizeDomain(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }

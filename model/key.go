@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // SecretPrefix starts every API key secret.
@@ -181,30 +179,15 @@ func (s Status) Transition(a Action) (Status, error) {
 var (
 	ErrNameEmpty   = errors.New("the name is required")
 	ErrNameTooLong = fmt.Errorf("the name is too long: at most %d characters", MaxNameLen)
-	ErrNameControl = errors.New("the name contains a control character")
+	// ErrNameControl is matched by every *TextError (CheckText).
+	ErrNameControl = errors.New("the name contains a character that is not allowed")
 )
 
-// NormalizeKeyName trims spaces and checks a key name: 1–100 characters,
-// valid UTF-8, no control (or bidi-override) characters. It returns one of
-// ErrNameEmpty, ErrNameTooLong, ErrNameControl, or an error for invalid UTF-8.
-func NormalizeKeyName(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", ErrNameEmpty
-	}
-	if !utf8.ValidString(s) {
-		return "", errors.New("the name is not valid UTF-8")
-	}
-	if utf8.RuneCountInString(s) > MaxNameLen {
-		return "", ErrNameTooLong
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || IsBidi(r) {
-			return "", ErrNameControl
-		}
-	}
-	return s, nil
-}
+// NormalizeKeyName is NormalizeName("name", s): trimmed, 1–100 characters,
+// CheckText's rules, not shaped like a key reference. It returns
+// ErrNameEmpty, ErrNameTooLong, a *TextError (matching ErrNameControl) or
+// ErrNameKeyRef.
+func NormalizeKeyName(s string) (string, error) { return NormalizeName("name", s) }
 
 // IsBidi reports whether r is a bidirectional formatting character
 // (embeddings, overrides, isolates, marks) that can disguise text.

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
@@ -149,6 +150,12 @@ func (srv *Server) Handler() http.Handler { return srv.logRequests(http.HandlerF
 // route dispatches to the mux, answering unknown routes (404) and wrong
 // methods (405, with Allow) in JSON like every other error.
 func (srv *Server) route(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v1/authorize" { // the gate decides its own input (SPEC.md)
+		if msg := invalidUTF8(r); msg != "" {
+			badRequest(w, msg)
+			return
+		}
+	}
 	h, pattern := srv.mux.Handler(r)
 	if pattern != "" {
 		srv.mux.ServeHTTP(w, r)
@@ -166,6 +173,29 @@ func (srv *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, http.StatusNotFound, wire.Error{Error: "no such route: see docs/api.md", Code: "no_route"})
+}
+
+// invalidUTF8 names the part of r's URL that is not valid UTF-8 once
+// percent-decoded, or returns "".
+func invalidUTF8(r *http.Request) string {
+	if !utf8.ValidString(r.URL.Path) {
+		return "the path is not valid UTF-8 once percent-decoded"
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "the query string is malformed: " + err.Error()
+	}
+	for k, vs := range q {
+		if !utf8.ValidString(k) {
+			return "a query parameter name is not valid UTF-8"
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return fmt.Sprintf("the query parameter %q is not valid UTF-8", model.Escape(k))
+			}
+		}
+	}
+	return ""
 }
 
 // Close ends the open event streams so that http.Server.Shutdown does not
@@ -190,7 +220,15 @@ func (srv *Server) requireToken(next http.Handler) http.Handler {
 		actor := tok.Name
 		if srv.opt.TrustActorHeader {
 			if h := r.Header.Get(ActorHeader); h != "" {
-				if v, err := url.QueryUnescape(h); err == nil && v != "" {
+				v, err := url.QueryUnescape(h)
+				if err == nil {
+					err = model.CheckText("actor", v)
+				}
+				if err != nil {
+					badRequest(w, ActorHeader+": "+err.Error())
+					return
+				}
+				if v = strings.TrimSpace(v); v != "" {
 					actor = v
 				}
 			}
@@ -255,9 +293,10 @@ func badRequest(w http.ResponseWriter, msg string) {
 	writeError(w, http.StatusBadRequest, wire.Error{Error: msg, Code: wire.CodeBadRequest})
 }
 
-// decode reads a JSON body into v: at most MaxBody bytes, no unknown
-// fields, one value. When optional, an empty body leaves v as it is. It
-// answers the error itself and returns false on failure.
+// decode reads a JSON body into v with wire.Unmarshal (at most MaxBody
+// bytes of valid UTF-8, one value, only v's fields spelled exactly, none
+// twice, no lone surrogate). When optional, an empty body leaves v as it
+// is. It answers the error itself (400, 413) and returns false on failure.
 func (srv *Server) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, srv.opt.MaxBody)
 	body, err := io.ReadAll(r.Body)
@@ -278,35 +317,11 @@ func (srv *Server) decode(w http.ResponseWriter, r *http.Request, v any, optiona
 		badRequest(w, "a JSON body is required: see docs/api.md")
 		return false
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		badRequest(w, "bad JSON: "+jsonErr(err))
-		return false
-	}
-	if dec.More() {
-		badRequest(w, "bad JSON: one JSON object expected, found more data after it")
+	if err := wire.Unmarshal(body, v); err != nil {
+		badRequest(w, "bad JSON: "+err.Error())
 		return false
 	}
 	return true
-}
-
-func jsonErr(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "unexpected end of input"
-	}
-	msg := err.Error()
-	if strings.HasPrefix(msg, "json: unknown field") {
-		return strings.TrimPrefix(msg, "json: ")
-	}
-	return "cannot decode the body"
 }
 
 func keysOut(ks []model.Key) []wire.Key {
@@ -432,20 +447,34 @@ func (srv *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, wire.KeyWithSecret{Key: wire.FromKey(k), Secret: secret})
 }
 
-func (srv *Server) linkKey(w http.ResponseWriter, r *http.Request) {
+// decodeDomains reads the body of link and unlink: "domains" must be there
+// and name at least one domain.
+func (srv *Server) decodeDomains(w http.ResponseWriter, r *http.Request) ([]string, bool) {
 	var req wire.DomainsRequest
 	if !srv.decode(w, r, &req, false) {
+		return nil, false
+	}
+	if len(req.Domains) == 0 {
+		badRequest(w, `"domains" must list at least one domain, e.g. {"domains":["mysite.tn"]}`)
+		return nil, false
+	}
+	return req.Domains, true
+}
+
+func (srv *Server) linkKey(w http.ResponseWriter, r *http.Request) {
+	domains, ok := srv.decodeDomains(w, r)
+	if !ok {
 		return
 	}
-	srv.keyResult(w, r, http.StatusOK)(srv.s.LinkKey(r.Context(), r.PathValue("id"), req.Domains...))
+	srv.keyResult(w, r, http.StatusOK)(srv.s.LinkKey(r.Context(), r.PathValue("id"), domains...))
 }
 
 func (srv *Server) unlinkKey(w http.ResponseWriter, r *http.Request) {
-	var req wire.DomainsRequest
-	if !srv.decode(w, r, &req, false) {
+	domains, ok := srv.decodeDomains(w, r)
+	if !ok {
 		return
 	}
-	srv.keyResult(w, r, http.StatusOK)(srv.s.UnlinkKey(r.Context(), r.PathValue("id"), req.Domains...))
+	srv.keyResult(w, r, http.StatusOK)(srv.s.UnlinkKey(r.Context(), r.PathValue("id"), domains...))
 }
 
 func (srv *Server) refusedHosts(w http.ResponseWriter, r *http.Request) {

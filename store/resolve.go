@@ -25,7 +25,9 @@ func (e *AmbiguousError) Error() string {
 }
 
 // ResolveKey finds the key a person means by ref: an exact id, then a unique
-// exact name, then a unique prefix of an id or of a display prefix (ak_…).
+// exact name (unless ref has the shape of an id or a display prefix, see
+// model.LooksLikeKeyRef), then a unique prefix of an id or of a display
+// prefix (ak_…).
 // It returns ErrKeyNotFound (wrapped, naming ref) or *AmbiguousError.
 func ResolveKey(ctx context.Context, s Store, ref string) (model.Key, error) {
 	ref = strings.TrimSpace(ref)
@@ -48,7 +50,14 @@ func ResolveKey(ctx context.Context, s Store, ref string) (model.Key, error) {
 		}
 		return found, len(found) > 0
 	}
-	found, ok := pick(func(k model.Key) bool { return k.Name == ref })
+	// A reference shaped like an id or a display prefix never matches a
+	// name: names of that shape are refused now, but an older store may
+	// hold one, and it must not capture `keys revoke ak_…`.
+	var found []model.Key
+	ok := false
+	if !model.LooksLikeKeyRef(ref) {
+		found, ok = pick(func(k model.Key) bool { return k.Name == ref })
+	}
 	if !ok && len(ref) >= 3 {
 		found, ok = pick(func(k model.Key) bool {
 			return strings.HasPrefix(k.ID, ref) || strings.HasPrefix(k.Prefix, ref)

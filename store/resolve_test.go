@@ -37,6 +37,8 @@ func TestResolveKey(t *testing.T) {
 		{ID: "k1a2bffffffff", Name: "mobile", Prefix: "ak_77aa0000", Status: model.Disabled, Created: t0.Add(time.Hour)},
 		{ID: "k9999aaaa0000", Name: "mobile", Prefix: "ak_3f9a9999", Status: model.Revoked, Created: t0},
 		{ID: "k5555aaaa0000", Name: "k9999", Prefix: "ak_12345678", Status: model.Active, Created: t0},
+		// A name from before names shaped like key references were refused.
+		{ID: "k6666aaaa0000", Name: "ak_77aa0000", Prefix: "ak_66666666", Status: model.Active, Created: t0},
 		{ID: "k4444aaaa0000", Name: "evil\x1b[2Jname", Prefix: "ak_abcdef01", Status: model.Active, Created: t0.Add(2 * time.Hour)},
 		{ID: "k4444bbbb0000", Name: "evil\x1b[2Jname", Prefix: "ak_abcdef02", Status: model.Active, Created: t0.Add(time.Hour)},
 	}
@@ -49,8 +51,10 @@ func TestResolveKey(t *testing.T) {
 		{"k1a2b3", "k1a2b3c4d5e6f"},            // unique id prefix
 		{"ak_77aa", "k1a2bffffffff"},           // unique display prefix
 		{"ak_12345678", "k5555aaaa0000"},       // whole display prefix
-		{"k9999", "k5555aaaa0000"},             // an exact name wins over an id prefix
-		{"k9999a", "k9999aaaa0000"},            // id prefix
+		{"k9999", "k9999aaaa0000"},             // a name shaped like an id prefix never captures it
+		{"ak_77aa0000", "k1a2bffffffff"},       // nor a name shaped like a display prefix
+		{"k6666", "k6666aaaa0000"},
+		{"k9999a", "k9999aaaa0000"}, // id prefix
 	} {
 		got, err := store.ResolveKey(ctx, s, tc.ref)
 		if err != nil || got.ID != tc.want {

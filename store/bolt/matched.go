@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -57,9 +59,14 @@ func (r *matchedRecord) encode() []byte {
 	return b
 }
 
-// add counts n requests of hour h (an hour index) seen last at seen.
-func (r *matchedRecord) add(h uint64, n uint64, seen time.Time) {
-	r.count += n
+// add counts n requests of hour h (an hour index) seen last at seen. It
+// refuses a count that would pass 2^64−1.
+func (r *matchedRecord) add(h uint64, n uint64, seen time.Time) error {
+	c, err := store.AddCount(r.count, n)
+	if err != nil {
+		return err
+	}
+	r.count = c
 	if ns := seen.UnixNano(); ns > r.last {
 		r.last = ns
 	}
@@ -67,11 +74,12 @@ func (r *matchedRecord) add(h uint64, n uint64, seen time.Time) {
 	s := &r.days[day%matchedDays]
 	if s.day != day {
 		if s.day > day {
-			return // older than the ring holds
+			return nil // older than the ring holds
 		}
 		s.day, s.count = day, 0
 	}
-	s.count += n
+	s.count += n // at most r.count
+	return nil
 }
 
 // since sums the day slots from day first on.
@@ -99,12 +107,12 @@ func addMatched(b *bbolt.Bucket, d store.UsageDelta) error {
 		if n == 0 || host == "" {
 			continue
 		}
-		if len(host) > maxHostLen {
-			host = host[:maxHostLen]
-		}
+		host = strings.ToLower(host)
 		k := append([]byte(d.KeyID+"\x00"), host...)
 		r := decodeMatched(b.Get(k))
-		r.add(h, n, seen)
+		if err := r.add(h, n, seen); err != nil {
+			return &invalid{fmt.Errorf("matched host %s: %w", host, err)}
+		}
 		if err := b.Put(k, r.encode()); err != nil {
 			return err
 		}

@@ -45,11 +45,11 @@ func decodeToken(name string, v []byte) (store.Token, error) {
 
 // CreateToken creates an operator token and returns it with its secret
 // ("tm_" + 32 hex), which is not kept. The name follows the key-name rules
-// (store.ErrInvalid); a taken name is store.ErrTokenExists.
+// and refuses the same characters (model.NormalizeName, store.ErrInvalid); a taken name is store.ErrTokenExists.
 func (s *Store) CreateToken(ctx context.Context, name string) (store.Token, string, error) {
-	name, err := model.NormalizeKeyName(name)
+	name, err := model.NormalizeName("token name", name)
 	if err != nil {
-		return store.Token{}, "", &invalid{fmt.Errorf("token name: %w", err)}
+		return store.Token{}, "", &invalid{err}
 	}
 	var out store.Token
 	var secret string

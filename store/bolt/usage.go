@@ -11,11 +11,9 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 )
-
-// maxHostLen bounds a refused host as stored (a DNS name is at most 253).
-const maxHostLen = 255
 
 // hourIndex is the hour of t counted from the Unix epoch (floor), clamped
 // at the epoch.
@@ -57,24 +55,36 @@ func addUsage(b *bbolt.Bucket, k []byte, h uint64, c counters) error {
 		return err
 	}
 	for i := range c {
-		d[h%24][i] += c[i]
+		n, err := store.AddCount(d[h%24][i], c[i])
+		if err != nil {
+			return &invalid{fmt.Errorf("usage of %s: %w", hourTime(h).Format(time.RFC3339), err)}
+		}
+		d[h%24][i] = n
 	}
 	return b.Put(k, d.encode())
 }
 
 // RecordUsage merges the deltas into their hourly buckets (per key and in
 // the total), the refused-host counters and each key's last use, in one
-// transaction, and publishes one store.EventUsage.
+// transaction, and publishes one store.EventUsage. It refuses the whole
+// batch (store.ErrInvalid) when store.CheckUsage does, when a delta names a
+// key id the store does not have, or when a sum would pass 2^64−1.
 func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) error {
 	if len(deltas) == 0 {
 		return nil
 	}
+	if err := store.CheckUsage(deltas, s.now()); err != nil {
+		return err
+	}
 	return s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
 		usage, total, refused := tx.Bucket(bUsage), tx.Bucket(bUsageTotal), tx.Bucket(bRefused)
-		for _, d := range deltas {
-			if strings.IndexByte(d.KeyID, 0) >= 0 {
-				continue // cannot be a key id; it would break the layout
+		ids := tx.Bucket(bKeyIDs)
+		for i, d := range deltas {
+			if d.KeyID != "" && ids.Get([]byte(d.KeyID)) == nil {
+				return nil, &invalid{fmt.Errorf("delta %d: usage for the unknown key id \"%s\": nothing was recorded", i, model.Escape(d.KeyID))}
 			}
+		}
+		for _, d := range deltas {
 			h := hourIndex(d.Hour)
 			add := counters{d.Allowed, d.Unauthorized, d.Forbidden}
 			if add != (counters{}) {
@@ -93,17 +103,18 @@ func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) erro
 				if n == 0 {
 					continue
 				}
-				if len(host) > maxHostLen {
-					host = host[:maxHostLen]
-				}
+				host = strings.ToLower(host)
 				k := append([]byte(d.KeyID+"\x00"), host...)
 				var cnt uint64
 				var last int64
+				var err error
 				if v := refused.Get(k); len(v) == 16 {
 					cnt = binary.BigEndian.Uint64(v)
 					last = int64(binary.BigEndian.Uint64(v[8:]))
 				}
-				cnt += n
+				if cnt, err = store.AddCount(cnt, n); err != nil {
+					return nil, &invalid{fmt.Errorf("refused host %s: %w", host, err)}
+				}
 				if ns := seen.UnixNano(); ns > last {
 					last = ns
 				}
@@ -126,11 +137,7 @@ func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) erro
 			}
 			if d.LastUsed.After(r.key.LastUsed) {
 				r.key.LastUsed = d.LastUsed.UTC()
-				host := d.LastHost
-				if len(host) > maxHostLen {
-					host = host[:maxHostLen]
-				}
-				r.lastHost = host
+				r.lastHost = strings.ToLower(d.LastHost)
 				if err := putKey(tx, &r); err != nil {
 					return nil, err
 				}

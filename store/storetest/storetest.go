@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"CreateAndGet", testCreateAndGet},
 		{"CreateInvalidName", testCreateInvalidName},
+		{"RenameInvalidName", testRenameInvalidName},
 		{"KeysOldestFirst", testKeysOldestFirst},
 		{"UnknownKey", testUnknownKey},
 		{"Rename", testRename},
@@ -58,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditFilters", testAuditFilters},
 		{"Watch", testWatch},
 		{"Usage", testUsage},
+		{"UsageRefusesBadInput", testUsageRefusesBadInput},
 		{"Concurrency", testConcurrency},
 		{"Close", testClose},
 	}
@@ -246,10 +248,10 @@ func testCreateAndGet(t *testing.T, s store.Store) {
 func testCreateInvalidName(t *testing.T, s store.Store) {
 	createKey(t, s, "existing")
 	before := snapshot(t, s)
-	for _, name := range []string{
+	for _, name := range append([]string{
 		"", "   ", "\t\n", "a\x00b", "red\x1b[31m", "bell\a", "del\x7f",
 		"rtl\u202eevil", strings.Repeat("x", model.MaxNameLen+1), "bad\xffutf8",
-	} {
+	}, hostileNames...) {
 		_, secret, err := s.CreateKey(ctx(t), name)
 		wantErr(t, err, store.ErrInvalid, fmt.Sprintf("CreateKey(%q)", name))
 		if secret != "" {
@@ -257,6 +259,30 @@ func testCreateInvalidName(t *testing.T, s store.Store) {
 		}
 	}
 	unchanged(t, s, before, "invalid CreateKey")
+}
+
+// hostileNames are names SPEC.md "Names and text" refuses beyond control
+// characters: invisible and format characters, combining-mark floods, and
+// names a command would read as a key reference.
+var hostileNames = []string{
+	"pay\u200bments", "pay\u200dments", "\ufeffpayments", "pay\u00adments", "a\u2028b", "a\u2029b",
+	"pay\u3164ments", "pay\U000E0041ments", "a\u2060b", "a\u180eb", "a" + strings.Repeat("\u0301", 5),
+	"ak_ec6283fc", "AK_partner", "k0123456789ab", "kec628",
+}
+
+func testRenameInvalidName(t *testing.T, s store.Store) {
+	k, _ := createKey(t, s, "good name")
+	before := snapshot(t, s)
+	for _, name := range append([]string{"", "red\x1b[31m", "bad\xffutf8"}, hostileNames...) {
+		_, err := s.RenameKey(ctx(t), k.ID, name)
+		wantErr(t, err, store.ErrInvalid, fmt.Sprintf("RenameKey(%q)", name))
+	}
+	// The message names the character, so the caller can fix the name.
+	_, err := s.RenameKey(ctx(t), k.ID, "pay\u200bments")
+	if err == nil || !strings.Contains(err.Error(), "U+200B zero width space") {
+		t.Fatalf("RenameKey with U+200B: %v, want the character named", err)
+	}
+	unchanged(t, s, before, "invalid RenameKey")
 }
 
 func testKeysOldestFirst(t *testing.T, s store.Store) {
@@ -1130,8 +1156,8 @@ func testUsage(t *testing.T, s store.Store) {
 	if got := getKey(t, s, b.ID); !got.LastUsed.Equal(h0.Add(30 * time.Minute)) {
 		t.Fatalf("b last used %v", got.LastUsed)
 	}
-	// Usage for an unknown key id is counted without failing.
-	if err := s.RecordUsage(c, []store.UsageDelta{{KeyID: "k000000000000", Hour: h0, Forbidden: 1}}); err != nil {
+	// Usage of requests that named no known key is counted under "".
+	if err := s.RecordUsage(c, []store.UsageDelta{{KeyID: "", Hour: h0, Forbidden: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	check(store.UsageQuery{Since: h0, Until: h1}, row{h0, 13, 5, 3})
@@ -1329,4 +1355,76 @@ func testClose(t *testing.T, s store.Store) {
 			t.Fatal("Close did not close the Watch channel")
 		}
 	}
+}
+
+// usageState is what usage reads show for key id around hour h.
+func usageState(t *testing.T, s store.Store, id string, h time.Time) string {
+	t.Helper()
+	c := ctx(t)
+	b, err := json.Marshal(struct {
+		Key, Total []store.UsageBucket
+		Hosts      []store.RefusedHost
+	}{
+		r(s.Usage(c, store.UsageQuery{KeyID: id, Since: h.Add(-time.Hour), Until: h.Add(2 * time.Hour)})).must(t),
+		r(s.Usage(c, store.UsageQuery{Since: h.Add(-time.Hour), Until: h.Add(2 * time.Hour)})).must(t),
+		r(s.RefusedHosts(c, id)).must(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// testUsageRefusesBadInput: RecordUsage refuses, all or nothing and with
+// store.ErrInvalid, what no gate sends: counters that would wrap past
+// 2^64−1, unknown key ids, hours far outside now, and hosts with control,
+// bidi, invisible or non-ASCII characters.
+func testUsageRefusesBadInput(t *testing.T, s store.Store) {
+	c := ctx(t)
+	k, _ := createKey(t, s, "counted")
+	h := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	const max = ^uint64(0)
+	if err := s.RecordUsage(c, []store.UsageDelta{{KeyID: k.ID, Hour: h, Allowed: max - 1,
+		RefusedHosts: map[string]uint64{"evil.com": max}}}); err != nil {
+		t.Fatal(err)
+	}
+	before, keys := usageState(t, s, k.ID, h), snapshot(t, s)
+	good := store.UsageDelta{KeyID: k.ID, Hour: h, Unauthorized: 1}
+	for _, tc := range []struct {
+		what string
+		d    store.UsageDelta
+	}{
+		{"allowed wraps", store.UsageDelta{KeyID: k.ID, Hour: h, Allowed: 2}},
+		{"total wraps", store.UsageDelta{KeyID: "", Hour: h, Allowed: 2}},
+		{"refused host count wraps", store.UsageDelta{KeyID: k.ID, Hour: h, RefusedHosts: map[string]uint64{"evil.com": 1}}},
+		{"unknown key id", store.UsageDelta{KeyID: "k000000000000", Hour: h, Forbidden: 1}},
+		{"year 9999", store.UsageDelta{KeyID: k.ID, Hour: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), Forbidden: 1}},
+		{"zero hour", store.UsageDelta{KeyID: k.ID, Forbidden: 1}},
+		{"older than the daily retention", store.UsageDelta{KeyID: k.ID, Hour: h.Add(-store.DailyRetention - 48*time.Hour), Forbidden: 1}},
+		{"last used in year 9999", store.UsageDelta{KeyID: k.ID, Hour: h, Forbidden: 1, LastUsed: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{"host with ESC", store.UsageDelta{KeyID: k.ID, Hour: h, RefusedHosts: map[string]uint64{"a\x1b[2Jb.com": 1}}},
+		{"host with a newline", store.UsageDelta{KeyID: k.ID, Hour: h, RefusedHosts: map[string]uint64{"a\nb.com": 1}}},
+		{"host with bidi", store.UsageDelta{KeyID: k.ID, Hour: h, RefusedHosts: map[string]uint64{"a\u202eb.com": 1}}},
+		{"host with U+200B", store.UsageDelta{KeyID: k.ID, Hour: h, RefusedHosts: map[string]uint64{"a\u200bb.com": 1}}},
+		{"host with invalid UTF-8", store.UsageDelta{KeyID: k.ID, Hour: h, RefusedHosts: map[string]uint64{"a\xffb.com": 1}}},
+		{"host too long", store.UsageDelta{KeyID: k.ID, Hour: h, RefusedHosts: map[string]uint64{strings.Repeat("a", 254): 1}}},
+		{"empty host", store.UsageDelta{KeyID: k.ID, Hour: h, RefusedHosts: map[string]uint64{"": 1}}},
+		{"matched host with ESC", store.UsageDelta{KeyID: k.ID, Hour: h, MatchedHosts: map[string]uint64{"a\x1bb.com": 1}}},
+		{"last host with bidi", store.UsageDelta{KeyID: k.ID, Hour: h, Forbidden: 1, LastUsed: h, LastHost: "a\u202eb.com"}},
+	} {
+		// The bad delta comes after a good one: nothing of the batch is kept.
+		err := s.RecordUsage(c, []store.UsageDelta{good, tc.d})
+		wantErr(t, err, store.ErrInvalid, tc.what)
+		if strings.ContainsAny(err.Error(), "\x1b\n\u202e\u200b") {
+			t.Fatalf("%s: the error %q carries the raw character", tc.what, err)
+		}
+		if after := usageState(t, s, k.ID, h); after != before {
+			t.Fatalf("%s changed usage:\nbefore %s\nafter  %s", tc.what, before, after)
+		}
+		unchanged(t, s, keys, tc.what)
+	}
+	// Two deltas of one batch that wrap together are refused too.
+	k2, _ := createKey(t, s, "second")
+	err := s.RecordUsage(c, []store.UsageDelta{{KeyID: k2.ID, Hour: h, Forbidden: max}, {KeyID: k2.ID, Hour: h, Forbidden: 1}})
+	wantErr(t, err, store.ErrInvalid, "a batch that wraps")
 }

@@ -131,6 +131,7 @@ var table = [...]entry{
 	{"name_empty", http.StatusUnprocessableEntity, model.ErrNameEmpty},
 	{"name_too_long", http.StatusUnprocessableEntity, model.ErrNameTooLong},
 	{"name_control", http.StatusUnprocessableEntity, model.ErrNameControl},
+	{"name_key_ref", http.StatusUnprocessableEntity, model.ErrNameKeyRef},
 	{"invalid", http.StatusUnprocessableEntity, store.ErrInvalid},
 	{"closed", http.StatusServiceUnavailable, store.ErrClosed},
 	{"unavailable", http.StatusServiceUnavailable, store.ErrUnavailable},
