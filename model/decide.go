@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Decide applies SPEC.md's steps 1–9 to one request. It is pure, does not
-// allocate, and never panics.
+// Decide applies SPEC.md's steps 1–10 to one request. It does not allocate
+// and never panics; its only effect is to spend a token of in.Bucket.
 //
 //  1. !in.HTTPS → 403 "https required".
 //  2. No api_key value, or one empty value → 401 "missing api_key"; more than
@@ -18,6 +18,9 @@ import (
 //     in.Key is the key whose digest matches the value.
 //  4. Disabled → 401 "api_key disabled"; revoked → 401 "api_key revoked". A
 //     status that is none of the three fails closed as disabled.
+//     4a. Expires set and not after in.Now → 401 "api_key expired".
+//     4b. AllowIPs set and in.ClientIP in none of them → 403 "ip not
+//     authorized", with or without Origin and Referer.
 //  5. No linked domain → allowed (ReasonUnrestricted).
 //  6. Origin and Referer both absent ("" or only spaces and tabs) → allowed
 //     (ReasonNoHeaders).
@@ -25,6 +28,10 @@ import (
 //  8. Else Referer's host is one of them → allowed.
 //  9. Else 403 "domain not authorized"; Decision.Host is the Origin's host if
 //     the Origin parsed, else the Referer's if it parsed, else "".
+//  10. Only for a request steps 5–8 allow: a rate limit with in.Bucket
+//     non-nil and no token left → 429 "rate limit exceeded"; then a quota
+//     with in.QuotaUsed ≥ Quota → 429 "quota exceeded". RetryAfter is the
+//     wait for a token, or until the next UTC month, in whole seconds.
 //
 // Hosts are compared with MatchHost: exact equality after ASCII lowercasing,
 // or, for IPv6 literals, equality of the addresses.
@@ -52,23 +59,29 @@ func Decide(in GateInput) Decision {
 	default: // Disabled, or an unknown status: fail closed
 		return Decision{Status: 401, Error: ErrMsgDisabled, Reason: ReasonDisabled}
 	}
+	if !k.Expires.IsZero() && !in.Now.Before(k.Expires) {
+		return Decision{Status: 401, Error: ErrMsgExpired, Reason: ReasonExpired}
+	}
+	if len(k.AllowIPs) > 0 && !IPAllowed(in.ClientIP, k.AllowIPs) {
+		return Decision{Status: 403, Error: ErrMsgIP, Reason: ReasonIPNotAllowed}
+	}
 	if len(k.Domains) == 0 {
-		return Decision{Status: 200, Reason: ReasonUnrestricted}
+		return limit(k, &in, Decision{Status: 200, Reason: ReasonUnrestricted})
 	}
 	origin, referer := trimOWS(in.Origin), trimOWS(in.Referer)
 	if origin == "" && referer == "" {
-		return Decision{Status: 200, Reason: ReasonNoHeaders}
+		return limit(k, &in, Decision{Status: 200, Reason: ReasonNoHeaders})
 	}
 	var oh, rh string
 	var ook, rok bool
 	if origin != "" {
 		if oh, ook = hostSpan(origin); ook && matchAny(oh, k.Domains) {
-			return Decision{Status: 200, Reason: ReasonOriginMatched, Host: oh}
+			return limit(k, &in, Decision{Status: 200, Reason: ReasonOriginMatched, Host: oh})
 		}
 	}
 	if referer != "" {
 		if rh, rok = hostSpan(referer); rok && matchAny(rh, k.Domains) {
-			return Decision{Status: 200, Reason: ReasonRefererMatched, Host: rh}
+			return limit(k, &in, Decision{Status: 200, Reason: ReasonRefererMatched, Host: rh})
 		}
 	}
 	d := Decision{Status: 403, Error: ErrMsgDomain, Reason: ReasonDomainNotAuthorized}
@@ -77,6 +90,21 @@ func Decide(in GateInput) Decision {
 		d.Host = oh
 	case rok:
 		d.Host = rh
+	}
+	return d
+}
+
+// limit applies step 10 to a request that steps 5–8 allowed (d). A key
+// without a rate limit or a quota returns d at the cost of two compares.
+func limit(k *Key, in *GateInput, d Decision) Decision {
+	if k.Rate > 0 && in.Bucket != nil {
+		if ok, wait := in.Bucket.Take(in.Now.UnixNano(), k.Rate, k.Burst); !ok {
+			return Decision{Status: 429, Error: ErrMsgRateLimited, Reason: ReasonRateLimited, RetryAfter: RetrySeconds(wait)}
+		}
+	}
+	if k.Quota > 0 && in.QuotaUsed >= k.Quota {
+		return Decision{Status: 429, Error: ErrMsgQuota, Reason: ReasonQuotaExceeded,
+			RetryAfter: RetrySeconds(NextMonthStart(in.Now).Sub(in.Now))}
 	}
 	return d
 }
@@ -295,6 +323,10 @@ var (
 	bodyDisabled = errorBody(ErrMsgDisabled)
 	bodyRevoked  = errorBody(ErrMsgRevoked)
 	bodyDomain   = errorBody(ErrMsgDomain)
+	bodyExpired  = errorBody(ErrMsgExpired)
+	bodyIP       = errorBody(ErrMsgIP)
+	bodyRate     = errorBody(ErrMsgRateLimited)
+	bodyQuota    = errorBody(ErrMsgQuota)
 )
 
 func errorBody(msg string) []byte {
@@ -310,7 +342,7 @@ func errorBody(msg string) []byte {
 // Body returns the JSON error body for a refused decision, e.g.
 // {"error":"domain not authorized"}, or nil when allowed. It does not allocate.
 //
-// The six bodies of SPEC.md are shared: the caller must not modify the
+// The bodies of SPEC.md are shared: the caller must not modify the
 // returned bytes. An Error message outside SPEC.md's (a Decision built by
 // hand) gets a freshly marshalled body.
 func (d Decision) Body() []byte {
@@ -330,6 +362,14 @@ func (d Decision) Body() []byte {
 		b = bodyRevoked
 	case ErrMsgDomain:
 		b = bodyDomain
+	case ErrMsgExpired:
+		b = bodyExpired
+	case ErrMsgIP:
+		b = bodyIP
+	case ErrMsgRateLimited:
+		b = bodyRate
+	case ErrMsgQuota:
+		b = bodyQuota
 	default:
 		return errorBody(d.Error)
 	}

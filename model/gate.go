@@ -1,6 +1,11 @@
 package model
 
-// Reason says which rule of the gate decided (SPEC.md, steps 1–9).
+import (
+	"net/netip"
+	"time"
+)
+
+// Reason says which rule of the gate decided (SPEC.md, steps 1–10).
 type Reason uint8
 
 // The gate's reasons, one per rule outcome.
@@ -18,6 +23,10 @@ const (
 	ReasonOriginMatched              // step 7 → allowed
 	ReasonRefererMatched             // step 8 → allowed
 	ReasonDomainNotAuthorized        // step 9 → 403
+	ReasonExpired                    // step 4a → 401
+	ReasonIPNotAllowed               // step 4b → 403
+	ReasonRateLimited                // step 10 → 429
+	ReasonQuotaExceeded              // step 10 → 429
 )
 
 var reasonNames = [...]string{
@@ -34,7 +43,14 @@ var reasonNames = [...]string{
 	ReasonOriginMatched:       "origin_matched",
 	ReasonRefererMatched:      "referer_matched",
 	ReasonDomainNotAuthorized: "domain_not_authorized",
+	ReasonExpired:             "key_expired",
+	ReasonIPNotAllowed:        "ip_not_authorized",
+	ReasonRateLimited:         "rate_limited",
+	ReasonQuotaExceeded:       "quota_exceeded",
 }
+
+// NumReasons is one more than the largest Reason.
+const NumReasons = len(reasonNames)
 
 // String returns the machine-readable name of the reason, e.g. "origin_matched".
 func (r Reason) String() string {
@@ -71,6 +87,14 @@ func (r Reason) Explain() string {
 		return "step 8: the Referer's host is one of the key's domains"
 	case ReasonDomainNotAuthorized:
 		return "step 9: neither the Origin's nor the Referer's host is one of the key's domains"
+	case ReasonExpired:
+		return "step 4a: the key has expired (extend or clear its expiry to allow requests again)"
+	case ReasonIPNotAllowed:
+		return "step 4b: the client address is in none of the key's IP allowlist entries"
+	case ReasonRateLimited:
+		return "step 10: the key's rate limit on this gate node is exhausted; retry after Retry-After seconds"
+	case ReasonQuotaExceeded:
+		return "step 10: the key's monthly quota is used up until the next UTC month"
 	}
 	return "no decision"
 }
@@ -83,6 +107,10 @@ const (
 	ErrMsgDisabled      = "api_key disabled"
 	ErrMsgRevoked       = "api_key revoked"
 	ErrMsgDomain        = "domain not authorized"
+	ErrMsgExpired       = "api_key expired"
+	ErrMsgIP            = "ip not authorized"
+	ErrMsgRateLimited   = "rate limit exceeded"
+	ErrMsgQuota         = "quota exceeded"
 )
 
 // GateInput is everything the gate's decision depends on for one request.
@@ -97,17 +125,33 @@ type GateInput struct {
 	// HTTPS is true when the request arrived over TLS (or through a trusted
 	// proxy that says so), or when the server allows plain HTTP.
 	HTTPS bool
+	// Now is the time of the request: expiry (step 4a), the rate limit and
+	// the quota's month (step 10) read it.
+	Now time.Time
+	// ClientIP is the client's address (the connection's peer, or X-Real-IP
+	// from a trusted proxy); the zero Addr when unknown, which no IP
+	// allowlist contains. Only keys with an allowlist read it.
+	ClientIP netip.Addr
+	// Bucket is the key's token bucket on this gate node. Nil skips the
+	// rate limit (tmaps check and the console's tester cannot see a node's
+	// bucket: their answer says so).
+	Bucket *TokenBucket
+	// QuotaUsed is the key's allowed requests this UTC month before this
+	// one: flushed usage of every node plus this node's unflushed counts.
+	QuotaUsed uint64
 }
 
 // Decision is the gate's answer for one request.
 type Decision struct {
-	Status int    // 200, 401 or 403
+	Status int    // 200, 401, 403 or 429
 	Error  string // "" when allowed; otherwise the message of the error body
 	Reason Reason
 	// Host is the header host that decided: the matched host when allowed
 	// by step 7/8, the refused host (Origin's, else Referer's) at step 9.
 	// It is a substring of the header, lowercased only if it already was.
 	Host string
+	// RetryAfter is the Retry-After of a 429, in whole seconds (at least 1).
+	RetryAfter uint32
 }
 
 // Allowed reports whether the request may pass.

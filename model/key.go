@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -216,6 +217,9 @@ type Key struct {
 	// the id of the key rotated from this one.
 	Replaces   string `json:"replaces,omitempty"`
 	ReplacedBy string `json:"replaced_by,omitempty"`
+	// Policy holds the key's kind, expiry, IP allowlist, rate limit,
+	// monthly quota, owner and note; its JSON fields sit beside the others.
+	Policy
 }
 
 // Unrestricted reports whether the key has no linked domain.
@@ -224,6 +228,7 @@ func (k Key) Unrestricted() bool { return len(k.Domains) == 0 }
 // Clone returns a deep copy of k.
 func (k Key) Clone() Key {
 	k.Domains = append([]string(nil), k.Domains...)
+	k.AllowIPs = slices.Clone(k.AllowIPs)
 	return k
 }
 

@@ -11,14 +11,15 @@ type Counts struct {
 	Allowed      uint64 `json:"allowed"`
 	Unauthorized uint64 `json:"unauthorized"` // 401
 	Forbidden    uint64 `json:"forbidden"`    // 403
+	Limited      uint64 `json:"limited"`      // 429: rate limit or quota
 }
 
 // Total is every decision counted.
-func (c Counts) Total() uint64 { return c.Allowed + c.Unauthorized + c.Forbidden }
+func (c Counts) Total() uint64 { return c.Allowed + c.Unauthorized + c.Forbidden + c.Limited }
 
 // Add returns c plus o.
 func (c Counts) Add(o Counts) Counts {
-	return Counts{c.Allowed + o.Allowed, c.Unauthorized + o.Unauthorized, c.Forbidden + o.Forbidden}
+	return Counts{c.Allowed + o.Allowed, c.Unauthorized + o.Unauthorized, c.Forbidden + o.Forbidden, c.Limited + o.Limited}
 }
 
 // Bucket is the counts of one period that starts at Start: an hour (UTC
@@ -142,7 +143,7 @@ type Spike struct {
 }
 
 // CheckSpike applies rule to one key's hourly counts (or the total's). All
-// outcomes count (allowed, 401 and 403): a leaked key shows as many 403s.
+// outcomes count (allowed, 401, 403 and 429): a leaked key shows as many 403s.
 //
 // The rule: look at the last complete hour and at the current hour so far
 // (the current hour can only grow, so if it is already too high it is a

@@ -8,7 +8,7 @@ import (
 )
 
 func hb(t time.Time, a, u, f uint64) Bucket {
-	return Bucket{Start: t, Counts: Counts{a, u, f}}
+	return Bucket{Start: t, Counts: Counts{Allowed: a, Unauthorized: u, Forbidden: f}}
 }
 
 func TestHourlyZeroFillsAndPlaces(t *testing.T) {
@@ -33,7 +33,7 @@ func TestHourlyZeroFillsAndPlaces(t *testing.T) {
 		hb(time.Date(2026, 3, 10, 13, 0, 0, 0, time.FixedZone("X", 3600)), 3, 0, 0), // 12:00 UTC
 	}
 	got = Hourly(in, now, 24)
-	if got[23].Counts != (Counts{6, 1, 2}) {
+	if got[23].Counts != (Counts{Allowed: 6, Unauthorized: 1, Forbidden: 2}) {
 		t.Errorf("last hour = %+v", got[23].Counts)
 	}
 	if got[0].Allowed != 7 {
@@ -42,7 +42,7 @@ func TestHourlyZeroFillsAndPlaces(t *testing.T) {
 	if got[21].Allowed != 3 {
 		t.Errorf("12:00 UTC = %+v", got[21].Counts)
 	}
-	if Sum(got) != (Counts{16, 1, 2}) {
+	if Sum(got) != (Counts{Allowed: 16, Unauthorized: 1, Forbidden: 2}) {
 		t.Errorf("sum = %+v", Sum(got))
 	}
 	if len(Hourly(in, now, 0)) != 0 {
@@ -214,5 +214,12 @@ func TestSpikeValues(t *testing.T) {
 	}
 	if !sp.Hour.Equal(time.Date(2026, 6, 15, 2, 0, 0, 0, time.UTC)) {
 		t.Errorf("hour = %v", sp.Hour)
+	}
+}
+
+func TestCountsLimited(t *testing.T) {
+	c := Counts{Allowed: 1, Unauthorized: 2, Forbidden: 3, Limited: 4}.Add(Counts{Limited: 10})
+	if c.Limited != 14 || c.Total() != 20 {
+		t.Fatalf("429s are their own outcome and part of the total: %+v, total %d", c, c.Total())
 	}
 }
