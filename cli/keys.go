@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ type keyJSON struct {
 func jsonKey(k model.Key) keyJSON {
 	if k.Domains == nil {
 		k.Domains = []string{}
+	}
+	if k.AllowIPs == nil {
+		k.AllowIPs = []netip.Prefix{}
 	}
 	return keyJSON{Key: k, Unrestricted: k.Unrestricted()}
 }
@@ -279,7 +283,7 @@ A new key has no domain, so it is unrestricted until you link one:
 			}
 			return a.withStore(func(ctx context.Context, st store.Store) error {
 				a.warnDuplicateName(ctx, st, n, "")
-				k, secret, err := st.CreateKey(ctx, n)
+				k, secret, err := st.CreateKey(ctx, n, model.Policy{})
 				if err != nil {
 					return fmt.Errorf("create the key: %w", err)
 				}
@@ -516,7 +520,7 @@ revoke it, so you can deploy the new secret first:
 				if k.Status == model.Revoked {
 					return fmt.Errorf("cannot rotate %s: %w", qq(k.Name), model.ErrKeyRevoked)
 				}
-				nk, secret, err := st.RotateKey(ctx, k.ID)
+				nk, secret, err := st.RotateKey(ctx, k.ID, 0)
 				if err != nil {
 					return fmt.Errorf("rotate the key: %w", err)
 				}

@@ -135,7 +135,7 @@ func (f *filler) create(ctx context.Context, name string, domains ...string) {
 	if f.err != nil {
 		return
 	}
-	k, _, err := f.s.CreateKey(ctx, name)
+	k, _, err := f.s.CreateKey(ctx, name, model.Policy{})
 	f.fail("create key "+name, err)
 	if err != nil {
 		return
@@ -216,7 +216,7 @@ func (f *filler) history() {
 	})
 	// Rotation, the seed's best practice: create new, deploy, revoke old.
 	if f.err == nil {
-		nk, _, err := s.RotateKey(f.at(10, 0, ci), f.keys[SpikeKey].ID)
+		nk, _, err := s.RotateKey(f.at(10, 0, ci), f.keys[SpikeKey].ID, 0)
 		f.fail("rotate "+SpikeKey, err)
 		f.keys[SpikeKey] = nk
 	}

@@ -249,7 +249,7 @@ func TestClockFollowsRealTimeAfterFill(t *testing.T) {
 	if got := clock.Now(); !got.Equal(real) {
 		t.Errorf("clock after fill = %v, want the real time %v", got, real)
 	}
-	k, _, err := st.CreateKey(context.Background(), "after the demo")
+	k, _, err := st.CreateKey(context.Background(), "after the demo", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 func (f *fixture) create(name string) (model.Key, string) {
 	f.t.Helper()
-	k, secret, err := f.st.CreateKey(f.ctx, name)
+	k, secret, err := f.st.CreateKey(f.ctx, name, model.Policy{})
 	if err != nil {
 		f.t.Fatalf("create key: %v", err)
 	}

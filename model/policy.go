@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -170,30 +169,25 @@ func NormalizePolicy(p Policy) (Policy, error) {
 			return p, fieldErr("burst", fmt.Errorf("the burst must be between 1 and %d requests", MaxBurst))
 		}
 	}
-	if p.Owner, err = NormalizeText(p.Owner, MaxOwnerLen); err != nil {
+	if p.Owner, err = NormalizeText("owner", p.Owner, MaxOwnerLen); err != nil {
 		return p, fieldErr("owner", err)
 	}
-	if p.Note, err = NormalizeText(p.Note, MaxNoteLen); err != nil {
+	if p.Note, err = NormalizeText("note", p.Note, MaxNoteLen); err != nil {
 		return p, fieldErr("note", err)
 	}
 	return p, nil
 }
 
-// NormalizeText trims spaces and checks free text (an owner, a note): at
-// most max characters, valid UTF-8, no control or bidi characters. ""
-// is valid (no text).
-func NormalizeText(s string, max int) (string, error) {
+// NormalizeText trims spaces and checks free text (an owner, a note) with
+// the character rules of names (CheckText, whose *TextError names field and
+// the character), at most max characters. "" is valid (no text).
+func NormalizeText(field, s string, max int) (string, error) {
 	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) {
-		return "", errors.New("the text is not valid UTF-8")
+	if err := CheckText(field, s); err != nil {
+		return "", err
 	}
 	if n := utf8.RuneCountInString(s); n > max {
-		return "", fmt.Errorf("the text is too long: %d characters, at most %d", n, max)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || IsBidi(r) {
-			return "", fmt.Errorf("the text contains the control character U+%04X", r)
-		}
+		return "", fmt.Errorf("the %s is too long: %d characters, at most %d", field, n, max)
 	}
 	return s, nil
 }

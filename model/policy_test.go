@@ -256,3 +256,21 @@ func FuzzParseIPPrefix(f *testing.F) {
 		}
 	})
 }
+
+// Owners and notes follow the character rules of names (SPEC.md "Names and
+// text"), naming the character.
+func TestPolicyTextRules(t *testing.T) {
+	for _, s := range []string{"a\u200bb", "tag\U000E0041", "x\u3164y", "e\u0301\u0301\u0301\u0301\u0301", "bad\xff"} {
+		_, err := NormalizePolicy(Policy{Note: s})
+		var te *TextError
+		if !errors.As(err, &te) || te.Field != "note" || !strings.HasPrefix(err.Error(), "note: the note ") {
+			t.Errorf("note %q: %v", s, err)
+		}
+	}
+	if _, err := NormalizePolicy(Policy{Owner: "a\u200bb"}); err == nil || !strings.Contains(err.Error(), "U+200B zero width space") {
+		t.Errorf("owner with U+200B: %v", err)
+	}
+	if p, err := NormalizePolicy(Policy{Owner: "ak_team", Note: "k1234"}); err != nil || p.Owner != "ak_team" {
+		t.Errorf("owners and notes may look like key references (they are never resolved): %v", err)
+	}
+}

@@ -484,7 +484,7 @@ func seededStore(b *testing.B) string {
 			}
 		}
 		for i := range 100_000 {
-			k, _, err := st.CreateKey(ctx, fmt.Sprintf("bench key %d", i))
+			k, _, err := st.CreateKey(ctx, fmt.Sprintf("bench key %d", i), model.Policy{})
 			if err == nil && i%10 == 0 {
 				_, err = st.LinkKey(ctx, k.ID, fmt.Sprintf("site%d.example.tn", i%20))
 			}

@@ -100,7 +100,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, secret, err := st.CreateKey(ctx, "lifecycle")
+	_, secret, err := st.CreateKey(ctx, "lifecycle", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestDaemonHealth(t *testing.T) {
 		t.Fatalf("/healthz: %d %+v", code, live)
 	}
 	for range 3 {
-		if _, _, err := st.CreateKey(ctx, "k"); err != nil {
+		if _, _, err := st.CreateKey(ctx, "k", model.Policy{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 func TestHygieneRoute(t *testing.T) {
 	f := newFixture(t, Options{})
 	ctx := context.Background()
-	open, _, err := f.st.CreateKey(ctx, "open")
+	open, _, err := f.st.CreateKey(ctx, "open", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestHygieneRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two links of one key: one matched a request yesterday, one never.
-	web, _, err := f.st.CreateKey(ctx, "web")
+	web, _, err := f.st.CreateKey(ctx, "web", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,7 @@ var routes = []Route{
 	{"POST", "/v1/keys", true, (*Server).createKey},
 	{"POST", "/v1/keys/by-digest", true, (*Server).keyByDigest},
 	{"GET", "/v1/keys/{id}", true, (*Server).getKey},
+	{"PATCH", "/v1/keys/{id}", true, (*Server).updateKey},
 	{"POST", "/v1/keys/{id}/rename", true, (*Server).renameKey},
 	{"POST", "/v1/keys/{id}/disable", true, (*Server).disableKey},
 	{"POST", "/v1/keys/{id}/enable", true, (*Server).enableKey},
@@ -363,11 +364,23 @@ func (srv *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *Server) createKey(w http.ResponseWriter, r *http.Request) {
-	var req wire.NameRequest
+	var req wire.KeyRequest
 	if !srv.decode(w, r, &req, false) {
 		return
 	}
-	k, secret, err := srv.s.CreateKey(r.Context(), req.Name)
+	u, ok := srv.keyUpdate(w, r, req)
+	if !ok {
+		return
+	}
+	if u.Name == nil {
+		u.Name = new(string) // the name is required: Apply says so
+	}
+	nk, err := u.Apply(model.Key{})
+	if err != nil {
+		srv.fail(w, r, invalidErr(err))
+		return
+	}
+	k, secret, err := srv.s.CreateKey(r.Context(), nk.Name, nk.Policy)
 	if err != nil {
 		srv.fail(w, r, err)
 		return
@@ -402,6 +415,51 @@ func (srv *Server) getKey(w http.ResponseWriter, r *http.Request) {
 	srv.keyResult(w, r, http.StatusOK)(srv.s.Key(r.Context(), r.PathValue("id")))
 }
 
+// updateKey applies a PATCH: the name and policy fields the body names.
+func (srv *Server) updateKey(w http.ResponseWriter, r *http.Request) {
+	var req wire.KeyRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	u, ok := srv.keyUpdate(w, r, req)
+	if !ok {
+		return
+	}
+	srv.keyResult(w, r, http.StatusOK)(srv.s.UpdateKey(r.Context(), r.PathValue("id"), u))
+}
+
+// keyUpdate reads a KeyRequest's fields: a field of the wrong type is 400,
+// a value the model refuses 422, both naming the field. It answers the
+// error itself and returns false on failure.
+func (srv *Server) keyUpdate(w http.ResponseWriter, r *http.Request, req wire.KeyRequest) (model.KeyUpdate, bool) {
+	u, err := req.Update()
+	var te *wire.TypeError
+	switch {
+	case errors.As(err, &te):
+		writeError(w, http.StatusBadRequest, wire.Error{Error: "bad JSON: " + te.Error(), Code: wire.CodeBadRequest, Field: te.Field})
+		return u, false
+	case err != nil:
+		srv.fail(w, r, err)
+		return u, false
+	}
+	return u, true
+}
+
+// invalidErr makes a model validation error also a store.ErrInvalid.
+func invalidErr(err error) error {
+	if errors.Is(err, store.ErrInvalid) {
+		return err
+	}
+	return invalidInput{err}
+}
+
+// invalidInput is a validation error that is also store.ErrInvalid, with
+// the validation error's own message.
+type invalidInput struct{ err error }
+
+func (e invalidInput) Error() string   { return e.err.Error() }
+func (e invalidInput) Unwrap() []error { return []error{e.err, store.ErrInvalid} }
+
 func (srv *Server) renameKey(w http.ResponseWriter, r *http.Request) {
 	var req wire.NameRequest
 	if !srv.decode(w, r, &req, false) {
@@ -435,11 +493,21 @@ func (srv *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
-	var req struct{}
+	var req wire.RotateRequest
 	if !srv.decode(w, r, &req, true) {
 		return
 	}
-	k, secret, err := srv.s.RotateKey(r.Context(), r.PathValue("id"))
+	var grace time.Duration
+	if req.ExpireOldIn != "" {
+		d, err := time.ParseDuration(req.ExpireOldIn)
+		if err != nil || d < 0 {
+			srv.fail(w, r, invalidErr(&model.FieldError{Field: "expire_old_in",
+				Err: errors.New("must be a duration such as \"24h\" or \"90m\", not negative")}))
+			return
+		}
+		grace = d
+	}
+	k, secret, err := srv.s.RotateKey(r.Context(), r.PathValue("id"), grace)
 	if err != nil {
 		srv.fail(w, r, err)
 		return

@@ -513,7 +513,7 @@ func TestEventsOutliveServerTimeouts(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	time.Sleep(400 * time.Millisecond)
-	k, _, err := st.CreateKey(context.Background(), "late")
+	k, _, err := st.CreateKey(context.Background(), "late", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,10 +41,11 @@ func (w *wrapped) Unwrap() error { return w.is }
 // Status rules come from model: DisableKey, EnableKey and RevokeKey return
 // model.ErrKeyRevoked, model.ErrAlreadyActive or model.ErrAlreadyDisabled
 // when refused; RevokeKey returns model.ErrConfirmMismatch unless confirm
-// equals the key's name exactly. RenameKey, RotateKey and LinkKey refuse a
-// revoked key with model.ErrKeyRevoked. Bad names or domains return the
-// model's validation error (a *model.DomainError for domains), wrapped so
-// errors.Is(err, ErrInvalid) holds.
+// equals the key's name exactly. RenameKey, UpdateKey, RotateKey and LinkKey
+// refuse a revoked key with model.ErrKeyRevoked. Bad names, policies or
+// domains return the model's validation error (a *model.FieldError for
+// policies, a *model.DomainError for domains), wrapped so errors.Is(err,
+// ErrInvalid) holds.
 type Store interface {
 	KeyStore
 	DomainStore
@@ -68,17 +69,27 @@ type KeyReader interface {
 // KeyStore reads and changes keys.
 type KeyStore interface {
 	KeyReader
-	// CreateKey creates an Active key and returns it with its secret; the
-	// secret is not kept anywhere.
-	CreateKey(ctx context.Context, name string) (model.Key, string, error)
+	// CreateKey creates an Active key with the policy p (normalised with
+	// model.NormalizePolicy; the zero Policy is none) and returns it with its
+	// secret; the secret is not kept anywhere. Audit: "create", then one
+	// entry per policy field set (model.PolicyChanges from no policy).
+	CreateKey(ctx context.Context, name string, p model.Policy) (model.Key, string, error)
 	RenameKey(ctx context.Context, id, name string) (model.Key, error)
+	// UpdateKey changes a key's name and policy fields (model.KeyUpdate.Apply),
+	// all or nothing. Audit: "rename" for the name, one entry per policy
+	// field that changed (model.PolicyChanges); a change to the same values
+	// writes nothing and publishes no event.
+	UpdateKey(ctx context.Context, id string, u model.KeyUpdate) (model.Key, error)
 	DisableKey(ctx context.Context, id string) (model.Key, error)
 	EnableKey(ctx context.Context, id string) (model.Key, error)
 	RevokeKey(ctx context.Context, id, confirm string) (model.Key, error)
-	// RotateKey creates a new Active key with the old one's name and domains,
-	// records Replaces/ReplacedBy on both, and returns the new key and its
-	// secret. The old key keeps its status.
-	RotateKey(ctx context.Context, id string) (model.Key, string, error)
+	// RotateKey creates a new Active key with the old one's name, domains
+	// and policy (its expiry excepted), records Replaces/ReplacedBy on both,
+	// and returns the new key and its secret. The old key keeps its status.
+	// With expireOldIn > 0 the old key expires that long after the rotation
+	// (its grace period), unless it already expires sooner; it gets a
+	// "policy.expires" audit entry. expireOldIn < 0 is ErrInvalid.
+	RotateKey(ctx context.Context, id string, expireOldIn time.Duration) (model.Key, string, error)
 	// LinkKey links domains to a key, all or nothing. Already-linked
 	// domains are left as they are (no audit entry). ErrDomainNotFound
 	// names the first missing domain.
@@ -115,11 +126,16 @@ type UsageRecorder interface {
 	RecordUsage(ctx context.Context, deltas []UsageDelta) error
 }
 
+// UsageReader reads usage buckets.
+type UsageReader interface {
+	// Usage returns hourly buckets matching q, oldest first.
+	Usage(ctx context.Context, q UsageQuery) ([]UsageBucket, error)
+}
+
 // UsageStore records and reads usage.
 type UsageStore interface {
 	UsageRecorder
-	// Usage returns hourly buckets matching q, oldest first.
-	Usage(ctx context.Context, q UsageQuery) ([]UsageBucket, error)
+	UsageReader
 	// RefusedHosts returns the hosts refused with 403 for a key, most
 	// refused first.
 	RefusedHosts(ctx context.Context, keyID string) ([]RefusedHost, error)
@@ -148,11 +164,12 @@ type HealthChecker interface {
 	Health(ctx context.Context) Health
 }
 
-// GateSource is what the gate reads and writes: keys, their changes, and
-// the usage it counts.
+// GateSource is what the gate reads and writes: keys, their changes, the
+// usage it counts, and the usage it reads back for monthly quotas.
 type GateSource interface {
 	KeyReader
 	UsageRecorder
+	UsageReader
 	Watcher
 }
 
@@ -172,6 +189,7 @@ type UsageDelta struct {
 	Allowed      uint64            `json:"allowed"`
 	Unauthorized uint64            `json:"unauthorized"` // 401
 	Forbidden    uint64            `json:"forbidden"`    // 403
+	Limited      uint64            `json:"limited"`      // 429 (rate limit or quota)
 	RefusedHosts map[string]uint64 `json:"refused_hosts,omitempty"`
 	// MatchedHosts counts the allowed requests per matched host (steps 7
 	// and 8), for stores that implement LinkUsage.
@@ -193,6 +211,7 @@ type UsageBucket struct {
 	Allowed      uint64    `json:"allowed"`
 	Unauthorized uint64    `json:"unauthorized"`
 	Forbidden    uint64    `json:"forbidden"`
+	Limited      uint64    `json:"limited"` // 429
 }
 
 // RefusedHost is a host that was refused for a key.

@@ -11,7 +11,7 @@ import (
 func Buckets(us []UsageBucket) []model.Bucket {
 	out := make([]model.Bucket, len(us))
 	for i, u := range us {
-		out[i] = model.Bucket{Start: u.Hour, Counts: model.Counts{Allowed: u.Allowed, Unauthorized: u.Unauthorized, Forbidden: u.Forbidden}}
+		out[i] = model.Bucket{Start: u.Hour, Counts: model.Counts{Allowed: u.Allowed, Unauthorized: u.Unauthorized, Forbidden: u.Forbidden, Limited: u.Limited}}
 	}
 	return out
 }

@@ -26,7 +26,7 @@ func seed(t *testing.T, st store.Store) map[string]model.Key {
 		}
 	}
 	for _, n := range []string{"Production web", "Mobile app", "Solo"} {
-		k, _, err := st.CreateKey(ctx, n)
+		k, _, err := st.CreateKey(ctx, n, model.Policy{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -369,7 +369,7 @@ func TestLiveRefreshFromStoreEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a change made elsewhere (the CLI, another console)
-	k, _, err := st.CreateKey(store.WithActor(ctx, "cli"), "Made by the CLI")
+	k, _, err := st.CreateKey(store.WithActor(ctx, "cli"), "Made by the CLI", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

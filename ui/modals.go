@@ -153,7 +153,7 @@ func (m *nameModal) update(a *App, msg tea.Msg) (modal, tea.Cmd) {
 				m.busy = true
 				st, ctx := a.cfg.Store, a.sctx()
 				return m, func() tea.Msg {
-					k, secret, err := st.CreateKey(ctx, name)
+					k, secret, err := st.CreateKey(ctx, name, model.Policy{})
 					return keyCreatedMsg{key: k, secret: secret, err: err}
 				}
 			}
@@ -401,7 +401,7 @@ func (a *App) enableCmd(id string) tea.Cmd {
 func (a *App) rotateCmd(id string) tea.Cmd {
 	st, ctx := a.cfg.Store, a.sctx()
 	return func() tea.Msg {
-		nk, secret, err := st.RotateKey(ctx, id)
+		nk, secret, err := st.RotateKey(ctx, id, 0)
 		if err != nil {
 			return keyCreatedMsg{err: err}
 		}

@@ -107,7 +107,7 @@ func TestAuthorizeRefusedHost(t *testing.T) {
 
 func TestAuthorizeRefusesInvalidHost(t *testing.T) {
 	st := openStore(t)
-	k, _, err := st.CreateKey(context.Background(), "web")
+	k, _, err := st.CreateKey(context.Background(), "web", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestTestDecisionMatchesCheck(t *testing.T) {
 
 func TestUsageEventsReloadOnce(t *testing.T) {
 	st := openStore(t)
-	k, _, err := st.CreateKey(context.Background(), "web")
+	k, _, err := st.CreateKey(context.Background(), "web", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

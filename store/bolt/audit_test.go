@@ -7,6 +7,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 )
 
@@ -19,8 +20,8 @@ func TestAuditIndexBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, _, _ := s.CreateKey(ctx, "a")
-	b, _, _ := s.CreateKey(ctx, "b")
+	a, _, _ := s.CreateKey(ctx, "a", model.Policy{})
+	b, _, _ := s.CreateKey(ctx, "b", model.Policy{})
 	for range 3 {
 		s.DisableKey(ctx, a.ID)
 		s.EnableKey(ctx, a.ID)

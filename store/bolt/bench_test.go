@@ -105,7 +105,7 @@ func BenchmarkRecordUsage(b *testing.B) {
 	ctx := context.Background()
 	ids := make([]string, 1000)
 	for i := range ids {
-		k, _, err := s.CreateKey(ctx, "k")
+		k, _, err := s.CreateKey(ctx, "k", model.Policy{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func BenchmarkCreateKey(b *testing.B) {
 			defer s.Close()
 			ctx := context.Background()
 			for b.Loop() {
-				if _, _, err := s.CreateKey(ctx, "k"); err != nil {
+				if _, _, err := s.CreateKey(ctx, "k", model.Policy{}); err != nil {
 					b.Fatal(err)
 				}
 			}

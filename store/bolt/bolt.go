@@ -12,8 +12,8 @@
 //	domain_keys  domain + 0x00 + key id → "" (a domain's links)
 //	audit        seq (8 bytes) → JSON audit entry
 //	audit_objects object + 0x00 + seq → "" (the entries of one key or domain)
-//	usage        key id + 0x00 + hour (4 bytes) → 3 × uint64 counters
-//	usage_total  hour (4 bytes) → 3 × uint64 counters summed over every key
+//	usage        day (4 bytes) + key id → the day's hourly counters (codec.go)
+//	usage_total  day (4 bytes) → the same, summed over every key
 //	refused      key id + 0x00 + host → count (8 bytes) + last seen (8 bytes)
 //	tokens       token name → JSON token record (digest, prefix, created)
 //	token_digests digest → token name

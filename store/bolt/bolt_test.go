@@ -118,13 +118,13 @@ func TestSecretsNeverStored(t *testing.T) {
 	}
 	var secrets []string
 	for i := range 20 {
-		k, secret, err := s.CreateKey(ctx(), "key")
+		k, secret, err := s.CreateKey(ctx(), "key", model.Policy{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		secrets = append(secrets, secret)
 		if i%4 == 0 {
-			_, sec2, err := s.RotateKey(ctx(), k.ID)
+			_, sec2, err := s.RotateKey(ctx(), k.ID, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -173,7 +173,7 @@ func TestReopenPersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, secret, err := s.CreateKey(ctx(), "persist")
+	k, secret, err := s.CreateKey(ctx(), "persist", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestReopenPersists(t *testing.T) {
 		t.Fatalf("token after reopen: %+v, %v", tk, err)
 	}
 	// New writes continue the sequences.
-	k2, _, err := s.CreateKey(ctx(), "after")
+	k2, _, err := s.CreateKey(ctx(), "after", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func TestTokens(t *testing.T) {
 
 func TestRefusedHostLimits(t *testing.T) {
 	s := openTemp(t)
-	k, _, _ := s.CreateKey(ctx(), "k")
+	k, _, _ := s.CreateKey(ctx(), "k", model.Policy{})
 	long := strings.Repeat("a", 5000) + ".tn"
 	hour := time.Now().UTC().Truncate(time.Hour)
 	for _, d := range []store.UsageDelta{
@@ -343,7 +343,7 @@ func TestCanceledContext(t *testing.T) {
 	s := openTemp(t)
 	c, cancel := context.WithCancel(ctx())
 	cancel()
-	if _, _, err := s.CreateKey(c, "x"); !errors.Is(err, context.Canceled) {
+	if _, _, err := s.CreateKey(c, "x", model.Policy{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("CreateKey with a canceled context: %v", err)
 	}
 	if keys, _ := s.Keys(ctx()); len(keys) != 0 {
@@ -361,7 +361,7 @@ func TestErrorsEscapeInput(t *testing.T) {
 	checks = append(checks, err)
 	_, err = s.DeleteDomain(ctx(), "ok.tn")
 	checks = append(checks, err)
-	k, _, _ := s.CreateKey(ctx(), "name")
+	k, _, _ := s.CreateKey(ctx(), "name", model.Policy{})
 	_, err = s.LinkKey(ctx(), k.ID, "missing\u202e.tn")
 	checks = append(checks, err)
 	err = s.RevokeToken(ctx(), evil)
@@ -381,7 +381,7 @@ func TestErrorsEscapeInput(t *testing.T) {
 func TestPruneUsage(t *testing.T) {
 	s := openTemp(t)
 	c := ctx()
-	k, _, _ := s.CreateKey(c, "k")
+	k, _, _ := s.CreateKey(c, "k", model.Policy{})
 	day := time.Now().UTC().Truncate(24 * time.Hour)
 	var deltas []store.UsageDelta
 	for d := range 5 {

@@ -3,6 +3,8 @@ package bolt
 import (
 	"encoding/binary"
 	"errors"
+	"math"
+	"net/netip"
 	"time"
 
 	"github.com/tmaps/console/model"
@@ -16,7 +18,13 @@ type keyRecord struct {
 	lastHost string
 }
 
-const keyRecordVersion = 1
+// Versions of the key record: 1 has no policy (stores made before key
+// policies; its keys decode with the zero Policy), 2 appends the policy.
+// encodeKey writes version 2.
+const (
+	keyRecordV1      = 1
+	keyRecordVersion = 2
+)
 
 var errCorrupt = errors.New("corrupt record in the store file")
 
@@ -63,10 +71,13 @@ func nanoTime(n int64) time.Time {
 
 // encodeKey writes a compact binary key record:
 // version, id, name, prefix, digest[32], status, created, status changed,
-// last used, replaces, replaced by, last host.
+// last used, replaces, replaced by, last host; then (version 2) the policy:
+// kind, expires, allowlist count and entries (family 4 or 6, address, bits),
+// rate (float64 bits, 8 bytes), burst, quota, owner, note.
 func encodeKey(r *keyRecord) []byte {
 	k := &r.key
-	b := make([]byte, 0, 64+len(k.ID)+len(k.Name)+len(k.Prefix)+len(k.Replaces)+len(k.ReplacedBy)+len(r.lastHost)+3*binary.MaxVarintLen64)
+	b := make([]byte, 0, 96+len(k.ID)+len(k.Name)+len(k.Prefix)+len(k.Replaces)+len(k.ReplacedBy)+len(r.lastHost)+
+		len(k.Owner)+len(k.Note)+18*len(k.AllowIPs)+6*binary.MaxVarintLen64)
 	b = append(b, keyRecordVersion)
 	b = appendString(b, k.ID)
 	b = appendString(b, k.Name)
@@ -79,7 +90,40 @@ func encodeKey(r *keyRecord) []byte {
 	b = appendString(b, k.Replaces)
 	b = appendString(b, k.ReplacedBy)
 	b = appendString(b, r.lastHost)
+	p := &k.Policy
+	b = append(b, kindByte(p.Kind))
+	b = binary.AppendVarint(b, timeNano(p.Expires))
+	b = binary.AppendUvarint(b, uint64(len(p.AllowIPs)))
+	for _, ip := range p.AllowIPs {
+		a := ip.Addr()
+		if a.Is4() {
+			a4 := a.As4()
+			b = append(b, 4)
+			b = append(b, a4[:]...)
+		} else {
+			a16 := a.As16()
+			b = append(b, 6)
+			b = append(b, a16[:]...)
+		}
+		b = append(b, byte(ip.Bits()))
+	}
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(p.Rate))
+	b = binary.AppendUvarint(b, uint64(p.Burst))
+	b = binary.AppendUvarint(b, p.Quota)
+	b = appendString(b, p.Owner)
+	b = appendString(b, p.Note)
 	return b
+}
+
+var kinds = [...]model.Kind{model.KindUnset, model.KindBrowser, model.KindServer, model.KindMobile}
+
+func kindByte(k model.Kind) byte {
+	for i, x := range kinds {
+		if x == k {
+			return byte(i)
+		}
+	}
+	return 0
 }
 
 func appendString(b []byte, s string) []byte {
@@ -126,6 +170,25 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, w := uvarint(d.s)
+	if w <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.s = d.s[w:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	var b [1]byte
+	d.bytes(b[:])
+	return b[0]
+}
+
 func (d *decoder) bytes(dst []byte) {
 	if d.err != nil {
 		return
@@ -158,7 +221,7 @@ func uvarint(s string) (uint64, int) {
 
 func decodeKey(seq uint64, b []byte) (keyRecord, error) {
 	r := keyRecord{seq: seq}
-	if len(b) == 0 || b[0] != keyRecordVersion {
+	if len(b) == 0 || b[0] != keyRecordV1 && b[0] != keyRecordVersion {
 		return r, errCorrupt
 	}
 	d := decoder{s: string(b[1:])}
@@ -176,30 +239,105 @@ func decodeKey(seq uint64, b []byte) (keyRecord, error) {
 	k.Replaces = d.string()
 	k.ReplacedBy = d.string()
 	r.lastHost = d.string()
+	if b[0] == keyRecordVersion {
+		d.policy(&k.Policy)
+	}
+	if d.err == nil && len(d.s) != 0 {
+		d.err = errCorrupt
+	}
 	return r, d.err
 }
 
-// counters are the counts of one hour: allowed, 401, 403.
-type counters [3]uint64
+// policy reads the policy of a version 2 record.
+func (d *decoder) policy(p *model.Policy) {
+	kb := d.byte()
+	if int(kb) >= len(kinds) {
+		d.err = errCorrupt
+		return
+	}
+	p.Kind = kinds[kb]
+	p.Expires = nanoTime(d.varint())
+	n := d.uvarint()
+	if n > uint64(len(d.s))/6 { // each entry takes at least 6 bytes
+		d.err = errCorrupt
+		return
+	}
+	if n > 0 {
+		p.AllowIPs = make([]netip.Prefix, 0, n)
+	}
+	for range n {
+		var a netip.Addr
+		switch d.byte() {
+		case 4:
+			var a4 [4]byte
+			d.bytes(a4[:])
+			a = netip.AddrFrom4(a4)
+		case 6:
+			var a16 [16]byte
+			d.bytes(a16[:])
+			a = netip.AddrFrom16(a16)
+		default:
+			d.err = errCorrupt
+		}
+		bits := int(d.byte())
+		if d.err != nil {
+			return
+		}
+		pfx, err := a.Prefix(bits)
+		if err != nil || pfx.Bits() != bits || pfx.Addr() != a {
+			d.err = errCorrupt // bits out of range, or host bits set
+			return
+		}
+		p.AllowIPs = append(p.AllowIPs, pfx)
+	}
+	var rb [8]byte
+	d.bytes(rb[:])
+	p.Rate = math.Float64frombits(binary.BigEndian.Uint64(rb[:]))
+	burst := d.uvarint()
+	if burst > math.MaxUint32 {
+		d.err = errCorrupt
+		return
+	}
+	p.Burst = uint32(burst)
+	p.Quota = d.uvarint()
+	p.Owner = d.string()
+	p.Note = d.string()
+}
+
+// counters are the counts of one hour: allowed, 401, 403, 429.
+type counters [4]uint64
 
 // dayRecord is the usage of one key (or of the total) over one UTC day:
 // 24 hourly counters. On disk it is a 3-byte bitmap of the hours that have
-// counts followed by 3 uvarints per such hour, so a key used in one hour of
-// a day costs a handful of bytes.
+// allowed, 401 or 403 counts followed by 3 uvarints per such hour, so a key
+// used in one hour of a day costs a handful of bytes; then, only when some
+// hour has 429s, a second 3-byte bitmap and one uvarint per hour it marks.
+// Records written before 429s were counted end after the first part.
 type dayRecord [24]counters
 
 func (d *dayRecord) encode() []byte {
-	var mask uint32
+	var mask, mask429 uint32
 	b := make([]byte, 3, 3+24*3*2)
 	for h := range d {
-		if d[h] != (counters{}) {
+		if d[h][0]|d[h][1]|d[h][2] != 0 {
 			mask |= 1 << h
-			for _, v := range d[h] {
+			for _, v := range d[h][:3] {
 				b = binary.AppendUvarint(b, v)
 			}
 		}
+		if d[h][3] != 0 {
+			mask429 |= 1 << h
+		}
 	}
 	b[0], b[1], b[2] = byte(mask), byte(mask>>8), byte(mask>>16)
+	if mask429 != 0 {
+		b = append(b, byte(mask429), byte(mask429>>8), byte(mask429>>16))
+		for h := range d {
+			if mask429&(1<<h) != 0 {
+				b = binary.AppendUvarint(b, d[h][3])
+			}
+		}
+	}
 	return b
 }
 
@@ -217,7 +355,7 @@ func decodeDay(b []byte) (dayRecord, error) {
 		if mask&(1<<h) == 0 {
 			continue
 		}
-		for i := range d[h] {
+		for i := range 3 {
 			v, w := binary.Uvarint(b)
 			if w <= 0 {
 				return d, errCorrupt
@@ -225,6 +363,31 @@ func decodeDay(b []byte) (dayRecord, error) {
 			d[h][i] = v
 			b = b[w:]
 		}
+	}
+	if len(b) == 0 {
+		return d, nil
+	}
+	if len(b) < 3 {
+		return d, errCorrupt
+	}
+	mask429 := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16
+	b = b[3:]
+	if mask429 == 0 {
+		return d, errCorrupt
+	}
+	for h := range d {
+		if mask429&(1<<h) == 0 {
+			continue
+		}
+		v, w := binary.Uvarint(b)
+		if w <= 0 || v == 0 {
+			return d, errCorrupt
+		}
+		d[h][3] = v
+		b = b[w:]
+	}
+	if len(b) != 0 {
+		return d, errCorrupt
 	}
 	return d, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	bbolt "go.etcd.io/bbolt"
+
+	"github.com/tmaps/console/model"
 )
 
 // SeedKeys adds n keys quickly (10k per transaction, no audit entries) for
@@ -15,7 +17,7 @@ func SeedKeys(s *Store, n int, domains []string) ([]string, error) {
 		batch := min(10000, n-done)
 		err := s.db.Update(func(tx *bbolt.Tx) error {
 			for i := range batch {
-				r, secret, err := s.newKey(tx, fmt.Sprintf("key %d", done+i))
+				r, secret, err := s.newKey(tx, fmt.Sprintf("key %d", done+i), model.Policy{})
 				if err != nil {
 					return err
 				}

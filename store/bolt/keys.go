@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -68,9 +70,9 @@ func putKey(tx *bbolt.Tx, r *keyRecord) error {
 	return tx.Bucket(bKeys).Put(u64(r.seq), encodeKey(r))
 }
 
-// newKey inserts a fresh Active key named name and returns its record and
-// secret.
-func (s *Store) newKey(tx *bbolt.Tx, name string) (keyRecord, string, error) {
+// newKey inserts a fresh Active key named name with the (normalised) policy
+// p and returns its record and secret.
+func (s *Store) newKey(tx *bbolt.Tx, name string, p model.Policy) (keyRecord, string, error) {
 	ids := tx.Bucket(bKeyIDs)
 	digests := tx.Bucket(bKeyDigests)
 	var id string
@@ -103,6 +105,7 @@ func (s *Store) newKey(tx *bbolt.Tx, name string) (keyRecord, string, error) {
 		Status:        model.Active,
 		Created:       now,
 		StatusChanged: now,
+		Policy:        p,
 	}}
 	if err := putKey(tx, &r); err != nil {
 		return keyRecord{}, "", err
@@ -116,21 +119,28 @@ func (s *Store) newKey(tx *bbolt.Tx, name string) (keyRecord, string, error) {
 	return r, secret, nil
 }
 
-// CreateKey creates an Active key. A bad name returns the model's error
-// wrapped so errors.Is(err, store.ErrInvalid) holds.
-func (s *Store) CreateKey(ctx context.Context, name string) (model.Key, string, error) {
+// CreateKey creates an Active key with the policy p. A bad name or policy
+// returns the model's error wrapped so errors.Is(err, store.ErrInvalid)
+// holds.
+func (s *Store) CreateKey(ctx context.Context, name string, p model.Policy) (model.Key, string, error) {
 	name, err := model.NormalizeKeyName(name)
 	if err != nil {
+		return model.Key{}, "", &invalid{err}
+	}
+	if p, err = model.NormalizePolicy(p); err != nil {
 		return model.Key{}, "", &invalid{err}
 	}
 	var out model.Key
 	var secret string
 	err = s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
-		r, sec, err := s.newKey(tx, name)
+		r, sec, err := s.newKey(tx, name, p)
 		if err != nil {
 			return nil, err
 		}
 		if err := s.audit(ctx, tx, model.AuditCreate, "key:"+r.key.ID, "", name); err != nil {
+			return nil, err
+		}
+		if err := s.auditPolicy(ctx, tx, r.key.ID, model.Policy{}, p); err != nil {
 			return nil, err
 		}
 		out, secret = fullKey(tx, r), sec
@@ -278,6 +288,47 @@ func (s *Store) RenameKey(ctx context.Context, id, name string) (model.Key, erro
 	})
 }
 
+// auditPolicy writes one audit entry per policy field that differs.
+func (s *Store) auditPolicy(ctx context.Context, tx *bbolt.Tx, id string, before, after model.Policy) error {
+	for _, c := range model.PolicyChanges(before, after) {
+		if err := s.audit(ctx, tx, c.Action, "key:"+id, c.Before, c.After); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdateKey changes a key's name and policy (store.KeyStore.UpdateKey).
+func (s *Store) UpdateKey(ctx context.Context, id string, u model.KeyUpdate) (model.Key, error) {
+	if u.Empty() {
+		return s.Key(ctx, id)
+	}
+	return s.changeKey(ctx, id, "update", func(tx *bbolt.Tx, r *keyRecord) (bool, error) {
+		if r.key.Status == model.Revoked {
+			return false, model.ErrKeyRevoked
+		}
+		next, err := u.Apply(r.key)
+		if err != nil {
+			return false, &invalid{err}
+		}
+		changed := false
+		if next.Name != r.key.Name {
+			if err := s.audit(ctx, tx, model.AuditRename, "key:"+r.key.ID, r.key.Name, next.Name); err != nil {
+				return false, err
+			}
+			changed = true
+		}
+		if cs := model.PolicyChanges(r.key.Policy, next.Policy); len(cs) > 0 {
+			if err := s.auditPolicy(ctx, tx, r.key.ID, r.key.Policy, next.Policy); err != nil {
+				return false, err
+			}
+			changed = true
+		}
+		r.key.Name, r.key.Policy = next.Name, next.Policy
+		return changed, nil
+	})
+}
+
 func (s *Store) transition(ctx context.Context, id string, a model.Action, confirm *string) (model.Key, error) {
 	return s.changeKey(ctx, id, string(a), func(tx *bbolt.Tx, r *keyRecord) (bool, error) {
 		next, err := r.key.Status.Transition(a)
@@ -312,11 +363,16 @@ func (s *Store) RevokeKey(ctx context.Context, id, confirm string) (model.Key, e
 	return s.transition(ctx, id, model.ActRevoke, &confirm)
 }
 
-// RotateKey creates a new Active key with the old key's name and domains
-// and links the two with Replaces/ReplacedBy. The old key keeps its status.
-// Audit: "rotate" on the old key, "create" on the new one and one "link"
-// per domain of the new key.
-func (s *Store) RotateKey(ctx context.Context, id string) (model.Key, string, error) {
+// RotateKey creates a new Active key with the old key's name, domains and
+// policy (not its expiry) and links the two with Replaces/ReplacedBy. The
+// old key keeps its status; with expireOldIn > 0 it expires that long from
+// now unless it expires sooner already. Audit: "rotate" on the old key (and
+// "policy.expires" for its grace), "create" and the policy entries on the
+// new one, and one "link" per domain of the new key.
+func (s *Store) RotateKey(ctx context.Context, id string, expireOldIn time.Duration) (model.Key, string, error) {
+	if expireOldIn < 0 {
+		return model.Key{}, "", &invalid{&model.FieldError{Field: "expire_old_in", Err: errors.New("the grace period cannot be negative")}}
+	}
 	var out model.Key
 	var secret string
 	err := s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
@@ -327,7 +383,9 @@ func (s *Store) RotateKey(ctx context.Context, id string) (model.Key, string, er
 		if old.key.Status == model.Revoked {
 			return nil, model.ErrKeyRevoked
 		}
-		nk, sec, err := s.newKey(tx, old.key.Name)
+		p := old.key.Policy.ClonePolicy()
+		p.Expires = time.Time{}
+		nk, sec, err := s.newKey(tx, old.key.Name, p)
 		if err != nil {
 			return nil, err
 		}
@@ -335,14 +393,26 @@ func (s *Store) RotateKey(ctx context.Context, id string) (model.Key, string, er
 		if err := putKey(tx, &nk); err != nil {
 			return nil, err
 		}
+		oldPolicy := old.key.Policy
 		old.key.ReplacedBy = nk.key.ID
+		if expireOldIn > 0 {
+			if at := s.now().UTC().Add(expireOldIn); old.key.Expires.IsZero() || at.Before(old.key.Expires) {
+				old.key.Expires = at
+			}
+		}
 		if err := putKey(tx, &old); err != nil {
 			return nil, err
 		}
 		if err := s.audit(ctx, tx, model.AuditRotate, "key:"+old.key.ID, "", nk.key.ID); err != nil {
 			return nil, err
 		}
+		if err := s.auditPolicy(ctx, tx, old.key.ID, oldPolicy, old.key.Policy); err != nil {
+			return nil, err
+		}
 		if err := s.audit(ctx, tx, model.AuditCreate, "key:"+nk.key.ID, "", nk.key.Name); err != nil {
+			return nil, err
+		}
+		if err := s.auditPolicy(ctx, tx, nk.key.ID, model.Policy{}, nk.key.Policy); err != nil {
 			return nil, err
 		}
 		evs := []store.Event{

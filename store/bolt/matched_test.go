@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
 )
@@ -17,7 +18,7 @@ func TestMatchedHosts(t *testing.T) {
 	}
 	defer st.Close()
 	ctx := t.Context()
-	k, _, err := st.CreateKey(ctx, "web")
+	k, _, err := st.CreateKey(ctx, "web", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

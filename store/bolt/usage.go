@@ -86,7 +86,7 @@ func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) erro
 		}
 		for _, d := range deltas {
 			h := hourIndex(d.Hour)
-			add := counters{d.Allowed, d.Unauthorized, d.Forbidden}
+			add := counters{d.Allowed, d.Unauthorized, d.Forbidden, d.Limited}
 			if add != (counters{}) {
 				if err := addUsage(usage, dayKey(h/24, d.KeyID), h, add); err != nil {
 					return nil, err
@@ -175,6 +175,7 @@ func (s *Store) Usage(ctx context.Context, q store.UsageQuery) ([]store.UsageBuc
 				Allowed:      cnt[0],
 				Unauthorized: cnt[1],
 				Forbidden:    cnt[2],
+				Limited:      cnt[3],
 			})
 		}
 		return nil

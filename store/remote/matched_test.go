@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/remote"
 )
@@ -19,7 +20,7 @@ func TestMatchedHostsOverTheAPI(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	k, _, err := s.CreateKey(ctx, "web")
+	k, _, err := s.CreateKey(ctx, "web", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

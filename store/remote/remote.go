@@ -316,11 +316,46 @@ func checkText(what, v string) error {
 }
 
 // CreateKey implements store.Store.
-func (s *Store) CreateKey(ctx context.Context, name string) (model.Key, string, error) {
+func (s *Store) CreateKey(ctx context.Context, name string, p model.Policy) (model.Key, string, error) {
 	if _, err := model.NormalizeKeyName(name); err != nil && !utf8.ValidString(name) {
 		return model.Key{}, "", fmt.Errorf("%w: %w", store.ErrInvalid, err)
 	}
-	return s.secretCall(ctx, call{method: "POST", path: "/v1/keys", body: wire.NameRequest{Name: name}})
+	if err := checkPolicyText(p.Owner, p.Note); err != nil {
+		return model.Key{}, "", err
+	}
+	return s.secretCall(ctx, call{method: "POST", path: "/v1/keys", body: wire.RequestFromPolicy(name, p)})
+}
+
+// checkPolicyText refuses an owner or note that JSON cannot carry as it is.
+func checkPolicyText(owner, note string) error {
+	if !utf8.ValidString(owner) {
+		return &model.FieldError{Field: "owner", Err: fmt.Errorf("%w: the text is not valid UTF-8", store.ErrInvalid)}
+	}
+	if !utf8.ValidString(note) {
+		return &model.FieldError{Field: "note", Err: fmt.Errorf("%w: the text is not valid UTF-8", store.ErrInvalid)}
+	}
+	return nil
+}
+
+// UpdateKey implements store.Store: PATCH /v1/keys/{id}.
+func (s *Store) UpdateKey(ctx context.Context, id string, u model.KeyUpdate) (model.Key, error) {
+	if id == "" {
+		return model.Key{}, fmt.Errorf("%w: empty id", store.ErrKeyNotFound)
+	}
+	if u.Name != nil && !utf8.ValidString(*u.Name) {
+		return model.Key{}, &model.FieldError{Field: "name", Err: fmt.Errorf("%w: the name is not valid UTF-8", store.ErrInvalid)}
+	}
+	var owner, note string
+	if u.Owner != nil {
+		owner = *u.Owner
+	}
+	if u.Note != nil {
+		note = *u.Note
+	}
+	if err := checkPolicyText(owner, note); err != nil {
+		return model.Key{}, err
+	}
+	return s.keyCall(ctx, call{method: "PATCH", path: "/v1/keys/" + seg(id), body: wire.RequestFromUpdate(u)})
 }
 
 // Key implements store.Store.
@@ -399,11 +434,18 @@ func (s *Store) RevokeKey(ctx context.Context, id, confirm string) (model.Key, e
 }
 
 // RotateKey implements store.Store.
-func (s *Store) RotateKey(ctx context.Context, id string) (model.Key, string, error) {
+func (s *Store) RotateKey(ctx context.Context, id string, expireOldIn time.Duration) (model.Key, string, error) {
 	if id == "" {
 		return model.Key{}, "", fmt.Errorf("%w: empty id", store.ErrKeyNotFound)
 	}
-	return s.secretCall(ctx, call{method: "POST", path: "/v1/keys/" + seg(id) + "/rotate"})
+	if expireOldIn < 0 {
+		return model.Key{}, "", &model.FieldError{Field: "expire_old_in", Err: fmt.Errorf("%w: the grace period cannot be negative", store.ErrInvalid)}
+	}
+	c := call{method: "POST", path: "/v1/keys/" + seg(id) + "/rotate"}
+	if expireOldIn > 0 {
+		c.body = wire.RotateRequest{ExpireOldIn: expireOldIn.String()}
+	}
+	return s.secretCall(ctx, c)
 }
 
 // LinkKey implements store.Store.

@@ -92,7 +92,7 @@ func TestActorIsTokenNameByDefault(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := store.WithActor(context.Background(), "mallory-claims-to-be-alice")
-	k, _, err := s.CreateKey(ctx, "k")
+	k, _, err := s.CreateKey(ctx, "k", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestReadsRetryWritesDoNot(t *testing.T) {
 	}
 
 	hits.Store(0)
-	_, _, err = s.CreateKey(context.Background(), "once")
+	_, _, err = s.CreateKey(context.Background(), "once", model.Policy{})
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("CreateKey on a dropped connection: %v, want ErrUnavailable", err)
 	}
@@ -222,7 +222,7 @@ func TestWatchReconnectsWithResync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, _, err := b.st.CreateKey(ctx, "before")
+	k, _, err := b.st.CreateKey(ctx, "before", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestWatchReconnectsWithResync(t *testing.T) {
 	if ev := next("resync"); ev.Kind != store.EventResync {
 		t.Fatalf("after the reconnect: %+v, want resync", ev)
 	}
-	k2, _, err := b.st.CreateKey(ctx, "after")
+	k2, _, err := b.st.CreateKey(ctx, "after", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestDigestNeverSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	k, secret, err := s.CreateKey(context.Background(), "d")
+	k, secret, err := s.CreateKey(context.Background(), "d", model.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Concurrency", testConcurrency},
 		{"Close", testClose},
 	}
+	tests = append(tests, policyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -104,7 +105,7 @@ func (x result[T]) must(t *testing.T) T {
 
 func createKey(t *testing.T, s store.Store, name string) (model.Key, string) {
 	t.Helper()
-	k, secret, err := s.CreateKey(ctx(t), name)
+	k, secret, err := s.CreateKey(ctx(t), name, model.Policy{})
 	if err != nil {
 		t.Fatalf("CreateKey(%q): %v", name, err)
 	}
@@ -252,7 +253,7 @@ func testCreateInvalidName(t *testing.T, s store.Store) {
 		"", "   ", "\t\n", "a\x00b", "red\x1b[31m", "bell\a", "del\x7f",
 		"rtl\u202eevil", strings.Repeat("x", model.MaxNameLen+1), "bad\xffutf8",
 	}, hostileNames...) {
-		_, secret, err := s.CreateKey(ctx(t), name)
+		_, secret, err := s.CreateKey(ctx(t), name, model.Policy{})
 		wantErr(t, err, store.ErrInvalid, fmt.Sprintf("CreateKey(%q)", name))
 		if secret != "" {
 			t.Fatalf("CreateKey(%q) failed but returned a secret", name)
@@ -333,7 +334,7 @@ func testUnknownKey(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrKeyNotFound, "EnableKey(unknown)")
 	_, err = s.RevokeKey(c, id, "x")
 	wantErr(t, err, store.ErrKeyNotFound, "RevokeKey(unknown)")
-	_, _, err = s.RotateKey(c, id)
+	_, _, err = s.RotateKey(c, id, 0)
 	wantErr(t, err, store.ErrKeyNotFound, "RotateKey(unknown)")
 	_, err = s.LinkKey(c, id, "mysite.tn")
 	wantErr(t, err, store.ErrKeyNotFound, "LinkKey(unknown)")
@@ -459,7 +460,7 @@ func testRevokedIsFinal(t *testing.T, s store.Store) {
 	wantErr(t, err, model.ErrKeyRevoked, "RenameKey(revoked)")
 	_, err = s.LinkKey(c, k.ID, "other.tn")
 	wantErr(t, err, model.ErrKeyRevoked, "LinkKey(revoked)")
-	_, _, err = s.RotateKey(c, k.ID)
+	_, _, err = s.RotateKey(c, k.ID, 0)
 	wantErr(t, err, model.ErrKeyRevoked, "RotateKey(revoked)")
 	_, err = s.EnableKey(c, k.ID)
 	wantErr(t, err, model.ErrKeyRevoked, "EnableKey(revoked)")
@@ -478,7 +479,7 @@ func testRotate(t *testing.T, s store.Store) {
 	addDomain(t, s, "app.mysite.tn")
 	r(s.LinkKey(c, old.ID, "mysite.tn", "app.mysite.tn")).must(t)
 	r(s.DisableKey(c, old.ID)).must(t)
-	nk, secret, err := s.RotateKey(c, old.ID)
+	nk, secret, err := s.RotateKey(c, old.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +519,7 @@ func testRotate(t *testing.T, s store.Store) {
 	}
 	// An Active key rotates too and stays Active.
 	a, _ := createKey(t, s, "server")
-	b, _ := must2(t)(s.RotateKey(c, a.ID))
+	b, _ := must2(t)(s.RotateKey(c, a.ID, 0))
 	if got := getKey(t, s, a.ID); got.Status != model.Active || got.ReplacedBy != b.ID || len(b.Domains) != 0 {
 		t.Fatalf("rotating an active key without domains: old %+v new %+v", got, b)
 	}
@@ -867,7 +868,7 @@ func testAudit(t *testing.T, s store.Store) {
 	r(s.EnableKey(bob, k.ID)).must(t)
 	addDomain(t, s, "mysite.tn")
 	r(s.LinkKey(bob, k.ID, "mysite.tn")).must(t)
-	nk, secret2, err := s.RotateKey(bob, k.ID)
+	nk, secret2, err := s.RotateKey(bob, k.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -952,7 +953,7 @@ func testAuditFilters(t *testing.T, s store.Store) {
 		if i%2 == 1 {
 			c = carol
 		}
-		k, _, err := s.CreateKey(c, fmt.Sprintf("k%d", i))
+		k, _, err := s.CreateKey(c, fmt.Sprintf("k%d", i), model.Policy{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1051,7 +1052,7 @@ func testWatch(t *testing.T, s store.Store) {
 	waitEvent(t, ch, "domain add", isDomain("mysite.tn"))
 	r(s.LinkKey(c, k.ID, "mysite.tn")).must(t)
 	waitEvent(t, ch, "link", isKey(k.ID))
-	nk, _ := must2(t)(s.RotateKey(c, k.ID))
+	nk, _ := must2(t)(s.RotateKey(c, k.ID, 0))
 	waitEvent(t, ch, "rotate (new key)", isKey(nk.ID))
 	r(s.UnlinkKey(c, k.ID, "mysite.tn")).must(t)
 	waitEvent(t, ch, "unlink", isKey(k.ID))
@@ -1223,7 +1224,7 @@ func testConcurrency(t *testing.T, s store.Store) {
 				dom := domains[rng.IntN(len(domains))]
 				switch rng.IntN(11) {
 				case 0:
-					k, _, err := s.CreateKey(actx, fmt.Sprintf("w%d-%d", w, i))
+					k, _, err := s.CreateKey(actx, fmt.Sprintf("w%d-%d", w, i), model.Policy{})
 					if ok(err) {
 						audited.Add(1)
 						created.Add(1)
@@ -1250,7 +1251,7 @@ func testConcurrency(t *testing.T, s store.Store) {
 						}
 					}
 				case 5:
-					k, _, err := s.RotateKey(actx, id)
+					k, _, err := s.RotateKey(actx, id, 0)
 					if ok(err) {
 						audited.Add(1)
 						created.Add(1)
@@ -1338,7 +1339,7 @@ func testClose(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrClosed, "Key after Close")
 	_, err = s.Keys(c)
 	wantErr(t, err, store.ErrClosed, "Keys after Close")
-	_, _, err = s.CreateKey(c, "late")
+	_, _, err = s.CreateKey(c, "late", model.Policy{})
 	wantErr(t, err, store.ErrClosed, "CreateKey after Close")
 	_, err = s.AddDomain(c, "late.tn")
 	wantErr(t, err, store.ErrClosed, "AddDomain after Close")

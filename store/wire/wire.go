@@ -5,8 +5,12 @@
 package wire
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
+	"strings"
+	"time"
 
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
@@ -25,6 +29,9 @@ func FromKey(k model.Key) Key {
 	if k.Domains == nil {
 		k.Domains = []string{}
 	}
+	if k.AllowIPs == nil {
+		k.AllowIPs = []netip.Prefix{}
+	}
 	return Key{Key: k, Digest: k.Digest.String()}
 }
 
@@ -41,6 +48,9 @@ func (k Key) ToKey() (model.Key, error) {
 	if len(out.Domains) == 0 {
 		out.Domains = nil
 	}
+	if len(out.AllowIPs) == 0 {
+		out.AllowIPs = nil
+	}
 	return out, nil
 }
 
@@ -54,6 +64,208 @@ type KeyWithSecret struct {
 // POST /v1/domains and POST /v1/tokens.
 type NameRequest struct {
 	Name string `json:"name"`
+}
+
+// KeyRequest is the body of POST /v1/keys (name required, policy fields
+// optional) and of PATCH /v1/keys/{id} (any field). A field left out stays
+// as it is; null clears it (kind unset, no expiry, any address, no rate
+// limit, default burst, no quota, no owner, no note; a name cannot be
+// null). Each field is kept raw so that a bad one is reported by name.
+type KeyRequest struct {
+	Name     json.RawMessage `json:"name,omitempty"`
+	Kind     json.RawMessage `json:"kind,omitempty"`
+	Expires  json.RawMessage `json:"expires,omitempty"`   // RFC 3339
+	AllowIPs json.RawMessage `json:"allow_ips,omitempty"` // ["203.0.113.7", "10.0.0.0/8"]
+	Rate     json.RawMessage `json:"rate,omitempty"`      // requests per second
+	Burst    json.RawMessage `json:"burst,omitempty"`
+	Quota    json.RawMessage `json:"quota,omitempty"` // requests per UTC month
+	Owner    json.RawMessage `json:"owner,omitempty"`
+	Note     json.RawMessage `json:"note,omitempty"`
+}
+
+// RequestFromUpdate writes a model.KeyUpdate as a KeyRequest (the client
+// side): nil fields are left out, cleared ones sent as null.
+func RequestFromUpdate(u model.KeyUpdate) KeyRequest {
+	var r KeyRequest
+	raw := func(v any) json.RawMessage {
+		b, err := json.Marshal(v)
+		if err != nil {
+			panic(err) // strings, numbers and times always marshal
+		}
+		return b
+	}
+	null := json.RawMessage("null")
+	if u.Name != nil {
+		r.Name = raw(*u.Name)
+	}
+	if u.Kind != nil {
+		r.Kind = raw(*u.Kind)
+	}
+	if u.Expires != nil {
+		if r.Expires = null; !u.Expires.IsZero() {
+			r.Expires = raw(u.Expires.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	if u.AllowIPs != nil {
+		ips := make([]string, len(*u.AllowIPs))
+		for i, p := range *u.AllowIPs {
+			ips[i] = p.String()
+		}
+		r.AllowIPs = raw(ips)
+	}
+	if u.Rate != nil {
+		r.Rate = raw(*u.Rate)
+	}
+	if u.Burst != nil {
+		r.Burst = raw(*u.Burst)
+	}
+	if u.Quota != nil {
+		r.Quota = raw(*u.Quota)
+	}
+	if u.Owner != nil {
+		r.Owner = raw(*u.Owner)
+	}
+	if u.Note != nil {
+		r.Note = raw(*u.Note)
+	}
+	return r
+}
+
+// RequestFromPolicy writes a new key's name and policy as a KeyRequest,
+// leaving out the fields the policy does not set.
+func RequestFromPolicy(name string, p model.Policy) KeyRequest {
+	u := model.KeyUpdate{Name: &name}
+	if p.Kind != "" {
+		u.Kind = &p.Kind
+	}
+	if !p.Expires.IsZero() {
+		u.Expires = &p.Expires
+	}
+	if len(p.AllowIPs) > 0 {
+		u.AllowIPs = &p.AllowIPs
+	}
+	if p.Rate != 0 {
+		u.Rate = &p.Rate
+	}
+	if p.Burst != 0 {
+		u.Burst = &p.Burst
+	}
+	if p.Quota != 0 {
+		u.Quota = &p.Quota
+	}
+	if p.Owner != "" {
+		u.Owner = &p.Owner
+	}
+	if p.Note != "" {
+		u.Note = &p.Note
+	}
+	return RequestFromUpdate(u)
+}
+
+// Update reads the request as a model.KeyUpdate. A field of the wrong JSON
+// type is a *TypeError (the server answers 400); a value the model refuses
+// (a bad kind, time or address) is a *model.FieldError naming the field,
+// wrapped with store.ErrInvalid (422). Other values are checked by
+// KeyUpdate.Apply.
+func (r KeyRequest) Update() (model.KeyUpdate, error) {
+	var u model.KeyUpdate
+	var err error
+	if u.Name, err = field[string](r.Name, "name", "a string", false); err != nil {
+		return u, err
+	}
+	if u.Kind, err = field[model.Kind](r.Kind, "kind", `"browser", "server" or "mobile"`, true); err != nil {
+		return u, err
+	}
+	if u.Kind != nil {
+		k, perr := model.ParseKind(string(*u.Kind))
+		if perr != nil {
+			return u, invalidField("kind", perr)
+		}
+		u.Kind = &k
+	}
+	var exp *string
+	if exp, err = field[string](r.Expires, "expires", "an RFC 3339 time such as 2026-01-02T15:04:05Z", true); err != nil {
+		return u, err
+	}
+	if exp != nil {
+		var t time.Time
+		if *exp != "" {
+			if t, err = time.Parse(time.RFC3339Nano, *exp); err != nil {
+				return u, invalidField("expires", errors.New("must be an RFC 3339 time such as 2026-01-02T15:04:05Z, or null for no expiry"))
+			}
+		}
+		u.Expires = &t
+	}
+	var ips *[]string
+	if ips, err = field[[]string](r.AllowIPs, "allow_ips", "a list of addresses and CIDR ranges", true); err != nil {
+		return u, err
+	}
+	if ips != nil {
+		ps, perr := model.ParseAllowIPs(*ips)
+		if perr != nil {
+			return u, invalidField("allow_ips", perr)
+		}
+		u.AllowIPs = &ps
+	}
+	if u.Rate, err = field[float64](r.Rate, "rate", "a number of requests per second", true); err != nil {
+		return u, err
+	}
+	if u.Burst, err = field[uint32](r.Burst, "burst", "a whole number of requests", true); err != nil {
+		return u, err
+	}
+	if u.Quota, err = field[uint64](r.Quota, "quota", "a whole number of requests per month", true); err != nil {
+		return u, err
+	}
+	if u.Owner, err = field[string](r.Owner, "owner", "a string", true); err != nil {
+		return u, err
+	}
+	if u.Note, err = field[string](r.Note, "note", "a string", true); err != nil {
+		return u, err
+	}
+	return u, nil
+}
+
+// field decodes one raw field: nil when absent, a pointer to the zero value
+// for null (when nullable), else the value.
+func field[T any](raw json.RawMessage, name, want string, nullable bool) (*T, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	v := new(T)
+	if string(raw) == "null" {
+		if !nullable {
+			return nil, &TypeError{Field: name, Want: want + " (not null)"}
+		}
+		return v, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, &TypeError{Field: name, Want: want}
+	}
+	return v, nil
+}
+
+// TypeError is a request field of the wrong JSON type.
+type TypeError struct {
+	Field, Want string
+}
+
+func (e *TypeError) Error() string { return "field \"" + e.Field + "\" must be " + e.Want }
+
+func invalidField(name string, err error) error {
+	return &fieldInvalid{&model.FieldError{Field: name, Err: err}}
+}
+
+// fieldInvalid is a *model.FieldError that is also store.ErrInvalid.
+type fieldInvalid struct{ fe *model.FieldError }
+
+func (e *fieldInvalid) Error() string   { return e.fe.Error() }
+func (e *fieldInvalid) Unwrap() []error { return []error{store.ErrInvalid, e.fe} }
+
+// RotateRequest is the optional body of POST /v1/keys/{id}/rotate.
+type RotateRequest struct {
+	// ExpireOldIn is the old key's grace period, a Go duration such as
+	// "24h" or "90m": the old key expires that long after the rotation.
+	ExpireOldIn string `json:"expire_old_in,omitempty"`
 }
 
 // RevokeRequest is the body of POST /v1/keys/{id}/revoke: the key's exact
@@ -99,6 +311,9 @@ type Error struct {
 	Domain *model.Domain `json:"domain,omitempty"`
 	// DomainProblem explains an invalid domain, with code "invalid_domain".
 	DomainProblem *DomainProblem `json:"domain_problem,omitempty"`
+	// Field names the request field at fault (a *model.FieldError), e.g.
+	// "allow_ips".
+	Field string `json:"field,omitempty"`
 }
 
 // Codes of errors that are not store or model sentinels.
@@ -149,12 +364,17 @@ func Classify(err error) (int, Error) {
 	if errors.As(err, &de) {
 		problem = &DomainProblem{Input: de.Input, Problem: de.Problem, Fix: de.Fix}
 	}
+	var fieldName string
+	var fe *model.FieldError
+	if errors.As(err, &fe) {
+		fieldName = fe.Field
+	}
 	for _, e := range table {
 		if errors.Is(err, e.err) {
 			if problem != nil && e.status == http.StatusUnprocessableEntity {
 				break
 			}
-			return e.status, Error{Error: err.Error(), Code: e.code, DomainProblem: problem}
+			return e.status, Error{Error: err.Error(), Code: e.code, DomainProblem: problem, Field: fieldName}
 		}
 	}
 	if problem != nil {
@@ -185,6 +405,10 @@ func Decode(status int, body Error) *APIError {
 	var de error
 	if p := body.DomainProblem; p != nil {
 		de = &model.DomainError{Input: p.Input, Problem: p.Problem, Fix: p.Fix}
+	}
+	if body.Field != "" && de == nil {
+		msg := strings.TrimPrefix(e.Body.Error, body.Field+": ")
+		de = &model.FieldError{Field: body.Field, Err: errors.New(msg)}
 	}
 	if body.Code == CodeInvalidDom {
 		if de == nil {
