@@ -101,8 +101,8 @@ func TestGoldenAudit(t *testing.T) {
 	for _, sz := range [][2]int{{100, 30}, {60, 15}} {
 		hs := newInsightHarness(t, st, sz[0], sz[1])
 		hs.ikeys("4")
-		goldenText(t, sizeName("audit", sz), pageBody(hs.screen()))
+		hs.goldenPage(sizeName("audit", sz))
 		hs.ikeys("l")
-		goldenText(t, sizeName("hygiene", sz), pageBody(hs.screen()))
+		hs.goldenPage(sizeName("hygiene", sz))
 	}
 }

@@ -188,23 +188,31 @@ func (hs *harness) wantNot(subs ...string) {
 	}
 }
 
-// golden compares the screen with testdata/name.golden (-update rewrites it).
+// golden compares the screen with testdata/name.golden, and its styles
+// (styleRuns) with testdata/name.styles.golden (-update rewrites both).
 func (hs *harness) golden(name string) {
 	hs.t.Helper()
-	got := hs.screen() + "\n"
+	view := hs.app.View().Content
+	compareGolden(hs.t, name, plain(view)+"\n")
+	compareGolden(hs.t, name+".styles", styleRuns(view))
+}
+
+// compareGolden compares got with testdata/name.golden (-update rewrites it).
+func compareGolden(t testing.TB, name, got string) {
+	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			hs.t.Fatal(err)
+			t.Fatal(err)
 		}
 		return
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		hs.t.Fatalf("%v (run go test ./ui -run %s -update)", err, hs.t.Name())
+		t.Fatalf("%v (run go test ./ui -run %s -update)", err, t.Name())
 	}
 	if string(want) != got {
-		hs.t.Fatalf("screen differs from %s (run with -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
+		t.Fatalf("%s differs (run with -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -131,9 +130,9 @@ func TestGoldenUsage(t *testing.T) {
 	for _, sz := range [][2]int{{100, 30}, {60, 15}} {
 		hs := newInsightHarness(t, st, sz[0], sz[1])
 		hs.ikeys("3")
-		goldenText(t, sizeName("usage-total", sz), pageBody(hs.screen()))
+		hs.goldenPage(sizeName("usage-total", sz))
 		hs.ikeys("enter")
-		goldenText(t, sizeName("usage-spike-key", sz), pageBody(hs.screen()))
+		hs.goldenPage(sizeName("usage-spike-key", sz))
 	}
 }
 
@@ -234,20 +233,17 @@ func windowSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w,
 // goldenText compares text with testdata/name.golden (-update rewrites it).
 func goldenText(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./ui -run %s -update)", err, t.Name())
-	}
-	if string(want) != got {
-		t.Fatalf("chart differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	compareGolden(t, name, got)
+}
+
+// goldenPage compares the screen below the header (pageBody) with
+// testdata/name.golden and its styles with name.styles.golden.
+func (hs *harness) goldenPage(name string) {
+	hs.t.Helper()
+	view := hs.app.View().Content
+	compareGolden(hs.t, name, pageBody(plain(view)))
+	_, body, _ := strings.Cut(view, "\n")
+	compareGolden(hs.t, name+".styles", styleRuns(body))
 }
 
 func TestKeyDetailUsageAndRequestTester(t *testing.T) {
