@@ -1,6 +1,6 @@
 // Package ui is the console's terminal user interface (Bubble Tea v2): a
-// shell with a header, page tabs, a banner and a help footer, the API Keys
-// and Authorized Domains pages, their detail screens and modals.
+// shell (header, tabs, banner, help footer) around pages that implement
+// one contract (Page), each tab a stack of them, and dialogs over them.
 //
 // The UI never knows where it runs (local, demo, remote API, SSH session): it
 // is built from a Config and does all I/O in tea.Cmd closures.
@@ -8,15 +8,18 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
-	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/ui/frame"
+	"github.com/tmaps/console/ui/keymap"
+	"github.com/tmaps/console/ui/text"
+	"github.com/tmaps/console/ui/theme"
 )
 
 // Config is what a console needs from its host.
@@ -33,35 +36,11 @@ type Config struct {
 	Actor string
 }
 
-// page is a tab of the shell. Later pages (Usage, Audit) are appended here
-// and to pages().
-type page int
-
-const (
-	pageKeys page = iota
-	pageDomains
-	pageUsage
-	pageAudit
-)
-
-type tabInfo struct {
-	p     page
-	title string
-}
-
-// pages lists the tabs in order; the digit before each title switches to it.
-func pages() []tabInfo {
-	return []tabInfo{{pageKeys, "API Keys"}, {pageDomains, "Authorized Domains"}, {pageUsage, "Usage"}, {pageAudit, "Audit"}}
-}
-
-// Layout rows of the shell.
+// Rows of the shell.
 const (
 	rowHeader = 0
 	rowTabs   = 1
 	rowBanner = 2
-	rowBody   = 3
-	// chromeRows is header + tabs + banner + footer.
-	chromeRows = 4
 )
 
 type bannerKind int
@@ -80,33 +59,28 @@ type banner struct {
 
 // App is the console: a tea.Model. Create it with New.
 type App struct {
-	cfg    Config
-	ctx    context.Context
+	c      common
 	cancel context.CancelFunc
-	km     keyMap
-	th     theme
+	th     theme.Theme
+	km     keymap.KeyMap
 	help   help.Model
+	data   dataset
+	us     usageState
+	// tick schedules a message after a delay (tea.Tick; tests replace it).
+	tick func(time.Duration, func(time.Time) tea.Msg) tea.Cmd
 
 	w, h     int
-	page     page
+	stacks   [][]Page // per tab: its page, then the detail pages opened over it
+	active   int      // the tab shown
+	dlg      Page     // the dialog over everything, or nil
 	showHelp bool
 	banner   banner
+	// status is the header's right side: the state of the connection to
+	// the store ("" while all is well).
+	status   banner
 	loaded   bool
 	loadErr  error
 	quitting bool
-
-	data dataset
-	kp   keysPage
-	dp   domainsPage
-	// kd and dd are the detail screens open on each page (nil: the list).
-	kd *keyDetail
-	dd *domainDetail
-	// us is the recent usage (usage.go); up the Usage page.
-	us usageState
-	up usagePage
-	ap auditPage // the Audit page (auditpage.go)
-	// modal is drawn over everything and gets every key first.
-	modal modal
 }
 
 // New builds a console. Call Close (or let Run do it) when done.
@@ -115,15 +89,14 @@ func New(cfg Config) *App {
 		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &App{
-		cfg: cfg, ctx: ctx, cancel: cancel,
-		km: newKeyMap(), th: newTheme(true),
-		w: 80, h: 24,
-	}
+	a := &App{cancel: cancel, km: keymap.New(), th: theme.New(true), w: 80, h: 24, tick: tea.Tick}
+	a.c = common{cfg: cfg, ctx: ctx, th: &a.th, km: &a.km, data: &a.data, us: &a.us, shell: a}
 	a.help = help.New()
 	a.help.Styles = a.th.Help
-	a.kp.init()
-	a.dp.init()
+	for _, t := range tabs {
+		a.stacks = append(a.stacks, []Page{t.new(&a.c)})
+	}
+	a.layout()
 	return a
 }
 
@@ -147,44 +120,136 @@ func (a *App) Init() tea.Cmd {
 	return tea.Batch(a.loadAll(), a.watch(), tea.RequestBackgroundColor)
 }
 
-func (a *App) bodyHeight() int {
-	h := a.h - chromeRows
-	if h < 1 {
-		h = 1
+// ---- layout of the shell ----
+
+// bannerRows is how many rows the banner takes.
+func (a *App) bannerRows() int { return 1 }
+
+// bodyTop is the first row of the page area.
+func (a *App) bodyTop() int { return rowBanner + a.bannerRows() }
+
+// bodyHeight is the number of rows of the page area (header, tabs, banner
+// and footer take the rest).
+func (a *App) bodyHeight() int { return max(1, a.h-a.bodyTop()-1) }
+
+// layout gives every page, and the dialog, its size.
+func (a *App) layout() {
+	for _, st := range a.stacks {
+		for _, p := range st {
+			p.SetSize(a.w, a.bodyHeight())
+		}
 	}
-	return h
+	if a.dlg != nil {
+		a.dlg.SetSize(frame.Inner(a.w), max(1, a.h-2))
+	}
 }
 
-func (a *App) setBanner(k bannerKind, format string) {
-	a.banner = banner{kind: k, text: format}
+// top is the page on screen (under the dialog, if any).
+func (a *App) top() Page {
+	st := a.stacks[a.active]
+	return st[len(st)-1]
 }
 
-func (a *App) errBanner(err error) {
-	a.banner = banner{kind: bannerErr, text: describeErr(err)}
+// ---- shell: what pages may ask ----
+
+func (a *App) push(p Page) {
+	st := a.stacks[a.active]
+	// Opening a page already in the stack goes back to it.
+	if id, ok := p.(identified); ok {
+		for i, q := range st {
+			if qi, ok := q.(identified); ok && qi.identity() == id.identity() {
+				a.stacks[a.active] = st[:i+1]
+				q.Update(shownMsg{})
+				return
+			}
+		}
+	}
+	p.SetSize(a.w, a.bodyHeight())
+	a.stacks[a.active] = append(st, p)
+	p.Update(shownMsg{})
 }
+
+// identified is a page that shows one object: opening it again goes back
+// to it instead of stacking a copy.
+type identified interface{ identity() string }
+
+func (a *App) back() {
+	st := a.stacks[a.active]
+	if len(st) > 1 {
+		a.stacks[a.active] = st[:len(st)-1]
+		a.top().Update(shownMsg{})
+	}
+}
+
+func (a *App) remove(p Page) {
+	for t, st := range a.stacks {
+		if i := slices.Index(st, p); i > 0 {
+			a.stacks[t] = st[:i]
+		}
+	}
+}
+
+func (a *App) dialog(p Page) {
+	a.dlg = p
+	if p != nil {
+		p.SetSize(frame.Inner(a.w), max(1, a.h-2))
+	}
+}
+
+func (a *App) isDialog(p Page) bool { return a.dlg != nil && a.dlg == p }
+
+func (a *App) shown(p Page) bool { return a.top() == p }
+
+func (a *App) trail(p Page) []string {
+	for _, st := range a.stacks {
+		if i := slices.Index(st, p); i >= 0 {
+			out := make([]string, i)
+			for j, q := range st[:i] {
+				out[j] = text.Safe(q.Title())
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+func (a *App) notify(k bannerKind, msg string) { a.banner = banner{kind: k, text: msg} }
+
+func (a *App) setBanner(k bannerKind, msg string) { a.banner = banner{kind: k, text: msg} }
+
+func (a *App) errBanner(err error) { a.banner = banner{kind: bannerErr, text: describeErr(err)} }
+
+// showTab makes tab i the active one.
+func (a *App) showTab(i int) tea.Cmd {
+	a.active = (i + len(a.stacks)) % len(a.stacks)
+	return a.top().Update(shownMsg{})
+}
+
+// ---- update ----
 
 // Update handles one message. It changes state only; I/O runs in commands.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.w, a.h = msg.Width, msg.Height
 		a.help.SetWidth(a.w)
-		a.clampLists()
-		return a, nil
 	case tea.BackgroundColorMsg:
-		a.th = newTheme(msg.IsDark())
+		a.th = theme.New(msg.IsDark())
 		a.help.Styles = a.th.Help
-		return a, nil
 	case tea.KeyPressMsg:
-		return a, a.onKey(msg)
+		cmd = a.onKey(msg)
 	case tea.PasteMsg:
-		return a, a.onPaste(msg)
+		cmd = a.onPaste(msg)
 	case tea.MouseClickMsg:
-		return a, a.onClick(msg.Mouse())
+		cmd = a.onClick(msg.Mouse())
 	case tea.MouseWheelMsg:
-		return a, a.onWheel(msg.Mouse())
+		a.onWheel(msg.Mouse())
+	default:
+		cmd = a.onData(msg)
 	}
-	return a, a.onData(msg)
+	a.layout()
+	return a, cmd
 }
 
 func (a *App) quit() tea.Cmd {
@@ -193,164 +258,189 @@ func (a *App) quit() tea.Cmd {
 	return tea.Quit
 }
 
+// tabKeys are the bindings that show each tab.
+func (a *App) tabKeys() []key.Binding {
+	out := make([]key.Binding, len(tabs))
+	for i, t := range tabs {
+		title := t.title
+		if title == "Authorized Domains" {
+			title = "Domains"
+		}
+		out[i] = keymap.Tab(i, title)
+	}
+	return out
+}
+
 func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
-	km := &a.km
-	if key.Matches(msg, km.ForceQuit) {
+	g := &a.km.Global
+	if key.Matches(msg, g.ForceQuit) {
 		return a.quit()
 	}
 	a.banner = banner{}
 	if a.showHelp {
-		if key.Matches(msg, km.Quit) && !a.typing() {
+		if key.Matches(msg, g.Quit) && !a.typing() {
 			return a.quit()
 		}
 		a.showHelp = false
 		return nil
 	}
-	if a.modal != nil {
-		m, cmd := a.modal.update(a, msg)
-		a.modal = m
-		return cmd
+	if a.dlg != nil {
+		return a.dlg.Update(msg)
 	}
-	if a.page == pageKeys && a.kd == nil && a.kp.filtering {
-		return a.kp.filterKey(a, msg)
-	}
-	if a.page == pageDomains && a.dd == nil && a.dp.filtering {
-		return a.dp.filterKey(a, msg)
-	}
-	if a.page == pageAudit && a.ap.filtering && !a.ap.hygiene {
-		return a.ap.filterKey(a, msg)
+	p := a.top()
+	if p.Typing() {
+		return p.Update(msg)
 	}
 	switch {
-	case key.Matches(msg, km.Help):
+	case key.Matches(msg, g.Help):
 		a.showHelp = true
 		return nil
-	case key.Matches(msg, km.Quit):
+	case key.Matches(msg, g.Quit):
 		return a.quit()
-	case key.Matches(msg, km.NextTab):
-		ps := pages()
-		for i, t := range ps {
-			if t.p == a.page {
-				a.page = ps[(i+1)%len(ps)].p
-				break
-			}
-		}
-		a.clampLists()
-		if a.page == pageUsage {
-			return a.up.enter(a)
-		}
-		if a.page == pageAudit {
-			return a.ap.enter(a)
-		}
-		return nil
-	case key.Matches(msg, km.Tab1):
-		a.page = pageKeys
-		a.clampLists()
-		return nil
-	case key.Matches(msg, km.Tab2):
-		a.page = pageDomains
-		a.clampLists()
-		return nil
-	case key.Matches(msg, km.Tab3):
-		a.page = pageUsage
-		return a.up.enter(a)
-	case key.Matches(msg, km.Tab4):
-		a.page = pageAudit
-		return a.ap.enter(a)
+	case key.Matches(msg, g.NextTab):
+		return a.showTab(a.active + 1)
 	}
-	switch a.page {
-	case pageKeys:
-		if a.kd != nil {
-			return a.kd.update(a, msg)
+	for i, b := range a.tabKeys() {
+		if key.Matches(msg, b) {
+			return a.showTab(i)
 		}
-		return a.kp.update(a, msg)
-	case pageDomains:
-		if a.dd != nil {
-			return a.dd.update(a, msg)
-		}
-		return a.dp.update(a, msg)
-	case pageUsage:
-		return a.up.update(a, msg)
-	case pageAudit:
-		return a.ap.update(a, msg)
 	}
-	return nil
+	return p.Update(msg)
 }
 
 // typing reports whether a text field has the keyboard (so q is a letter).
 func (a *App) typing() bool {
-	if a.modal != nil {
-		return a.modal.typing()
+	if a.dlg != nil {
+		return a.dlg.Typing()
 	}
-	return (a.page == pageKeys && a.kd == nil && a.kp.filtering) ||
-		(a.page == pageDomains && a.dd == nil && a.dp.filtering) ||
-		(a.page == pageAudit && a.ap.filtering && !a.ap.hygiene)
+	return a.top().Typing()
 }
 
 func (a *App) onPaste(msg tea.PasteMsg) tea.Cmd {
-	if a.modal != nil {
-		m, cmd := a.modal.update(a, msg)
-		a.modal = m
-		return cmd
+	if a.dlg != nil {
+		return a.dlg.Update(msg)
 	}
-	if a.page == pageKeys && a.kp.filtering {
-		if ch, _ := a.kp.filter.Update(msg); ch {
-			a.kp.applyFilter(a)
-		}
-	}
-	if a.page == pageDomains && a.dp.filtering {
-		if ch, _ := a.dp.filter.Update(msg); ch {
-			a.dp.applyFilter(a)
-		}
+	if p := a.top(); p.Typing() {
+		return p.Update(msg)
 	}
 	return nil
 }
 
-// clampLists keeps every cursor valid after a resize or a data change.
-func (a *App) clampLists() {
-	a.kp.list.clamp(len(a.kp.rows), a.kp.listHeight(a))
-	a.dp.list.clamp(len(a.dp.rows), a.dp.listHeight(a))
-	if a.kd != nil {
-		a.kd.clamp(a)
-	}
-	if a.dd != nil {
-		a.dd.clamp(a)
-	}
+// box lays out the dialog on the screen.
+func (a *App) box() frame.Box {
+	return frame.New(&a.th, a.dlg.Title(), a.dlg.View(), a.w, a.h, a.bodyTop(), a.bodyHeight())
 }
 
-// activeHelp is the key help of whatever has the keyboard.
-func (a *App) activeHelp() helpSet {
-	km := &a.km
-	var h helpSet
-	switch {
-	case a.modal != nil:
-		h = a.modal.help(a)
-	case a.page == pageKeys && a.kd != nil:
-		h = a.kd.help(a)
-	case a.page == pageDomains && a.dd != nil:
-		h = a.dd.help(a)
-	case a.page == pageKeys:
-		h = a.kp.help(a)
-	case a.page == pageUsage:
-		h = a.up.help(a)
-	case a.page == pageAudit:
-		h = a.ap.help(a)
-	default:
-		h = a.dp.help(a)
+// tabRanges returns the x range [from, to) of each tab on the tabs row.
+func (a *App) tabRanges() [][2]int {
+	var out [][2]int
+	x := 1
+	for i, t := range tabs {
+		wd := text.Width(tabLabel(i, t.title))
+		out = append(out, [2]int{x, x + wd})
+		x += wd + 1
 	}
-	if a.modal == nil && !a.typing() {
-		h.short = append(h.short, km.Help, km.Quit)
-		h.full = append(h.full, []key.Binding{km.NextTab, km.Tab1, km.Tab2, km.Tab3, km.Tab4, km.Help, km.Quit, km.ForceQuit})
-	}
-	return h
+	return out
 }
+
+func tabLabel(i int, title string) string {
+	return " " + string(rune('1'+i)) + " " + title + " "
+}
+
+// onClick handles a left click: tabs, the dialog, or the page's body.
+func (a *App) onClick(m tea.Mouse) tea.Cmd {
+	if m.Button != tea.MouseLeft {
+		return nil
+	}
+	a.banner = banner{}
+	if a.showHelp {
+		a.showHelp = false
+		return nil
+	}
+	if a.dlg != nil {
+		b := a.box()
+		if line, col, ok := b.At(m.X, m.Y); ok {
+			return a.dlg.Click(col, line)
+		}
+		if !b.Contains(m.X, m.Y) {
+			return a.dlg.Click(-1, -1)
+		}
+		return nil
+	}
+	if m.Y == rowTabs {
+		for i, r := range a.tabRanges() {
+			if m.X >= r[0] && m.X < r[1] {
+				return a.showTab(i)
+			}
+		}
+		return nil
+	}
+	y := m.Y - a.bodyTop()
+	if y < 0 || y >= a.bodyHeight() {
+		return nil
+	}
+	return a.top().Click(m.X, y)
+}
+
+func (a *App) onWheel(m tea.Mouse) {
+	delta := 0
+	switch m.Button {
+	case tea.MouseWheelUp:
+		delta = -3
+	case tea.MouseWheelDown:
+		delta = 3
+	default:
+		return
+	}
+	if a.dlg != nil || a.showHelp {
+		return
+	}
+	a.top().Scroll(delta)
+}
+
+// broadcast sends msg to every page of every tab and to the dialog.
+func (a *App) broadcast(msg tea.Msg) tea.Cmd {
+	var cmds []tea.Cmd
+	for _, st := range a.stacks {
+		for _, p := range slices.Clone(st) {
+			cmds = append(cmds, p.Update(msg))
+		}
+	}
+	if a.dlg != nil {
+		cmds = append(cmds, a.dlg.Update(msg))
+	}
+	return tea.Batch(cmds...)
+}
+
+// ---- view ----
 
 // View draws the whole screen: exactly h lines of at most w cells.
 func (a *App) View() tea.View {
 	v := tea.NewView(a.render())
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
-	v.WindowTitle = "tmaps — " + model.Escape(a.cfg.Location)
+	v.WindowTitle = "tmaps — " + text.Safe(a.c.cfg.Location)
 	return v
+}
+
+// activeHelp is the key help of whatever has the keyboard, with the
+// shell's keys when no text field has it.
+func (a *App) activeHelp() helpSet {
+	var h helpSet
+	var km help.KeyMap = a.top()
+	if a.dlg != nil {
+		km = a.dlg
+	}
+	h.short = slices.Clone(km.ShortHelp())
+	h.full = slices.Clone(km.FullHelp())
+	if a.dlg == nil && !a.typing() {
+		g := &a.km.Global
+		h.short = append(h.short, g.Help, g.Quit)
+		col := []key.Binding{g.NextTab}
+		col = append(col, a.tabKeys()...)
+		h.full = append(h.full, append(col, g.Help, g.Quit, g.ForceQuit))
+	}
+	return h
 }
 
 func (a *App) render() string {
@@ -369,28 +459,18 @@ func (a *App) render() string {
 	if h > 2 {
 		lines = append(lines, a.bannerLine())
 	}
-	bodyH := h - chromeRows
+	bodyH := h - a.bodyTop() - 1
 	if bodyH > 0 {
 		var body []string
 		switch {
 		case a.showHelp:
 			body = a.fullHelpBody(bodyH)
 		case !a.loaded && a.loadErr == nil:
-			body = []string{fit(a.th.Faint.Render(" Loading…"), w)}
+			body = []string{text.Fit(a.th.Faint.Render(" Loading…"), w)}
 		case !a.loaded:
-			body = []string{a.th.BannerErr.Render(fit(" Could not load the store: "+describeErr(a.loadErr), w))}
-		case a.page == pageKeys && a.kd != nil:
-			body = a.kd.view(a, bodyH)
-		case a.page == pageKeys:
-			body = a.kp.view(a, bodyH)
-		case a.page == pageUsage:
-			body = a.up.view(a, bodyH)
-		case a.page == pageAudit:
-			body = a.ap.view(a, bodyH)
-		case a.dd != nil:
-			body = a.dd.view(a, bodyH)
+			body = []string{a.th.BannerErr.Render(text.Fit(" Could not load the store: "+describeErr(a.loadErr), w))}
 		default:
-			body = a.dp.view(a, bodyH)
+			body = a.top().View()
 		}
 		for i := 0; i < bodyH; i++ {
 			if i < len(body) {
@@ -404,90 +484,74 @@ func (a *App) render() string {
 		lines = append(lines, a.footerLine())
 	}
 	for i, l := range lines {
-		if width(l) > w {
-			lines[i] = ansi.Truncate(l, w, "…")
-		}
+		lines[i] = text.Truncate(l, w)
 	}
 	screen := strings.Join(lines, "\n")
-	if a.modal != nil && !a.showHelp {
-		screen = a.overlayModal(screen)
+	if a.dlg != nil && !a.showHelp {
+		b := a.box()
+		screen = b.Over(screen, a.w, a.h)
 	}
 	return screen
 }
 
+// headerLine is the title, the store's location, and the status slot at
+// the right (the connection's state, when it is not well).
 func (a *App) headerLine() string {
 	title := " tmaps console "
-	loc := " " + model.Escape(a.cfg.Location)
-	room := a.w - ansi.StringWidth(title)
+	loc := " " + text.Safe(a.c.cfg.Location)
+	room := a.w - text.Width(title)
 	if room < 0 {
-		return fit(title, a.w)
+		return text.Fit(title, a.w)
 	}
-	return a.th.Title.Render(title) + a.th.Location.Render(fit(loc, room))
-}
-
-// tabRanges returns the x range [from, to) of each tab on the tabs row.
-func (a *App) tabRanges() [][2]int {
-	var out [][2]int
-	x := 1
-	for i, t := range pages() {
-		label := tabLabel(i, t.title)
-		wd := ansi.StringWidth(label)
-		out = append(out, [2]int{x, x + wd})
-		x += wd + 1
+	if a.status.kind == bannerNone {
+		return a.th.Title.Render(title) + a.th.Location.Render(text.Fit(loc, room))
 	}
-	return out
-}
-
-func tabLabel(i int, title string) string {
-	return " " + string(rune('1'+i)) + " " + title + " "
+	st := " " + a.status.text + " "
+	stw := min(text.Width(st), room)
+	return a.th.Title.Render(title) + a.th.Location.Render(text.Fit(loc, room-stw)) + a.bannerStyle(a.status.kind).Render(text.Fit(st, stw))
 }
 
 func (a *App) tabsLine() string {
 	var b strings.Builder
 	b.WriteString(" ")
-	for i, t := range pages() {
+	for i, t := range tabs {
 		label := tabLabel(i, t.title)
-		if t.p == a.page {
+		if i == a.active {
 			b.WriteString(a.th.TabActive.Render(label))
 		} else {
 			b.WriteString(a.th.TabInactive.Render(label))
 		}
 		b.WriteString(" ")
 	}
-	s := b.String()
-	if ansi.StringWidth(s) > a.w {
-		s = ansi.Truncate(s, a.w, "…")
+	return text.Truncate(b.String(), a.w)
+}
+
+func (a *App) bannerStyle(k bannerKind) interface{ Render(...string) string } {
+	switch k {
+	case bannerErr:
+		return a.th.BannerErr
+	case bannerWarn:
+		return a.th.BannerWarn
 	}
-	return s
+	return a.th.BannerInfo
 }
 
 func (a *App) bannerLine() string {
 	if a.banner.kind == bannerNone {
 		return ""
 	}
-	text := fit(" "+a.banner.text, a.w)
-	switch a.banner.kind {
-	case bannerErr:
-		return a.th.BannerErr.Render(text)
-	case bannerWarn:
-		return a.th.BannerWarn.Render(text)
-	}
-	return a.th.BannerInfo.Render(text)
+	return a.bannerStyle(a.banner.kind).Render(text.Fit(" "+a.banner.text, a.w))
 }
 
 func (a *App) footerLine() string {
-	s := a.help.ShortHelpView(a.activeHelp().short)
-	if ansi.StringWidth(s) > a.w {
-		s = ansi.Truncate(s, a.w, "…")
-	}
-	return s
+	return text.Truncate(a.help.ShortHelpView(a.activeHelp().short), a.w)
 }
 
 func (a *App) fullHelpBody(height int) []string {
 	s := a.help.FullHelpView(a.activeHelp().full)
 	lines := []string{a.th.Bold.Render(" Keys") + a.th.Faint.Render("  (any key closes this help)"), ""}
 	for _, l := range strings.Split(s, "\n") {
-		lines = append(lines, " "+ansi.Truncate(l, a.w-1, "…"))
+		lines = append(lines, " "+text.Truncate(l, a.w-1))
 	}
 	if len(lines) > height {
 		lines = lines[:height]
@@ -495,71 +559,13 @@ func (a *App) fullHelpBody(height int) []string {
 	return lines
 }
 
-// Messages of the shell's plumbing.
-
-// errMsg reports a failure that only needs the banner.
-type errMsg struct{ err error }
-
-// infoMsg shows a message in the banner.
-type infoMsg struct{ text string }
-
-func (a *App) onData(msg tea.Msg) tea.Cmd {
-	switch msg := msg.(type) {
-	case errMsg:
-		a.errBanner(msg.err)
-		return nil
-	case infoMsg:
-		a.setBanner(bannerInfo, msg.text)
-		return nil
-	case dataLoadedMsg:
-		return a.onDataLoaded(msg)
-	case keyLoadedMsg:
-		return a.onKeyLoaded(msg)
-	case domainsLoadedMsg:
-		return a.onDomainsLoaded(msg)
-	case watchStartedMsg:
-		if msg.err != nil {
-			a.setBanner(bannerWarn, "Live refresh is off: "+describeErr(msg.err))
-			return nil
-		}
-		return waitEvents(msg.ch)
-	case storeEventsMsg:
-		return a.onEvents(msg)
-	case opDoneMsg:
-		return a.onOpDone(msg)
-	case keyCreatedMsg:
-		return a.onKeyCreated(msg)
-	case copiedMsg:
-		return a.onCopied(msg)
-	case domainAddedMsg:
-		return a.onDomainAdded(msg)
-	case usageLoadedMsg:
-		return a.onUsageLoaded(msg)
-	case usageDetailMsg:
-		return a.onUsageDetail(msg)
-	case usageTickMsg:
-		return a.onUsageTick()
-	case auditLoadedMsg:
-		return a.onAuditLoaded(msg)
-	case linksSeenMsg:
-		return a.onLinksSeen(msg)
-	}
-	return nil
+// helpSet is a help.KeyMap made of a short line and full columns.
+type helpSet struct {
+	short []key.Binding
+	full  [][]key.Binding
 }
 
-// ago describes how long ago t was, from the App's clock.
-func (a *App) ago(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := a.cfg.Now().Sub(t)
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute") + " ago"
-	case d < 48*time.Hour:
-		return plural(int(d/time.Hour), "hour") + " ago"
-	}
-	return plural(int(d/(24*time.Hour)), "day") + " ago"
-}
+func (h helpSet) ShortHelp() []key.Binding  { return h.short }
+func (h helpSet) FullHelp() [][]key.Binding { return h.full }
+
+var _ help.KeyMap = helpSet{}

@@ -13,12 +13,12 @@ func TestAuditPageFilters(t *testing.T) {
 	hs := newInsightHarness(t, st, 120, 40)
 	hs.ikeys("4")
 	hs.want("Audit log", "Time", "Actor", "amira.benali")
-	all := len(hs.app.ap.rows)
-	if all == 0 || all != len(hs.app.ap.entries) {
-		t.Fatalf("%d rows of %d entries", all, len(hs.app.ap.entries))
+	all := len(hs.auditPage().rows)
+	if all == 0 || all != len(hs.auditPage().entries) {
+		t.Fatalf("%d rows of %d entries", all, len(hs.auditPage().entries))
 	}
 	// Newest first.
-	es := hs.app.ap.entries
+	es := hs.auditPage().entries
 	for i := 1; i < len(es); i++ {
 		if es[i].Time.After(es[i-1].Time) {
 			t.Fatalf("entry %d is newer than entry %d", i, i-1)
@@ -27,30 +27,30 @@ func TestAuditPageFilters(t *testing.T) {
 	// o keeps the selected entry's object, a its actor.
 	first := es[0]
 	hs.ikeys("o")
-	for _, r := range hs.app.ap.rows {
+	for _, r := range hs.auditPage().rows {
 		if es[r].Object != first.Object {
 			t.Fatalf("object filter kept %q", es[r].Object)
 		}
 	}
 	hs.ikeys("a")
-	for _, r := range hs.app.ap.rows {
+	for _, r := range hs.auditPage().rows {
 		if es[r].Actor != first.Actor || es[r].Object != first.Object {
 			t.Fatalf("actor filter kept %+v", es[r])
 		}
 	}
 	hs.want("object "+first.Object, "actor "+first.Actor)
 	hs.ikeys("esc")
-	if len(hs.app.ap.rows) != all {
+	if len(hs.auditPage().rows) != all {
 		t.Fatal("esc does not clear the filters")
 	}
 	// Free text: only sami's entries.
 	hs.ikeys("/")
 	hs.typeText("sami.gharbi")
 	hs.ikeys("enter")
-	if len(hs.app.ap.rows) == 0 {
+	if len(hs.auditPage().rows) == 0 {
 		t.Fatal("no entry by sami.gharbi")
 	}
-	for _, r := range hs.app.ap.rows {
+	for _, r := range hs.auditPage().rows {
 		if !strings.Contains(es[r].Actor+es[r].Before+es[r].After+es[r].Object, "sami.gharbi") {
 			t.Fatalf("text filter kept %+v", es[r])
 		}
@@ -66,7 +66,7 @@ func TestHygieneListsUnrestrictedAndFixes(t *testing.T) {
 	hs.wantNot("links not checked")
 	// enter on the unrestricted key opens the domain picker for it.
 	i := -1
-	for j, f := range hs.app.ap.findings {
+	for j, f := range hs.auditPage().findings {
 		if f.Kind == model.FindUnrestricted && f.Key == demo.UnrestrictedKey {
 			i = j
 		}
@@ -78,14 +78,14 @@ func TestHygieneListsUnrestrictedAndFixes(t *testing.T) {
 		hs.ikeys("down")
 	}
 	hs.ikeys("enter")
-	if hs.app.modal == nil {
+	if hs.app.dlg == nil {
 		t.Fatal("enter on a finding opens no action")
 	}
 	hs.ikeys("esc")
 	// The orphan domain's fix deletes it, after a confirmation.
-	for j, f := range hs.app.ap.findings {
+	for j, f := range hs.auditPage().findings {
 		if f.Kind == model.FindOrphanDomain {
-			hs.app.ap.hlist.cursor = j
+			hs.auditPage().hlist.Select(j)
 		}
 	}
 	hs.ikeys("enter")

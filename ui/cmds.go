@@ -4,15 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/ui/text"
 )
 
-// sctx is the context of a change made from this console.
-func (a *App) sctx() context.Context { return store.WithActor(a.ctx, a.cfg.Actor) }
+// The shell keeps the console's copy of the store (dataset) fresh: it loads
+// it, follows the store's events, applies the changes made from the
+// console, then tells every page (dataChangedMsg).
+
+// errMsg reports a failure that only needs the banner.
+type errMsg struct{ err error }
+
+// infoMsg shows a message in the banner.
+type infoMsg struct{ text string }
 
 // dataLoadedMsg carries every key and domain (first load, or a resync).
 type dataLoadedMsg struct {
@@ -76,18 +83,20 @@ type copiedMsg struct {
 	toSecret bool
 }
 
-// domainAddedMsg reports a domain added from a modal or a picker.
+// domainAddedMsg reports a domain added from a dialog or a picker.
 type domainAddedMsg struct {
 	dom     model.Domain
 	existed bool
 	err     error
+	// dialog says the Add Domain dialog asked: it shows a refusal itself.
+	dialog bool
 	// link is a key id to link the new domain to, with the other picked domains.
 	link  string
 	other []string
 }
 
 func (a *App) loadAll() tea.Cmd {
-	st, ctx := a.cfg.Store, a.ctx
+	st, ctx := a.c.cfg.Store, a.c.ctx
 	return func() tea.Msg {
 		keys, err := st.Keys(ctx)
 		if err != nil {
@@ -101,7 +110,7 @@ func (a *App) loadAll() tea.Cmd {
 // loadKeys fetches a few keys in one command, so a burst of events costs one
 // re-sort.
 func (a *App) loadKeys(ids []string) tea.Cmd {
-	st, ctx := a.cfg.Store, a.ctx
+	st, ctx := a.c.cfg.Store, a.c.ctx
 	return func() tea.Msg {
 		var msg keyLoadedMsg
 		for _, id := range ids {
@@ -121,7 +130,7 @@ func (a *App) loadKeys(ids []string) tea.Cmd {
 }
 
 func (a *App) loadDomains() tea.Cmd {
-	st, ctx := a.cfg.Store, a.ctx
+	st, ctx := a.c.cfg.Store, a.c.ctx
 	return func() tea.Msg {
 		doms, err := st.Domains(ctx)
 		return domainsLoadedMsg{doms: doms, err: err}
@@ -129,7 +138,7 @@ func (a *App) loadDomains() tea.Cmd {
 }
 
 func (a *App) watch() tea.Cmd {
-	st, ctx := a.cfg.Store, a.ctx
+	st, ctx := a.c.cfg.Store, a.c.ctx
 	return func() tea.Msg {
 		ch, err := st.Watch(ctx)
 		return watchStartedMsg{ch: ch, err: err}
@@ -161,6 +170,47 @@ func waitEvents(ch <-chan store.Event) tea.Cmd {
 	}
 }
 
+// onData handles the messages that are not input: the shell's own, then
+// every page and the dialog get them.
+func (a *App) onData(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case errMsg:
+		a.errBanner(msg.err)
+		return nil
+	case infoMsg:
+		a.setBanner(bannerInfo, msg.text)
+		return nil
+	case dataLoadedMsg:
+		return a.onDataLoaded(msg)
+	case keyLoadedMsg:
+		return a.onKeyLoaded(msg)
+	case domainsLoadedMsg:
+		return a.onDomainsLoaded(msg)
+	case watchStartedMsg:
+		if msg.err != nil {
+			a.status = banner{kind: bannerWarn, text: "live refresh off"}
+			a.setBanner(bannerWarn, "Live refresh is off: "+describeErr(msg.err))
+			return nil
+		}
+		return waitEvents(msg.ch)
+	case storeEventsMsg:
+		return a.onEvents(msg)
+	case opDoneMsg:
+		return tea.Batch(a.onOpDone(msg), a.broadcast(msg))
+	case keyCreatedMsg:
+		return tea.Batch(a.broadcast(msg), a.onKeyCreated(msg))
+	case copiedMsg:
+		return tea.Batch(a.broadcast(msg), a.onCopied(msg))
+	case domainAddedMsg:
+		return tea.Batch(a.broadcast(msg), a.onDomainAdded(msg))
+	case usageLoadedMsg:
+		return a.onUsageLoaded(msg)
+	case usageTickMsg:
+		return a.onUsageTick()
+	}
+	return a.broadcast(msg)
+}
+
 func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 	var cmds []tea.Cmd
 	if msg.ch != nil {
@@ -185,7 +235,7 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 		cmds = append(cmds, a.usageSoon())
 	}
 	if all || doms || len(ids) > 0 {
-		cmds = append(cmds, a.auditStoreChanged())
+		cmds = append(cmds, a.broadcast(storeChangedMsg{}))
 	}
 	if all || len(ids) > 64 {
 		return tea.Batch(append(cmds, a.loadAll())...)
@@ -215,8 +265,7 @@ func (a *App) onDataLoaded(msg dataLoadedMsg) tea.Cmd {
 	a.loaded, a.loadErr = true, nil
 	a.data.setKeys(msg.keys)
 	a.data.setDomains(msg.doms)
-	a.dataChanged()
-	return a.loadUsage()
+	return tea.Batch(a.broadcast(dataChangedMsg{keys: true, domains: true}), a.loadUsage())
 }
 
 func (a *App) onKeyLoaded(msg keyLoadedMsg) tea.Cmd {
@@ -230,8 +279,7 @@ func (a *App) onKeyLoaded(msg keyLoadedMsg) tea.Cmd {
 	for _, k := range msg.keys {
 		a.data.putKey(k)
 	}
-	a.keysChanged()
-	return nil
+	return a.broadcast(dataChangedMsg{keys: true})
 }
 
 func (a *App) onDomainsLoaded(msg domainsLoadedMsg) tea.Cmd {
@@ -240,43 +288,7 @@ func (a *App) onDomainsLoaded(msg domainsLoadedMsg) tea.Cmd {
 		return nil
 	}
 	keysChanged := a.data.setDomains(msg.doms)
-	if keysChanged {
-		a.keysChanged()
-	}
-	a.dp.rebuild(a)
-	if a.dd != nil {
-		a.dd.refresh(a)
-	}
-	a.clampLists()
-	return nil
-}
-
-// dataChanged rebuilds every view after a full load.
-func (a *App) dataChanged() {
-	a.keysChanged()
-	a.dp.rebuild(a)
-	if a.dd != nil {
-		a.dd.refresh(a)
-	}
-	a.clampLists()
-}
-
-// keysChanged rebuilds the key views after keys changed.
-func (a *App) keysChanged() {
-	a.kp.rebuild(a)
-	if a.kd != nil {
-		a.kd.refresh(a)
-	}
-	if a.dd != nil {
-		a.dd.refresh(a)
-	}
-	a.clampLists()
-}
-
-// op runs a change in the background and reports it with opDoneMsg.
-func (a *App) op(fn func(ctx context.Context, st store.Store) opDoneMsg) tea.Cmd {
-	st, ctx := a.cfg.Store, a.sctx()
-	return func() tea.Msg { return fn(ctx, st) }
+	return a.broadcast(dataChangedMsg{keys: keysChanged, domains: true})
 }
 
 func (a *App) onOpDone(msg opDoneMsg) tea.Cmd {
@@ -288,40 +300,34 @@ func (a *App) onOpDone(msg opDoneMsg) tea.Cmd {
 	for _, k := range msg.keys {
 		a.data.putKey(k)
 	}
-	if msg.deleted != "" && a.dd != nil && a.dd.name == msg.deleted {
-		a.dd = nil
-	}
+	var cmds []tea.Cmd
 	if len(msg.keys) > 0 {
-		a.keysChanged()
+		cmds = append(cmds, a.broadcast(dataChangedMsg{keys: true}))
 	}
 	if msg.domains || msg.deleted != "" {
-		return a.loadDomains()
+		cmds = append(cmds, a.loadDomains())
 	}
-	return nil
+	return tea.Batch(cmds...)
 }
 
 func (a *App) onKeyCreated(msg keyCreatedMsg) tea.Cmd {
 	if msg.err != nil {
 		a.errBanner(msg.err)
-		if m, ok := a.modal.(*nameModal); ok {
-			m.busy = false // keep the dialog and its text: the user may retry
-		}
 		return nil
 	}
 	a.data.putKey(msg.key)
 	if msg.old != nil {
 		a.data.putKey(*msg.old)
 	}
-	a.kp.selID = msg.key.ID
-	a.keysChanged()
-	a.modal = newSecretModal(msg.key, msg.secret, msg.old)
-	return a.loadDomains()
+	cmd := a.broadcast(dataChangedMsg{keys: true})
+	a.dialog(newSecretDialog(&a.c, msg.key, msg.secret, msg.old))
+	return tea.Batch(cmd, a.loadDomains())
 }
 
 // copyCmd copies text to the native clipboard (when the host gave one) and
 // to the terminal's clipboard with OSC 52, which also works over SSH.
-func (a *App) copyCmd(text, what string, secret bool) tea.Cmd {
-	clip := a.cfg.Clipboard
+func (c *common) copyCmd(text, what string, secret bool) tea.Cmd {
+	clip := c.cfg.Clipboard
 	native := func() tea.Msg {
 		if clip == nil {
 			return copiedMsg{what: what, toSecret: secret}
@@ -345,37 +351,26 @@ func copyReport(msg copiedMsg) (string, bannerKind) {
 }
 
 func (a *App) onCopied(msg copiedMsg) tea.Cmd {
-	text, kind := copyReport(msg)
-	if sm, ok := a.modal.(*secretModal); ok && msg.toSecret {
-		sm.copied = true
-		sm.note = text
-		sm.noteKind = kind
-		return nil
+	if msg.toSecret {
+		return nil // the secret's dialog says it
 	}
-	a.setBanner(kind, text)
+	s, kind := copyReport(msg)
+	a.setBanner(kind, s)
 	return nil
 }
 
 func (a *App) onDomainAdded(msg domainAddedMsg) tea.Cmd {
 	if msg.err != nil && !msg.existed {
-		// leave the modal open so the user can fix the name
-		if m, ok := a.modal.(*domainModal); ok {
-			m.serverErr = describeErr(msg.err)
-			m.busy = false
-			return nil
+		if !msg.dialog {
+			a.errBanner(msg.err)
 		}
-		a.errBanner(msg.err)
 		return nil
 	}
-	name := model.Escape(msg.dom.Name)
+	name := text.Safe(msg.dom.Name)
 	if msg.link != "" {
 		doms := append(append([]string(nil), msg.other...), msg.dom.Name)
-		return tea.Batch(a.loadDomains(), a.linkDomainsCmd(msg.link, doms))
+		return tea.Batch(a.loadDomains(), a.c.linkDomainsCmd(msg.link, doms))
 	}
-	if _, ok := a.modal.(*domainModal); ok {
-		a.modal = nil
-	}
-	a.dp.selName = msg.dom.Name
 	if msg.existed {
 		a.setBanner(bannerWarn, name+" is already in the list: nothing was added.")
 	} else {
@@ -384,14 +379,25 @@ func (a *App) onDomainAdded(msg domainAddedMsg) tea.Cmd {
 	return a.loadDomains()
 }
 
-func (a *App) linkDomainsCmd(keyID string, doms []string) tea.Cmd {
-	return a.op(func(ctx context.Context, st store.Store) opDoneMsg {
+func (c *common) addDomainCmd(input string, fromDialog bool, link string, other []string) tea.Cmd {
+	st, ctx := c.cfg.Store, c.sctx()
+	return func() tea.Msg {
+		d, err := st.AddDomain(ctx, input)
+		if errors.Is(err, store.ErrDomainExists) {
+			return domainAddedMsg{dom: d, existed: true, dialog: fromDialog, link: link, other: other}
+		}
+		return domainAddedMsg{dom: d, err: err, dialog: fromDialog, link: link, other: other}
+	}
+}
+
+func (c *common) linkDomainsCmd(keyID string, doms []string) tea.Cmd {
+	return c.op(func(ctx context.Context, st store.Store) opDoneMsg {
 		k, err := st.LinkKey(ctx, keyID, doms...)
 		if err != nil {
 			return opDoneMsg{err: err}
 		}
 		return opDoneMsg{keys: []model.Key{k}, domains: true,
-			info: fmt.Sprintf("Linked %s to %s.", listNames(doms), quoteName(k.Name))}
+			info: fmt.Sprintf("Linked %s to %s.", text.Names(doms), text.Quote(k.Name))}
 	})
 }
 
@@ -402,48 +408,7 @@ func describeErr(err error) string {
 	}
 	var de *model.DomainError
 	if errors.As(err, &de) {
-		return model.Escape(de.Error())
+		return text.Safe(de.Error())
 	}
-	return model.Escape(err.Error())
-}
-
-func quoteName(name string) string { return "“" + model.Escape(name) + "”" }
-
-func listNames(names []string) string {
-	switch len(names) {
-	case 0:
-		return "nothing"
-	case 1:
-		return model.Escape(names[0])
-	case 2:
-		return model.Escape(names[0]) + " and " + model.Escape(names[1])
-	}
-	return model.Escape(names[0]) + " and " + strconv.Itoa(len(names)-1) + " more"
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
-}
-
-// thousands formats n as 100,000.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	if len(s) <= 3 {
-		return s
-	}
-	var out []byte
-	pre := len(s) % 3
-	if pre > 0 {
-		out = append(out, s[:pre]...)
-	}
-	for i := pre; i < len(s); i += 3 {
-		if len(out) > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i:i+3]...)
-	}
-	return string(out)
+	return text.Safe(err.Error())
 }

@@ -81,6 +81,25 @@ func (d *dataset) dropKey(id string) {
 	delete(d.idx, id)
 }
 
+// byName returns the keys sorted by name (case folded), then id.
+func (d *dataset) byName() []*model.Key {
+	out := make([]*model.Key, len(d.keys))
+	idx := make([]int, len(d.keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(i, j int) int {
+		if c := strings.Compare(d.hay[i], d.hay[j]); c != 0 {
+			return c
+		}
+		return strings.Compare(d.keys[i].ID, d.keys[j].ID)
+	})
+	for r, i := range idx {
+		out[r] = &d.keys[i]
+	}
+	return out
+}
+
 func (d *dataset) key(id string) (*model.Key, bool) {
 	i, ok := d.idx[id]
 	if !ok {

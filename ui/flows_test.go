@@ -429,17 +429,16 @@ func TestMouseTabsRowsAndMenu(t *testing.T) {
 	hs.send(tea.MouseClickMsg{X: r[0] + 2, Y: rowTabs, Button: tea.MouseLeft})
 	hs.want("keys · sort")
 	// click the second row, then its ⋯
-	y := rowBody + listTop + 1
+	y := hs.app.bodyTop() + listTop + 1
 	hs.send(tea.MouseClickMsg{X: 5, Y: y, Button: tea.MouseLeft})
-	if hs.app.kp.list.cursor != 1 {
-		t.Fatalf("cursor %d", hs.app.kp.list.cursor)
+	if hs.keysPage().list.Cursor != 1 {
+		t.Fatalf("cursor %d", hs.keysPage().list.Cursor)
 	}
 	hs.send(tea.MouseClickMsg{X: 99, Y: y, Button: tea.MouseLeft})
 	hs.want("Actions", "Copy prefix")
 	// click "Open" in the menu
-	box := hs.app.modalBox()
-	x, by := hs.app.modalOrigin(box)
-	hs.send(tea.MouseClickMsg{X: x + 3, Y: by + 1 + menuTop, Button: tea.MouseLeft})
+	b := hs.app.box()
+	hs.send(tea.MouseClickMsg{X: b.X + 3, Y: b.Y + 1 + menuTop, Button: tea.MouseLeft})
 	hs.want("API Keys ›", "Authorized Domains (")
 }
 
@@ -474,12 +473,12 @@ func TestResizeKeepsPlace(t *testing.T) {
 	for range 40 {
 		hs.keys("down")
 	}
-	sel := hs.app.kp.selected(hs.app).Name
+	sel := hs.keysPage().selected().Name
 	hs.send(tea.WindowSizeMsg{Width: 60, Height: 15})
 	hs.want("› " + sel[:10])
 	hs.send(tea.WindowSizeMsg{Width: 130, Height: 50})
 	hs.want("› " + sel)
-	if hs.app.kp.selected(hs.app).Name != sel {
+	if hs.keysPage().selected().Name != sel {
 		t.Fatal("selection changed on resize")
 	}
 }
@@ -491,7 +490,7 @@ func TestErrorBannerKeepsPlace(t *testing.T) {
 	seed(t, st)
 	hs := newHarness(t, st, 100, 30)
 	hs.keys("down")
-	cur := hs.app.kp.list.cursor
+	cur := hs.keysPage().list.Cursor
 	hs.keys("n")
 	hs.typeText("Will fail")
 	st.Close() // the store goes away under the console
@@ -499,7 +498,7 @@ func TestErrorBannerKeepsPlace(t *testing.T) {
 	hs.want("closed", "Create API Key", "Will fail", "[ Create ]")
 	hs.wantNot("Creating…")
 	hs.keys("esc")
-	if hs.app.kp.list.cursor != cur {
+	if hs.keysPage().list.Cursor != cur {
 		t.Fatal("lost the place in the list")
 	}
 }
@@ -513,8 +512,38 @@ func TestDomainMenu(t *testing.T) {
 	hs.keys("l")
 	hs.want("Link keys to app.mysite.tn")
 	hs.keys("esc")
-	hs.send(tea.MouseClickMsg{X: 99, Y: rowBody + listTop + 1, Button: tea.MouseLeft})
+	hs.send(tea.MouseClickMsg{X: 99, Y: hs.app.bodyTop() + listTop + 1, Button: tea.MouseLeft})
 	hs.want("Domain localhost")
 	hs.keys("D")
 	hs.want("Delete domain localhost?", "UNRESTRICTED")
+}
+
+// esc goes back where one came from: a domain, one of its keys, then esc
+// lands on the domain again, and once more on the domains list.
+func TestDetailStackGoesBack(t *testing.T) {
+	st := openStore(t)
+	seed(t, st)
+	hs := newHarness(t, st, 100, 30)
+	hs.keys("2", "/")
+	hs.typeText("localhost")
+	hs.keys("enter", "enter")
+	hs.want("Authorized Domains › localhost", "API Keys (1)")
+	hs.keys("enter") // its key, Solo
+	hs.want("Authorized Domains › localhost › Solo", "Authorized Domains (1)")
+	hs.keys("enter") // and its domain again: back to it, not a copy
+	hs.want("Authorized Domains › localhost", "API Keys (1)")
+	hs.wantNot("› Solo ›")
+	hs.keys("enter", "esc")
+	hs.want("Authorized Domains › localhost", "API Keys (1)")
+	hs.keys("esc")
+	hs.want("domains · sort")
+	// The keys tab keeps its own stack.
+	hs.keys("1")
+	hs.selectKey("Production web")
+	hs.keys("enter", "enter")
+	hs.want("API Keys › Production web › app.mysite.tn")
+	hs.keys("2")
+	hs.want("domains · sort")
+	hs.keys("1", "esc")
+	hs.want("API Keys › Production web")
 }

@@ -54,6 +54,7 @@ func newHarness(t testing.TB, st store.Store, w, h int) *harness {
 			return nil
 		}})
 	t.Cleanup(hs.app.Close)
+	hs.app.tick = func(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return func() tea.Msg { return nil } }
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
 	hs.run(hs.app.Init())
 	return hs
@@ -65,21 +66,15 @@ func (hs *harness) send(msg tea.Msg) {
 	hs.run(cmd)
 }
 
-// run executes cmd and everything it leads to. Commands that block (the
-// store subscription waiting for an event) are abandoned after a while.
+// run executes cmd and everything it leads to, synchronously. Nothing
+// blocks: the harness never starts the store subscription (watchStartedMsg
+// is dropped; tests feed events by hand) and the App's timer is disabled.
 func (hs *harness) run(cmd tea.Cmd) {
 	hs.t.Helper()
 	if cmd == nil {
 		return
 	}
-	done := make(chan tea.Msg, 1)
-	go func() { done <- cmd() }()
-	var msg tea.Msg
-	select {
-	case msg = <-done:
-	case <-time.After(300 * time.Millisecond):
-		return
-	}
+	msg := cmd()
 	switch m := msg.(type) {
 	case nil:
 		return
@@ -92,6 +87,8 @@ func (hs *harness) run(cmd tea.Cmd) {
 		m.ch = nil // do not wait for more events
 		hs.send(m)
 		return
+	case watchStartedMsg:
+		return
 	}
 	v := reflect.ValueOf(msg)
 	if v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {
@@ -102,10 +99,6 @@ func (hs *harness) run(cmd tea.Cmd) {
 	}
 	if s := reflect.TypeOf(msg).String(); strings.Contains(s, "setClipboardMsg") {
 		hs.osc52 = append(hs.osc52, reflect.ValueOf(msg).String())
-		return
-	}
-	if _, ok := msg.(watchStartedMsg); ok {
-		// keep the live refresh out of synchronous tests: events are fed by hand
 		return
 	}
 	hs.send(msg)
@@ -247,3 +240,12 @@ func (hs *harness) withFixture() *harness {
 }
 
 var _ = context.Background
+
+// Pages of the harness's console.
+func (hs *harness) keysPage() *keysPage       { return hs.app.stacks[0][0].(*keysPage) }
+func (hs *harness) domainsPage() *domainsPage { return hs.app.stacks[1][0].(*domainsPage) }
+func (hs *harness) usagePage() *usagePage     { return hs.app.stacks[2][0].(*usagePage) }
+func (hs *harness) auditPage() *auditPage     { return hs.app.stacks[3][0].(*auditPage) }
+
+// showDialog opens a dialog as a page would.
+func (hs *harness) showDialog(p Page) { hs.app.dialog(p) }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
+	"github.com/tmaps/console/ui/text"
 )
 
 // demoStore is a bolt store filled with the demo data at fixedNow.
@@ -83,7 +85,7 @@ func TestAuthorizeRefusedHost(t *testing.T) {
 	}
 	hs.ikeys("enter")
 	hs.want("Usage · “"+demo.LeakyKey+"”", "souk-digital-clone.com")
-	host := hs.app.up.detail.refused[0].Host
+	host := hs.usagePage().detail.refused[0].Host
 	hs.ikeys("a")
 	hs.want("Authorize "+host+"?", "Add the authorized domain "+host, "Link it to “"+demo.LeakyKey+"”")
 	hs.ikeys("y")
@@ -120,7 +122,7 @@ func TestAuthorizeRefusesInvalidHost(t *testing.T) {
 	hs.want("bad_host.example")
 	hs.ikeys("a")
 	hs.want("cannot be an authorized domain")
-	if hs.app.modal != nil {
+	if hs.app.dlg != nil {
 		t.Fatal("a confirmation opened for an invalid host")
 	}
 }
@@ -150,82 +152,7 @@ func maskPrefixes(s string) string {
 }
 
 func sizeName(name string, sz [2]int) string {
-	return name + "-" + itoa(sz[0]) + "x" + itoa(sz[1])
-}
-
-// series24 is a synthetic day: a curve, some 401s and 403s, a spike at the end.
-func series24() []model.Bucket {
-	var out []model.Bucket
-	start := fixedNow.Add(-23 * time.Hour)
-	for i := 0; i < 24; i++ {
-		c := model.Counts{Allowed: uint64(100 + 40*i), Unauthorized: uint64(i % 5 * 10), Forbidden: uint64(i % 3 * 15)}
-		if i == 23 {
-			c.Allowed = 4000
-		}
-		if i == 5 {
-			c = model.Counts{}
-		}
-		out = append(out, model.Bucket{Start: start.Add(time.Duration(i) * time.Hour), Counts: c})
-	}
-	return out
-}
-
-func TestGoldenCharts(t *testing.T) {
-	plainStyles := &chartStyles{plain: true}
-	bs := series24()
-	for _, c := range []struct {
-		name      string
-		barW, h   int
-		bs        []model.Bucket
-		labelDays bool
-	}{
-		{"chart-24h-w3-h8", 3, 8, bs, false},
-		{"chart-24h-w1-h4", 1, 4, bs, false},
-		{"chart-30d-w1-h6", 1, 6, model.Daily(bs, fixedNow, 30, time.UTC), true},
-		{"chart-empty-w2-h3", 2, 3, model.Hourly(nil, fixedNow, 24), false},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			label := hourLabel(c.bs, time.UTC)
-			if c.labelDays {
-				label = dayLabel(c.bs)
-			}
-			lines := barChart(c.bs, c.barW, c.h, label, plainStyles)
-			if len(lines) != c.h+2 {
-				t.Fatalf("%d lines, want %d", len(lines), c.h+2)
-			}
-			goldenText(t, c.name, strings.Join(lines, "\n")+"\n")
-		})
-	}
-}
-
-func TestStackAndSpark(t *testing.T) {
-	for _, c := range []struct {
-		in    model.Counts
-		cells int
-		want  [3]int
-	}{
-		{model.Counts{}, 5, [3]int{}},
-		{model.Counts{Allowed: 100}, 4, [3]int{4, 0, 0}},
-		{model.Counts{Allowed: 1000, Forbidden: 1}, 4, [3]int{4, 0, 0}}, // a tiny share does not show
-		{model.Counts{Allowed: 60, Unauthorized: 25, Forbidden: 15}, 8, [3]int{5, 2, 1}},
-		{model.Counts{Allowed: 50, Unauthorized: 50}, 4, [3]int{2, 2, 0}},
-		{model.Counts{Allowed: 5, Unauthorized: 1, Forbidden: 1}, 1, [3]int{1, 0, 0}},
-	} {
-		if got := stack(c.in, c.cells); got != c.want {
-			t.Errorf("stack(%+v, %d) = %v, want %v", c.in, c.cells, got, c.want)
-		}
-	}
-	if got := sparkline([]uint64{0, 1, 2, 4, 8}, 5); got != " ▁▂▄█" {
-		t.Errorf("sparkline = %q", got)
-	}
-	if got := sparkline([]uint64{1, 1, 0, 0, 2, 2}, 3); got != "▄ █" {
-		t.Errorf("sparkline summing pairs = %q", got)
-	}
-	for n, want := range map[uint64]string{950: "950", 12345: "12.3k", 999_999: "999k", 1_234_567: "1.2M"} {
-		if got := short(n); got != want {
-			t.Errorf("short(%d) = %q, want %q", n, got, want)
-		}
-	}
+	return fmt.Sprintf("%s-%dx%d", name, sz[0], sz[1])
 }
 
 func windowSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
@@ -250,7 +177,7 @@ func TestKeyDetailUsageAndRequestTester(t *testing.T) {
 	st := demoStore(t)
 	leaky := keyNamed(t, st, demo.LeakyKey, model.Active)
 	hs := newInsightHarness(t, st, 120, 40)
-	hs.app.openKey(leaky.ID)
+	hs.app.c.openKey(leaky.ID)
 	hs.want("24 h ", " requests", "refused", "from www.souk-digital.tn", "t test a request")
 	hs.ikeys("t")
 	hs.want("Test a request", "✓ 200 allowed", "step 6")
@@ -266,12 +193,12 @@ func TestKeyDetailUsageAndRequestTester(t *testing.T) {
 	hs.typeText("https://www.souk-digital.tn/shop")
 	hs.want("✓ 200 allowed", "step 8")
 	hs.ikeys("esc")
-	if hs.app.modal != nil {
+	if hs.app.dlg != nil {
 		t.Fatal("esc does not close the tester")
 	}
 	// Disable shows the impact first.
 	hs.ikeys(".")
-	hs.app.modal = newDisableModal(hs.app, leaky.ID)
+	hs.showDialog(newDisableDialog(&hs.app.c, leaky.ID))
 	hs.want("requests in the last 24 hours", "allowed)")
 }
 
@@ -332,29 +259,29 @@ func TestMouseOnInsightPages(t *testing.T) {
 	hs := newInsightHarness(t, st, 100, 30)
 	r := hs.app.tabRanges()
 	hs.send(tea.MouseClickMsg{X: r[2][0] + 1, Y: rowTabs, Button: tea.MouseLeft})
-	if hs.app.page != pageUsage || hs.app.up.detail == nil {
-		t.Fatalf("clicking the Usage tab: page %v, detail loaded %v", hs.app.page, hs.app.up.detail != nil)
+	if hs.app.active != 2 || hs.usagePage().detail == nil {
+		t.Fatalf("clicking the Usage tab: page %v, detail loaded %v", hs.app.active, hs.usagePage().detail != nil)
 	}
 	// Wheel and clicks in the body do not crash and move the selection.
 	hs.send(tea.MouseWheelMsg{X: 10, Y: 10, Button: tea.MouseWheelDown})
 	hs.send(tea.MouseClickMsg{X: 10, Y: 5, Button: tea.MouseLeft})
-	top := rowBody + hs.app.up.usageTableTop(hs.app)
+	top := hs.app.bodyTop() + hs.usagePage().lay.tableTop + 1
 	hs.send(tea.MouseClickMsg{X: 10, Y: top + 1, Button: tea.MouseLeft})
-	if hs.app.up.list.cursor != 1 {
-		t.Fatalf("cursor = %d after a click on the second row", hs.app.up.list.cursor)
+	if hs.usagePage().list.Cursor != 1 {
+		t.Fatalf("cursor = %d after a click on the second row", hs.usagePage().list.Cursor)
 	}
 	hs.send(tea.MouseClickMsg{X: 10, Y: top + 1, Button: tea.MouseLeft})
-	if hs.app.up.keyID != hs.app.us.order[1] {
+	if hs.usagePage().keyID != hs.app.us.order[1] {
 		t.Fatal("a second click does not open the key")
 	}
 	hs.send(tea.MouseClickMsg{X: r[3][0] + 1, Y: rowTabs, Button: tea.MouseLeft})
-	if hs.app.page != pageAudit || !hs.app.ap.loaded {
+	if hs.app.active != 3 || !hs.auditPage().loaded {
 		t.Fatal("clicking the Audit tab does not load the log")
 	}
 	hs.send(tea.MouseWheelMsg{X: 10, Y: 10, Button: tea.MouseWheelDown})
-	hs.send(tea.MouseClickMsg{X: 10, Y: rowBody + auditTop + 2, Button: tea.MouseLeft})
-	if hs.app.ap.list.cursor != 2 {
-		t.Fatalf("audit cursor = %d", hs.app.ap.list.cursor)
+	hs.send(tea.MouseClickMsg{X: 10, Y: hs.app.bodyTop() + auditTop + 2, Button: tea.MouseLeft})
+	if hs.auditPage().list.Cursor != 2 {
+		t.Fatalf("audit cursor = %d", hs.auditPage().list.Cursor)
 	}
 }
 
@@ -370,7 +297,7 @@ func TestInsightPagesOnTinyWindows(t *testing.T) {
 				t.Fatalf("page %s at %dx%d: %d lines", page, sz[0], sz[1], len(lines))
 			}
 			for _, l := range lines {
-				if w := width(l); w > sz[0] {
+				if w := text.Width(l); w > sz[0] {
 					t.Fatalf("page %s at %dx%d: a line of %d cells: %q", page, sz[0], sz[1], w, l)
 				}
 			}
@@ -383,14 +310,14 @@ func TestUnlinkShowsTheLinksTraffic(t *testing.T) {
 	st := demoStore(t)
 	partner := keyNamed(t, st, "Partner portal", model.Active)
 	hs := newInsightHarness(t, st, 120, 40)
-	hs.app.modal = newUnlinkModal(hs.app, partner.ID, "mysite.tn")
+	hs.showDialog(newUnlinkDialog(&hs.app.c, partner.ID, "mysite.tn"))
 	hs.want("│ 0 allowed requests came from mysite.tn with this key")
-	hs.app.modal = newUnlinkModal(hs.app, partner.ID, "partenaires.mysite.tn")
+	hs.showDialog(newUnlinkDialog(&hs.app.c, partner.ID, "partenaires.mysite.tn"))
 	scr := hs.screen()
 	if strings.Contains(scr, "│ 0 allowed requests came from") || !strings.Contains(scr, "allowed requests came from partenaires.mysite.tn") {
 		t.Fatalf("the used link shows no traffic:\n%s", scr)
 	}
-	hs.app.modal = newDeleteDomainModal(hs.app, "partenaires.mysite.tn")
+	hs.showDialog(newDeleteDomainDialog(&hs.app.c, "partenaires.mysite.tn"))
 	hs.want("allowed requests came from partenaires.mysite.tn in the")
 }
 
@@ -414,20 +341,8 @@ func newInsightHarness(t *testing.T, st store.Store, w, h int) *harness {
 	return hs
 }
 
-// ikeys types keys, then finishes the loads of the Usage or Audit page.
+// ikeys types keys (the harness runs the loads they start).
 func (hs *harness) ikeys(names ...string) {
 	hs.t.Helper()
-	for _, n := range names {
-		hs.keys(n)
-		if hs.app.modal != nil {
-			continue
-		}
-		switch hs.app.page {
-		case pageUsage:
-			hs.sync(hs.app.up.loadDetail(hs.app))
-		case pageAudit:
-			hs.sync(hs.app.ap.load(hs.app))
-			hs.sync(hs.app.ap.loadLinks(hs.app))
-		}
-	}
+	hs.keys(names...)
 }

@@ -35,18 +35,18 @@ func TestFilterNarrowingMatchesFullScan(t *testing.T) {
 	hs.keys("/")
 	check := func() {
 		t.Helper()
-		q := hs.app.kp.query
+		q := hs.keysPage().query
 		var want []int32
-		for _, i := range hs.app.kp.order {
+		for _, i := range hs.keysPage().order {
 			if strings.Contains(hs.app.data.hay[i], q) {
 				want = append(want, i)
 			}
 		}
-		if len(want) != len(hs.app.kp.rows) {
-			t.Fatalf("query %q: %d rows, want %d", q, len(hs.app.kp.rows), len(want))
+		if len(want) != len(hs.keysPage().rows) {
+			t.Fatalf("query %q: %d rows, want %d", q, len(hs.keysPage().rows), len(want))
 		}
 		for i := range want {
-			if want[i] != hs.app.kp.rows[i] {
+			if want[i] != hs.keysPage().rows[i] {
 				t.Fatalf("query %q: row %d differs", q, i)
 			}
 		}

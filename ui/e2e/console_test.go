@@ -318,8 +318,8 @@ func TestDomainsLinkUnlinkAndDelete(t *testing.T) {
 
 	// unlink from the domain's side (Solo keeps app.mysite.tn: no warning)
 	tm.keys("Down")
-	tm.keys("Enter") // open mysite.tn
-	tm.waitFor("Authorized Domains › mysite.tn", "API Keys (1)")
+	tm.keys("Enter") // open mysite.tn, over Solo's screen
+	tm.waitFor("API Keys › Solo › mysite.tn", "API Keys (1)")
 	tm.keys("u")
 	scr := tm.waitFor("Unlink mysite.tn from “Solo”?")
 	if strings.Contains(scr, "UNRESTRICTED") {
@@ -328,9 +328,15 @@ func TestDomainsLinkUnlinkAndDelete(t *testing.T) {
 	tm.keys("y")
 	tm.waitFor("API Keys (0)")
 
-	// deleting Solo's only domain names it before confirming
+	// esc goes back where we came from: Solo's screen
 	tm.keys("Escape")
-	tm.waitFor("app.mysite.tn")
+	tm.waitFor("API Keys › Solo", "Authorized Domains (1)")
+
+	// deleting Solo's only domain names it before confirming
+	tm.keys("2")
+	tm.waitFor("Authorized Domains › mysite.tn") // still open on its tab
+	tm.keys("Escape")
+	tm.waitFor("app.mysite.tn", "domains · sort")
 	tm.keys("/")
 	tm.typeText("app.")
 	tm.keys("Enter", "D")

@@ -1,12 +1,18 @@
-package ui
+// Package chart draws usage in the terminal: stacked bar charts of
+// allowed, 401 and 403 requests, and sparklines. Each outcome has its own
+// glyph, so the charts read the same without colour.
+package chart
 
 import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"charm.land/lipgloss/v2"
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/ui/text"
+	"github.com/tmaps/console/ui/theme"
 )
 
 // Glyphs of the charts. Each outcome has its own shape, so the charts read
@@ -17,33 +23,34 @@ const (
 	glyph403     = '░'
 )
 
-// chartStyles colour the chart glyphs; the zero value draws them plain.
-type chartStyles struct {
-	allowed, unauth, forbidden, axis lipgloss.Style
-	plain                            bool
+// Styles colour the chart glyphs; the zero value draws them plain.
+type Styles struct {
+	Allowed, Unauth, Forbidden lipgloss.Style
+	Plain                      bool
 }
 
-func newChartStyles(th *theme) chartStyles {
-	return chartStyles{allowed: th.Ok, unauth: th.Warn, forbidden: th.Err, axis: th.Faint}
+// NewStyles colours the outcomes from the theme.
+func NewStyles(th *theme.Theme) Styles {
+	return Styles{Allowed: th.Ok, Unauth: th.Warn, Forbidden: th.Err}
 }
 
-func (s *chartStyles) paint(r rune, run string) string {
-	if s.plain {
+func (s *Styles) paint(r rune, run string) string {
+	if s.Plain {
 		return run
 	}
 	switch r {
 	case glyphAllowed:
-		return s.allowed.Render(run)
+		return s.Allowed.Render(run)
 	case glyph401:
-		return s.unauth.Render(run)
+		return s.Unauth.Render(run)
 	case glyph403:
-		return s.forbidden.Render(run)
+		return s.Forbidden.Render(run)
 	}
 	return run
 }
 
-// short writes a count in at most 5 characters: 950, 9.5k, 12k, 1.2M.
-func short(n uint64) string {
+// Short writes a count in at most 5 characters: 950, 9.5k, 12k, 1.2M.
+func Short(n uint64) string {
 	switch {
 	case n < 10_000:
 		return strconv.FormatUint(n, 10)
@@ -57,10 +64,10 @@ func short(n uint64) string {
 	return strconv.FormatUint(n/1_000_000, 10) + "M"
 }
 
-// stack splits a bar of cells rows among the three outcomes (bottom to
+// Stack splits a bar of cells rows among the three outcomes (bottom to
 // top: allowed, 401, 403) in proportion, by largest remainder: a share
 // below half a cell does not show (the totals above the chart count it).
-func stack(c model.Counts, cells int) [3]int {
+func Stack(c model.Counts, cells int) [3]int {
 	var out [3]int
 	total := c.Total()
 	if total == 0 || cells <= 0 {
@@ -88,11 +95,11 @@ func stack(c model.Counts, cells int) [3]int {
 	return out
 }
 
-// barChart draws buckets as stacked vertical bars, barW cells wide with one
+// Bars draws buckets as stacked vertical bars, barW cells wide with one
 // space between bars, height rows tall, with a y axis (the largest total at
 // the top, 0 at the bottom), an x axis, and below it the labels label(i)
 // returns for some bars ("" for none). It returns height+2 lines.
-func barChart(bs []model.Bucket, barW, height int, label func(i int) string, st *chartStyles) []string {
+func Bars(bs []model.Bucket, barW, height int, label func(i int) string, st *Styles) []string {
 	if height < 1 {
 		height = 1
 	}
@@ -100,7 +107,7 @@ func barChart(bs []model.Bucket, barW, height int, label func(i int) string, st 
 	for _, b := range bs {
 		top = max(top, b.Total())
 	}
-	topLabel, zero := short(top), "0"
+	topLabel, zero := Short(top), "0"
 	gut := max(len(topLabel), len(zero))
 	cols := make([][3]int, len(bs))
 	for i, b := range bs {
@@ -109,7 +116,7 @@ func barChart(bs []model.Bucket, barW, height int, label func(i int) string, st 
 		}
 		cells := int(math.Round(float64(b.Total()) / float64(top) * float64(height)))
 		cells = max(cells, 1)
-		cols[i] = stack(b.Counts, cells)
+		cols[i] = Stack(b.Counts, cells)
 	}
 	lines := make([]string, 0, height+2)
 	var row strings.Builder
@@ -118,7 +125,7 @@ func barChart(bs []model.Bucket, barW, height int, label func(i int) string, st 
 		row.Reset()
 		switch r {
 		case height - 1:
-			row.WriteString(padLeft(topLabel, gut) + " ┤")
+			row.WriteString(text.PadLeft(topLabel, gut) + " ┤")
 		default:
 			row.WriteString(strings.Repeat(" ", gut) + " │")
 		}
@@ -157,7 +164,7 @@ func barChart(bs []model.Bucket, barW, height int, label func(i int) string, st 
 		lines = append(lines, strings.TrimRight(row.String(), " "))
 	}
 	span := len(bs) * (barW + 1)
-	lines = append(lines, padLeft(zero, gut)+" └"+strings.Repeat("─", max(0, span-1)))
+	lines = append(lines, text.PadLeft(zero, gut)+" └"+strings.Repeat("─", max(0, span-1)))
 	// Labels: each starts at its bar, and only where it does not run into
 	// the previous one.
 	lab := []rune(strings.Repeat(" ", gut+2+span+8))
@@ -179,19 +186,12 @@ func barChart(bs []model.Bucket, barW, height int, label func(i int) string, st 
 	return lines
 }
 
-func padLeft(s string, w int) string {
-	if n := len(s); n < w {
-		return strings.Repeat(" ", w-n) + s
-	}
-	return s
-}
-
 var sparkRunes = []rune(" ▁▂▃▄▅▆▇█")
 
-// sparkline draws values in width cells, summing neighbouring values when
+// Spark draws values in width cells, summing neighbouring values when
 // there are more values than cells. A zero is a space, anything else at
 // least ▁.
-func sparkline(vals []uint64, width int) string {
+func Spark(vals []uint64, width int) string {
 	if width <= 0 || len(vals) == 0 {
 		return ""
 	}
@@ -219,7 +219,35 @@ func sparkline(vals []uint64, width int) string {
 	return b.String()
 }
 
-// totals is "allowed 1,234 · 401 12 · 403 3".
-func totalsLine(c model.Counts) string {
-	return "█ allowed " + thousands(int(c.Allowed)) + "  ▓ 401 " + thousands(int(c.Unauthorized)) + "  ░ 403 " + thousands(int(c.Forbidden))
+// Totals is "█ allowed 1,234  ▓ 401 12  ░ 403 3", the legend and sums.
+func Totals(c model.Counts) string {
+	return "█ allowed " + text.Thousands(int(c.Allowed)) + "  ▓ 401 " + text.Thousands(int(c.Unauthorized)) + "  ░ 403 " + text.Thousands(int(c.Forbidden))
+}
+
+// HourLabel labels every sixth hour of an hourly chart.
+func HourLabel(bs []model.Bucket, loc *time.Location) func(int) string {
+	return func(i int) string {
+		t := bs[i].Start.In(loc)
+		if t.Hour()%6 == 0 {
+			return t.Format("15h")
+		}
+		return ""
+	}
+}
+
+// DayLabel labels every seventh day of a daily chart, the last included.
+func DayLabel(bs []model.Bucket) func(int) string {
+	return func(i int) string {
+		if (len(bs)-1-i)%7 == 0 {
+			return bs[i].Start.Format("Jan 2")
+		}
+		return ""
+	}
+}
+
+// BarsFor is how many bars of barW cells fit in width, at most n.
+func BarsFor(width, n int) (bars, barW int) {
+	room := width - 8 // y-axis gutter and margins
+	barW = min(3, max(1, room/n-1))
+	return min(n, max(1, room/(barW+1))), barW
 }

@@ -1,0 +1,230 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/ui/text"
+)
+
+// Pieces that several pages and dialogs draw for a key: its row in a list,
+// its status badge, its domains in a few words, and the recent traffic a
+// confirmation shows before taking it out of service.
+
+// keyCols is the column layout of key rows at one width.
+type keyCols struct {
+	name, prefix, status, created, domains int
+	spark                                  int // the 24-hour sparkline (wide windows only)
+	menuX                                  int // x of the ⋯ cell
+}
+
+func keyColumns(w int) keyCols {
+	c := keyCols{prefix: 11, status: 8}
+	fixed := 2 + 2 + (c.prefix + 2) + (c.status + 2) + 3 // marker, gaps, "  ⋯"
+	if w >= 92 {
+		c.created = 10
+		fixed += c.created + 2
+	}
+	if w >= 110 {
+		c.spark = 12
+		fixed += c.spark + 2
+	}
+	rest := max(8, w-fixed)
+	c.name = min(40, rest*45/100)
+	c.domains = rest - c.name
+	c.menuX = w - 2
+	return c
+}
+
+// header is the column header line of key rows.
+func (c keyCols) header() string {
+	hdr := "  " + text.Fit("Name", c.name) + "  " + text.Fit("Prefix", c.prefix) + "  " + text.Fit("Status", c.status) + "  "
+	if c.created > 0 {
+		hdr += text.Fit("Created", c.created) + "  "
+	}
+	if c.spark > 0 {
+		hdr += text.Fit("Last 24 h", c.spark) + "  "
+	}
+	return hdr + text.Fit("Domains", c.domains)
+}
+
+// domainSummary is "mysite.tn, app.mysite.tn +2" in at most width cells, or
+// "unrestricted".
+func (c *common) domainSummary(doms []string, width int) string {
+	if len(doms) == 0 {
+		return "unrestricted"
+	}
+	var b strings.Builder
+	for i, d := range doms {
+		if di, ok := c.data.domIdx[d]; ok {
+			d = c.data.uni[di]
+		} else {
+			d = text.Safe(d)
+		}
+		more := ""
+		if rest := len(doms) - i - 1; rest > 0 {
+			more = " +" + text.Thousands(rest)
+		}
+		sep := ""
+		if i > 0 {
+			sep = ", "
+		}
+		if text.Width(b.String())+len(sep)+text.Width(d)+len(more) > width && i > 0 {
+			b.WriteString(" +" + text.Thousands(len(doms)-i))
+			break
+		}
+		b.WriteString(sep)
+		b.WriteString(d)
+	}
+	return b.String()
+}
+
+func (c *common) statusBadge(s model.Status, width int) string {
+	label := text.Fit(s.Label(), width)
+	switch s {
+	case model.Active:
+		return c.th.BadgeActive.Render(label)
+	case model.Disabled:
+		return c.th.BadgeDisabled.Render(label)
+	}
+	return c.th.BadgeRevok.Render(label)
+}
+
+// keyRow is a key's row in a list of w cells.
+func (c *common) keyRow(k *model.Key, cols keyCols, w int, sel bool) string {
+	marker := "  "
+	if sel {
+		marker = "› "
+	}
+	name := text.Fit(c.us.spikeMark(k.ID)+text.Safe(k.Name), cols.name)
+	prefix := text.Fit(k.Prefix, cols.prefix)
+	created := ""
+	if cols.created > 0 {
+		created = text.Fit(k.Created.Format("2006-01-02"), cols.created) + "  "
+	}
+	if cols.spark > 0 {
+		created += text.Fit(c.us.spark(k.ID, cols.spark), cols.spark) + "  "
+	}
+	doms := text.Fit(c.domainSummary(k.Domains, cols.domains), cols.domains)
+	if sel || k.Status == model.Revoked {
+		row := text.Fit(marker+name+"  "+prefix+"  "+text.Fit(k.Status.Label(), cols.status)+"  "+created+doms+"  ⋯", w)
+		if sel {
+			return c.th.Selected.Render(row)
+		}
+		return c.th.Revoked.Render(row)
+	}
+	return marker + name + "  " + prefix + "  " + c.statusBadge(k.Status, cols.status) + "  " + created + doms + "  ⋯"
+}
+
+// keyRef names another key: its prefix and name.
+func (c *common) keyRef(id string) string {
+	if k, ok := c.data.key(id); ok {
+		return k.Prefix + " " + text.Quote(k.Name) + " (" + k.Status.Label() + ")"
+	}
+	return id
+}
+
+// joinKeys lists key names for a warning, escaped.
+func joinKeys(keys []model.Key, limit int) string {
+	var parts []string
+	for i, k := range keys {
+		if i == limit {
+			parts = append(parts, "and "+text.Thousands(len(keys)-limit)+" more")
+			break
+		}
+		parts = append(parts, text.Quote(k.Name)+" ("+k.Prefix+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// keyUsageLine is the key screen's usage line: the last host, the last 24
+// hours as a sparkline with its total, and the spike flag.
+func (c *common) keyUsageLine(k *model.Key) string {
+	t := c.th
+	var b strings.Builder
+	if h := c.us.lastHost[k.ID]; h != "" {
+		b.WriteString("from " + text.Safe(h) + "  ")
+	}
+	if s, ok := c.us.byKey[k.ID]; ok {
+		b.WriteString("24 h " + c.us.spark(k.ID, 24) + " " + text.Thousands(int(s.Last24h.Total())) + " requests")
+		if s.Last24h.Forbidden > 0 {
+			b.WriteString(", " + text.Thousands(int(s.Last24h.Forbidden)) + " refused")
+		}
+		if s.Spike.Spiking {
+			b.WriteString("  " + t.Err.Render(fmt.Sprintf("▲ SPIKE ×%.0f", s.Spike.Ratio)))
+		}
+	} else if !k.LastUsed.IsZero() {
+		b.WriteString(t.Faint.Render("no request in the last days"))
+	}
+	return b.String()
+}
+
+// impactLine is what a confirmation that takes a key out of service shows
+// first: its last use and its requests in the last 24 hours.
+func (c *common) impactLine(id string) string {
+	k, ok := c.data.key(id)
+	if !ok {
+		return ""
+	}
+	s := "Last used " + c.ago(k.LastUsed)
+	if u, ok := c.us.byKey[id]; ok {
+		s += "; " + text.Thousands(int(u.Last24h.Total())) + " requests in the last 24 hours (" + text.Thousands(int(u.Last24h.Allowed)) + " allowed)"
+	} else {
+		s += "; no request in the last 24 hours"
+	}
+	return s + "."
+}
+
+// linkImpactLine is what unlinking dom from a key shows first: the allowed
+// requests that came from dom with the key (where the store counts usage
+// per link), or what the key carried and whether its last request came
+// from dom.
+func (c *common) linkImpactLine(keyID, dom string) string {
+	s, ok := c.us.byKey[keyID]
+	if !ok {
+		return "The key had no request in the last days."
+	}
+	if hs, ok := c.us.matched[keyID]; ok {
+		return text.Thousands(int(store.LinkLast7d(hs, dom))) + " allowed requests came from " + text.Safe(dom) +
+			" with this key in the last 7 days (" + text.Thousands(int(s.Last7d.Allowed)) + " with all its domains)."
+	}
+	line := "The key carried " + text.Thousands(int(s.Last7d.Allowed)) + " allowed requests in the last 7 days (all its domains together)"
+	if model.MatchHost(c.us.lastHost[keyID], dom) {
+		line += "; its last request came from " + text.Safe(dom)
+	}
+	return line + "."
+}
+
+// domainImpactLine is what deleting domain name shows first: the allowed
+// requests its keys carried in 7 days, and the keys whose last request
+// came from it.
+func (c *common) domainImpactLine(name string) string {
+	dm, ok := c.data.domain(name)
+	if !ok || len(dm.Keys) == 0 {
+		return "No key uses it."
+	}
+	var allowed, viaDomain uint64
+	perLink := c.us.matched != nil
+	var from []string
+	for _, id := range dm.Keys {
+		if s, ok := c.us.byKey[id]; ok {
+			allowed += s.Last7d.Allowed
+		}
+		viaDomain += store.LinkLast7d(c.us.matched[id], name)
+		if model.MatchHost(c.us.lastHost[id], name) {
+			if k, ok := c.data.key(id); ok {
+				from = append(from, k.Name)
+			}
+		}
+	}
+	if perLink {
+		return text.Thousands(int(viaDomain)) + " allowed requests came from " + text.Safe(name) + " in the last 7 days."
+	}
+	line := "Its keys carried " + text.Thousands(int(allowed)) + " allowed requests in the last 7 days (all their domains together)"
+	if len(from) > 0 {
+		line += "; the last request of " + text.Names(from) + " came from it"
+	}
+	return line + "."
+}

@@ -1,0 +1,432 @@
+package ui
+
+import (
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/ui/list"
+	"github.com/tmaps/console/ui/text"
+	"github.com/tmaps/console/ui/textfield"
+)
+
+// auditLimit is how many audit entries the page loads (newest first).
+const auditLimit = 5000
+
+// auditPage is tab 4: the audit log, newest first, filterable by object and
+// actor; and the hygiene report, each finding with the action that fixes it.
+// ←/→ switch between the two.
+type auditPage struct {
+	c       *common
+	w, h    int
+	hygiene bool // the hygiene report is shown (else the audit log)
+
+	loaded  bool
+	gen     int
+	entries []model.AuditEntry
+	rows    []int // entries the filter keeps
+	// object and actor filter the log exactly (o and a on an entry);
+	// filter is free text over actor, action, object and change.
+	object, actor string
+	filter        textfield.Model
+	filtering     bool
+	list          list.Model
+
+	findings []model.Finding
+	hlist    list.Model
+	// linksChecked says whether the findings include stale links (the
+	// store counts usage per link, and there were not too many keys).
+	linksChecked bool
+	linksGen     int
+}
+
+// maxLinkCheckKeys caps the keys whose links the console checks for the
+// hygiene report (one store call each); beyond, `tmaps hygiene` does it.
+const maxLinkCheckKeys = 2000
+
+// linksSeenMsg carries the last match of every link, for the hygiene report.
+type linksSeenMsg struct {
+	gen  int
+	seen map[model.LinkUse]time.Time
+	err  error
+}
+
+// auditLoadedMsg carries the audit log.
+type auditLoadedMsg struct {
+	gen     int
+	entries []model.AuditEntry
+	err     error
+}
+
+// auditTop is the number of rows above the list: toolbar and column header.
+const auditTop = 2
+
+func newAuditPage(c *common) Page { return &auditPage{c: c, filter: textfield.New(200)} }
+
+func (p *auditPage) Title() string { return "Audit" }
+func (p *auditPage) Typing() bool  { return p.filtering && !p.hygiene }
+
+func (p *auditPage) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.list.SetHeight(h - auditTop)
+	p.hlist.SetHeight(h - auditTop)
+}
+
+func (p *auditPage) load() tea.Cmd {
+	p.gen++
+	gen := p.gen
+	st, ctx := p.c.cfg.Store, p.c.ctx
+	return func() tea.Msg {
+		es, err := st.Audit(ctx, store.AuditQuery{Limit: auditLimit})
+		return auditLoadedMsg{gen: gen, entries: es, err: err}
+	}
+}
+
+// enter reloads the log and the report.
+func (p *auditPage) enter() tea.Cmd {
+	c := p.c
+	p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now()})
+	p.linksChecked = false
+	p.hlist.SetLen(len(p.findings))
+	return tea.Batch(p.load(), p.loadLinks())
+}
+
+// loadLinks fetches the use of every link (of keys not revoked), then the
+// report is made again with stale links.
+func (p *auditPage) loadLinks() tea.Cmd {
+	c := p.c
+	if _, ok := c.cfg.Store.(store.LinkUsage); !ok {
+		return nil
+	}
+	var keys []model.Key
+	for i := range c.data.keys {
+		if k := &c.data.keys[i]; k.Status != model.Revoked && len(k.Domains) > 0 {
+			keys = append(keys, *k) // copies: Domains slices are replaced, never changed in place
+		}
+	}
+	if len(keys) > maxLinkCheckKeys {
+		return nil
+	}
+	p.linksGen++
+	gen, st, ctx := p.linksGen, c.cfg.Store, c.ctx
+	return func() tea.Msg {
+		seen, _, err := store.LinksSeen(ctx, st, keys)
+		return linksSeenMsg{gen: gen, seen: seen, err: err}
+	}
+}
+
+func (p *auditPage) Update(msg tea.Msg) tea.Cmd {
+	c := p.c
+	switch msg := msg.(type) {
+	case shownMsg:
+		return p.enter()
+	case storeChangedMsg:
+		if c.shell.shown(p) {
+			return p.enter()
+		}
+	case auditLoadedMsg:
+		if msg.gen != p.gen {
+			return nil
+		}
+		if msg.err != nil {
+			c.fail(msg.err)
+			return nil
+		}
+		p.loaded, p.entries = true, msg.entries
+		p.refilter()
+	case linksSeenMsg:
+		if msg.gen != p.linksGen {
+			return nil
+		}
+		if msg.err != nil {
+			c.fail(msg.err)
+			return nil
+		}
+		p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now(), LinksSeen: msg.seen})
+		p.linksChecked = true
+		p.hlist.SetLen(len(p.findings))
+	case tea.PasteMsg:
+		if p.Typing() && p.filter.Update(msg) {
+			p.refilter()
+		}
+	case tea.KeyPressMsg:
+		return p.onKey(msg)
+	}
+	return nil
+}
+
+func (p *auditPage) refilter() {
+	p.rows = p.rows[:0]
+	q := strings.ToLower(strings.TrimSpace(p.filter.Value()))
+	for i := range p.entries {
+		e := &p.entries[i]
+		if p.object != "" && e.Object != p.object || p.actor != "" && e.Actor != p.actor {
+			continue
+		}
+		if q != "" && !strings.Contains(strings.ToLower(e.Actor+"\x00"+e.Action+"\x00"+e.Object+"\x00"+e.Before+"\x00"+e.After), q) {
+			continue
+		}
+		p.rows = append(p.rows, i)
+	}
+	p.list.SetLen(len(p.rows))
+	p.list.Top()
+}
+
+func (p *auditPage) selected() *model.AuditEntry {
+	if p.list.Cursor < 0 || p.list.Cursor >= len(p.rows) {
+		return nil
+	}
+	return &p.entries[p.rows[p.list.Cursor]]
+}
+
+func (p *auditPage) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	km := &p.c.km.Filter
+	switch {
+	case key.Matches(msg, km.Clear):
+		p.filtering = false
+		p.filter.Reset()
+		p.refilter()
+		return nil
+	case key.Matches(msg, km.Keep):
+		p.filtering = false
+		return nil
+	}
+	if p.filter.Update(msg) {
+		p.refilter()
+	}
+	return nil
+}
+
+func (p *auditPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	c := p.c
+	km := &c.km.Audit
+	if p.Typing() {
+		return p.filterKey(msg)
+	}
+	if key.Matches(msg, km.Switch) {
+		p.hygiene = !p.hygiene
+		return nil
+	}
+	if p.hygiene {
+		if p.hlist.Navigate(&c.km.List, msg) {
+			return nil
+		}
+		if key.Matches(msg, km.Fix) && p.hlist.Cursor < len(p.findings) {
+			c.shell.dialog(c.fixDialog(p.findings[p.hlist.Cursor]))
+		}
+		return nil
+	}
+	if p.list.Navigate(&c.km.List, msg) {
+		return nil
+	}
+	switch {
+	case key.Matches(msg, c.km.Keys.Filter):
+		p.filtering = true
+	case key.Matches(msg, km.ByObject):
+		if e := p.selected(); e != nil {
+			p.object = e.Object
+			p.refilter()
+		}
+	case key.Matches(msg, km.ByActor):
+		if e := p.selected(); e != nil {
+			p.actor = e.Actor
+			p.refilter()
+		}
+	case key.Matches(msg, km.ClearFilters):
+		p.object, p.actor = "", ""
+		p.filter.Reset()
+		p.refilter()
+	}
+	return nil
+}
+
+// fixDialog is the action that fixes a hygiene finding.
+func (c *common) fixDialog(f model.Finding) Page {
+	switch f.Fix {
+	case "link":
+		return newDomainPicker(c, f.KeyID)
+	case "disable":
+		return newDisableDialog(c, f.KeyID)
+	case "revoke":
+		return newRevokeDialog(c, f.KeyID)
+	case "delete_domain":
+		return newDeleteDomainDialog(c, f.Domain)
+	case "unlink":
+		return newUnlinkDialog(c, f.KeyID, f.Domain)
+	}
+	return nil
+}
+
+func (p *auditPage) Click(x, y int) tea.Cmd {
+	l := &p.list
+	if p.hygiene {
+		l = &p.hlist
+	}
+	r, ok := l.RowAt(y - auditTop)
+	if !ok {
+		return nil
+	}
+	again := r == l.Cursor
+	l.Select(r)
+	if again && p.hygiene {
+		p.c.shell.dialog(p.c.fixDialog(p.findings[r]))
+	}
+	return nil
+}
+
+func (p *auditPage) Scroll(delta int) {
+	if p.hygiene {
+		p.hlist.Move(delta)
+		return
+	}
+	p.list.Move(delta)
+}
+
+func (p *auditPage) ShortHelp() []key.Binding {
+	c := p.c
+	km := &c.km.Audit
+	if p.hygiene {
+		return []key.Binding{km.Switch, c.km.List.Up, c.km.List.Down, km.Fix}
+	}
+	if p.filtering {
+		return []key.Binding{c.km.Filter.Keep, c.km.Filter.Clear}
+	}
+	s := []key.Binding{km.Switch, c.km.List.Up, c.km.List.Down, c.km.Keys.Filter, km.ByObject, km.ByActor}
+	if p.object != "" || p.actor != "" || p.filter.Value() != "" {
+		s = append(s, km.ClearFilters)
+	}
+	return s
+}
+
+func (p *auditPage) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }
+
+func (p *auditPage) View() []string {
+	c, t, w := p.c, p.c.th, p.w
+	tabs := " " + t.Bold.Render("Audit log") + t.Faint.Render(" │ Hygiene")
+	if p.hygiene {
+		tabs = " " + t.Faint.Render("Audit log │ ") + t.Bold.Render("Hygiene")
+		return p.hygieneView(tabs)
+	}
+	var filt []string
+	if p.object != "" {
+		filt = append(filt, "object "+text.Safe(p.object))
+	}
+	if p.actor != "" {
+		filt = append(filt, "actor "+text.Safe(p.actor))
+	}
+	switch {
+	case p.filtering:
+		filt = append(filt, "“"+p.filter.View(max(10, w/4), true, t.Selected)+"”")
+	case p.filter.Value() != "":
+		filt = append(filt, "“"+text.Safe(p.filter.Value())+"”")
+	}
+	right := text.Thousands(len(p.entries)) + " entries "
+	if len(filt) > 0 {
+		right = text.Thousands(len(p.rows)) + " of " + right
+	}
+	left := tabs
+	if len(filt) > 0 {
+		left += "  · " + strings.Join(filt, " · ")
+	}
+	lines := []string{text.Spread(left, t.Faint.Render(right), w)}
+	if !p.loaded {
+		return append(lines, t.Faint.Render(" Loading the audit log…"))
+	}
+	tw, aw, cw, layout := 16, 14, 14, "2006-01-02 15:04"
+	if w < 90 {
+		tw, aw, cw, layout = 11, 10, 8, "01-02 15:04"
+	}
+	ow := min(40, max(12, (w-tw-aw-cw-10)/2))
+	chw := max(8, w-tw-aw-cw-ow-10)
+	lines = append(lines, t.ColHeader.Render(text.Fit("  "+text.Fit("Time", tw)+"  "+text.Fit("Actor", aw)+"  "+text.Fit("Action", cw)+"  "+text.Fit("Object", ow)+"  "+text.Fit("Change", chw), w)))
+	if len(p.rows) == 0 {
+		return append(lines, " No audit entry matches. Press esc to clear the filters.")
+	}
+	loc := c.now().Location()
+	from, to := p.list.Visible()
+	for r := from; r < to; r++ {
+		e := &p.entries[p.rows[r]]
+		obj := e.Object
+		if id, ok := strings.CutPrefix(obj, "key:"); ok {
+			if k, ok := c.data.key(id); ok {
+				obj = k.Name + " " + k.Prefix
+			}
+		} else if d, ok := strings.CutPrefix(obj, "domain:"); ok {
+			obj = model.DomainUnicode(d)
+		}
+		change := e.After
+		if e.Before != "" {
+			change = e.Before + " → " + e.After
+		}
+		row := "  " + text.Fit(e.Time.In(loc).Format(layout), tw) + "  " + text.Fit(text.Safe(e.Actor), aw) + "  " +
+			text.Fit(text.Safe(e.Action), cw) + "  " + text.Fit(text.Safe(obj), ow) + "  " + text.Fit(text.Safe(change), chw)
+		if r == p.list.Cursor {
+			row = t.Selected.Render(text.Fit("›"+row[1:], w))
+		}
+		lines = append(lines, row)
+	}
+	return lines
+}
+
+func (p *auditPage) hygieneView(tabs string) []string {
+	t, w := p.c.th, p.w
+	right := text.Plural(len(p.findings), "finding") + " "
+	if !p.linksChecked {
+		right = text.Plural(len(p.findings), "finding") + " (links not checked) "
+	}
+	lines := []string{text.Spread(tabs, t.Faint.Render(right), w)}
+	if len(p.findings) == 0 {
+		return append(lines, "", " Nothing to clean up: every active key has a domain, every key is in use, every domain is linked.")
+	}
+	kw, ow := 14, min(30, max(14, w/3))
+	dw := max(8, w-kw-ow-8)
+	lines = append(lines, t.ColHeader.Render(text.Fit("  "+text.Fit("Finding", kw)+"  "+text.Fit("Key or domain", ow)+"  "+text.Fit("Detail · enter fixes", dw), w)))
+	from, to := p.hlist.Visible()
+	for r := from; r < to; r++ {
+		f := p.findings[r]
+		obj := text.Safe(f.Key)
+		if f.Domain != "" {
+			d := text.Safe(model.DomainUnicode(f.Domain))
+			if obj != "" {
+				obj += " · " + d
+			} else {
+				obj = d
+			}
+		}
+		row := "  " + text.Fit(findingLabel(f.Kind), kw) + "  " + text.Fit(obj, ow) + "  " + text.Fit(f.Detail+" → "+fixLabel(f.Fix), dw)
+		if r == p.hlist.Cursor {
+			row = t.Selected.Render(text.Fit("›"+row[1:], w))
+		}
+		lines = append(lines, text.Truncate(row, w))
+	}
+	return lines
+}
+
+func findingLabel(kind string) string {
+	switch kind {
+	case model.FindUnrestricted:
+		return "Unrestricted"
+	case model.FindNeverUsed:
+		return "Never used"
+	case model.FindIdle:
+		return "Idle 30 days"
+	case model.FindOrphanDomain:
+		return "Domain unused"
+	case model.FindStaleLink:
+		return "Stale link"
+	}
+	return kind
+}
+
+func fixLabel(fix string) string {
+	switch fix {
+	case "link":
+		return "link a domain"
+	case "delete_domain":
+		return "delete the domain"
+	}
+	return fix
+}

@@ -1,0 +1,292 @@
+package ui
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/ui/list"
+	"github.com/tmaps/console/ui/text"
+	"github.com/tmaps/console/ui/textfield"
+)
+
+// domainsPage is the Authorized Domains list.
+type domainsPage struct {
+	c         *common
+	w, h      int
+	cols      domainCols // drawn and clicked
+	byKeys    bool       // sort by linked-key count instead of name
+	filter    textfield.Model
+	filtering bool
+	query     string
+	rows      []int // indexes into dataset.doms
+	list      list.Model
+	selName   string
+}
+
+func newDomainsPage(c *common) Page {
+	return &domainsPage{c: c, filter: textfield.New(300)}
+}
+
+func (p *domainsPage) Title() string { return "Authorized Domains" }
+func (p *domainsPage) Typing() bool  { return p.filtering }
+
+// domainCols is the column layout of domain rows at one width.
+type domainCols struct {
+	name, uni, keys int
+	menuX           int // x of the ⋯ cell
+}
+
+func domainColumns(w int) domainCols {
+	c := domainCols{keys: 5, menuX: w - 1}
+	rest := max(16, w-2-2-2-c.keys-2-16-3)
+	c.name = rest * 55 / 100
+	c.uni = rest - c.name
+	return c
+}
+
+func (p *domainsPage) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.cols = domainColumns(w)
+	p.list.SetHeight(h - listTop)
+}
+
+func (p *domainsPage) rebuild() {
+	d := p.c.data
+	q := p.query
+	p.rows = p.rows[:0]
+	for i := range d.doms {
+		if q == "" || strings.Contains(d.doms[i].Name, q) || strings.Contains(strings.ToLower(d.uni[i]), q) {
+			p.rows = append(p.rows, i)
+		}
+	}
+	if p.byKeys {
+		slices.SortStableFunc(p.rows, func(i, j int) int {
+			return cmp.Compare(len(d.doms[j].Keys), len(d.doms[i].Keys))
+		})
+	}
+	p.list.SetLen(len(p.rows))
+	if i, ok := d.domIdx[p.selName]; ok && p.selName != "" {
+		if r := slices.Index(p.rows, i); r >= 0 {
+			p.list.Select(r)
+		}
+	}
+	p.syncSel()
+}
+
+func (p *domainsPage) syncSel() {
+	if dm := p.selected(); dm != nil {
+		p.selName = dm.Name
+	}
+}
+
+func (p *domainsPage) selected() *model.Domain {
+	if p.list.Cursor < 0 || p.list.Cursor >= len(p.rows) {
+		return nil
+	}
+	return &p.c.data.doms[p.rows[p.list.Cursor]]
+}
+
+func (p *domainsPage) applyFilter() {
+	p.query = strings.ToLower(strings.TrimSpace(p.filter.Value()))
+	p.list.Top()
+	p.selName = ""
+	p.rebuild()
+}
+
+func (p *domainsPage) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case dataChangedMsg:
+		if msg.domains {
+			p.rebuild()
+		}
+	case domainAddedMsg:
+		if msg.err == nil && msg.link == "" {
+			p.selName = msg.dom.Name
+		}
+	case tea.PasteMsg:
+		if p.filtering && p.filter.Update(msg) {
+			p.applyFilter()
+		}
+	case tea.KeyPressMsg:
+		if p.filtering {
+			return p.filterKey(msg)
+		}
+		return p.onKey(msg)
+	}
+	return nil
+}
+
+func (p *domainsPage) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	km := &p.c.km.Filter
+	switch {
+	case key.Matches(msg, km.Clear):
+		p.filtering = false
+		p.filter.Reset()
+		p.applyFilter()
+		return nil
+	case key.Matches(msg, km.Keep):
+		p.filtering = false
+		return nil
+	case msg.String() == "up", msg.String() == "down":
+		p.filtering = false
+		return p.onKey(msg)
+	}
+	if p.filter.Update(msg) {
+		p.applyFilter()
+	}
+	return nil
+}
+
+func (p *domainsPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	c := p.c
+	km := &c.km.Domains
+	if p.list.Navigate(&c.km.List, msg) {
+		p.syncSel()
+		return nil
+	}
+	switch {
+	case key.Matches(msg, km.New):
+		c.shell.dialog(newDomainDialog(c))
+	case key.Matches(msg, km.Filter):
+		p.filtering = true
+	case key.Matches(msg, km.ClearFilter):
+		if p.query != "" {
+			p.filter.Reset()
+			p.applyFilter()
+		}
+	case key.Matches(msg, km.Sort):
+		p.byKeys = !p.byKeys
+		p.rebuild()
+		if p.byKeys {
+			c.info("Sorted by linked keys.")
+		} else {
+			c.info("Sorted by name.")
+		}
+	case key.Matches(msg, km.Open):
+		if dm := p.selected(); dm != nil {
+			c.openDomain(dm.Name)
+		}
+	case key.Matches(msg, c.km.Domain.Delete):
+		if dm := p.selected(); dm != nil {
+			c.shell.dialog(newDeleteDomainDialog(c, dm.Name))
+		}
+	case key.Matches(msg, km.Menu):
+		if dm := p.selected(); dm != nil {
+			c.shell.dialog(newDomainMenu(c, dm.Name))
+		}
+	}
+	return nil
+}
+
+func (p *domainsPage) Click(x, y int) tea.Cmd {
+	r, ok := p.list.RowAt(y - listTop)
+	if !ok {
+		return nil
+	}
+	again := r == p.list.Cursor
+	p.list.Select(r)
+	p.syncSel()
+	dm := p.selected()
+	switch {
+	case dm == nil:
+	case x >= p.cols.menuX-2:
+		p.c.shell.dialog(newDomainMenu(p.c, dm.Name))
+	case again:
+		p.c.openDomain(dm.Name)
+	}
+	return nil
+}
+
+func (p *domainsPage) Scroll(delta int) {
+	p.list.Move(delta)
+	p.syncSel()
+}
+
+func (p *domainsPage) ShortHelp() []key.Binding {
+	c := p.c
+	if p.filtering {
+		return []key.Binding{c.km.Filter.Keep, c.km.Filter.Clear}
+	}
+	km := &c.km.Domains
+	return []key.Binding{c.km.List.Up, c.km.List.Down, km.Open, km.Menu, km.New, km.Filter, km.Sort, c.km.Domain.Delete}
+}
+
+func (p *domainsPage) FullHelp() [][]key.Binding {
+	c := p.c
+	if p.filtering {
+		return [][]key.Binding{p.ShortHelp()}
+	}
+	km := &c.km.Domains
+	return [][]key.Binding{{c.km.List.Up, c.km.List.Down, c.km.List.PgUp, c.km.List.PgDown, c.km.List.Home, c.km.List.End},
+		{km.Open, km.Menu, km.New, km.Filter, withHelp(km.Sort, "sort by name/keys"), c.km.Domain.Delete}}
+}
+
+func (p *domainsPage) View() []string {
+	c, t, w := p.c, p.c.th, p.w
+	d := c.data
+	lines := make([]string, 0, p.h)
+	var tb string
+	switch {
+	case p.filtering:
+		tb = " Filter: " + p.filter.View(max(10, w/3), true, t.Selected)
+	case p.query != "":
+		tb = " Filter: " + text.Safe(p.filter.Value())
+	default:
+		tb = t.Faint.Render(" / to filter")
+	}
+	sortBy := "name"
+	if p.byKeys {
+		sortBy = "keys"
+	}
+	count := text.Thousands(len(d.doms)) + " domains · sort: " + sortBy + " "
+	if gap := w - text.Width(tb) - text.Width(count); gap >= 1 {
+		lines = append(lines, tb+strings.Repeat(" ", gap)+t.Faint.Render(count))
+	} else {
+		lines = append(lines, text.Truncate(tb, w))
+	}
+	if len(d.doms) == 0 {
+		return append(lines, "", " "+t.Bold.Render("No authorized domains yet."),
+			" Press n to add one (e.g. mysite.tn). A key linked to domains only works from those sites.")
+	}
+	cols := p.cols
+	hdr := "  " + text.Fit("Domain", cols.name) + "  " + text.Fit("Unicode form", cols.uni) + "  " + text.Fit("Keys", cols.keys)
+	lines = append(lines, t.ColHeader.Render(text.Fit(hdr, w)))
+	if len(p.rows) == 0 {
+		return append(lines, " No domain matches “"+text.Safe(p.filter.Value())+"”. Press esc to clear the filter.")
+	}
+	from, to := p.list.Visible()
+	for r := from; r < to; r++ {
+		i := p.rows[r]
+		dm := &d.doms[i]
+		marker := "  "
+		if r == p.list.Cursor {
+			marker = "› "
+		}
+		uni := ""
+		if d.uni[i] != dm.Name {
+			uni = d.uni[i]
+		}
+		warn := ""
+		if d.mixed[i] {
+			warn = "⚠ mixed scripts"
+		}
+		row := marker + text.Fit(text.Safe(dm.Name), cols.name) + "  " + text.Fit(uni, cols.uni) + "  " + text.Fit(text.Thousands(len(dm.Keys)), cols.keys) + "  "
+		warnW := w - text.Width(row) - 3
+		if r == p.list.Cursor {
+			lines = append(lines, t.Selected.Render(text.Fit(row+text.Fit(warn, warnW)+"  ⋯", w)))
+			continue
+		}
+		lines = append(lines, row+t.Warn.Render(text.Fit(warn, warnW))+"  ⋯")
+	}
+	return lines
+}
+
+// withHelp returns a copy of b whose help text is desc.
+func withHelp(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}

@@ -1,0 +1,356 @@
+package ui
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/ui/list"
+	"github.com/tmaps/console/ui/text"
+	"github.com/tmaps/console/ui/textfield"
+)
+
+// Sort orders of the keys page.
+const (
+	sortCreatedDesc = iota
+	sortCreatedAsc
+	sortName
+	sortStatus
+	sortCount
+)
+
+func sortLabel(s int) string {
+	switch s {
+	case sortCreatedAsc:
+		return "created ↑"
+	case sortName:
+		return "name"
+	case sortStatus:
+		return "status"
+	}
+	return "created ↓"
+}
+
+// listTop is the number of rows of a list page above its list: the toolbar
+// and the column header.
+const listTop = 2
+
+// keysPage is the API Keys list: every key sorted once (order), the rows the
+// filter keeps (rows), and a virtualised cursor over them.
+type keysPage struct {
+	c         *common
+	w, h      int
+	cols      keyCols // the columns at this width: drawn and clicked
+	sort      int
+	filter    textfield.Model
+	filtering bool
+	query     string // the applied filter, lowercased
+	order     []int32
+	rows      []int32
+	bufA      []int32 // two filter buffers, so narrowing reads one and writes the other
+	bufB      []int32
+	list      list.Model
+	selID     string // the selected key, kept across reloads
+}
+
+func newKeysPage(c *common) Page {
+	return &keysPage{c: c, filter: textfield.New(200)}
+}
+
+func (p *keysPage) Title() string { return "API Keys" }
+func (p *keysPage) Typing() bool  { return p.filtering }
+
+func (p *keysPage) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.cols = keyColumns(w)
+	p.list.SetHeight(h - listTop)
+}
+
+func statusRank(s model.Status) int {
+	switch s {
+	case model.Active:
+		return 0
+	case model.Disabled:
+		return 1
+	}
+	return 2
+}
+
+// rebuild sorts every key and re-applies the filter, keeping the selection.
+func (p *keysPage) rebuild() {
+	d := p.c.data
+	n := len(d.keys)
+	if cap(p.order) >= n {
+		p.order = p.order[:n]
+	} else {
+		p.order = make([]int32, n)
+	}
+	for i := range p.order {
+		p.order[i] = int32(i)
+	}
+	keys, hay := d.keys, d.hay
+	byCreated := func(i, j int32) int {
+		if c := keys[i].Created.Compare(keys[j].Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(keys[i].ID, keys[j].ID)
+	}
+	switch p.sort {
+	case sortCreatedDesc:
+		slices.SortFunc(p.order, func(i, j int32) int { return byCreated(j, i) })
+	case sortCreatedAsc:
+		slices.SortFunc(p.order, byCreated)
+	case sortName:
+		slices.SortFunc(p.order, func(i, j int32) int {
+			if c := strings.Compare(hay[i], hay[j]); c != 0 {
+				return c
+			}
+			return byCreated(i, j)
+		})
+	case sortStatus:
+		slices.SortFunc(p.order, func(i, j int32) int {
+			if c := cmp.Compare(statusRank(keys[i].Status), statusRank(keys[j].Status)); c != 0 {
+				return c
+			}
+			return byCreated(j, i)
+		})
+	}
+	p.filterFrom(p.order)
+}
+
+// filterFrom keeps the rows of from that match the query. Typing forward
+// narrows the previous result instead of scanning every key again.
+func (p *keysPage) filterFrom(from []int32) {
+	q := p.query
+	if q == "" {
+		p.rows = p.order
+	} else {
+		hay := p.c.data.hay
+		// write into the buffer that is not being read
+		buf := &p.bufA
+		if len(from) > 0 && len(p.bufA) > 0 && &from[0] == &p.bufA[0] {
+			buf = &p.bufB
+		}
+		rows := (*buf)[:0]
+		if cap(rows) < len(from) {
+			rows = make([]int32, 0, len(from))
+		}
+		for _, i := range from {
+			if strings.Contains(hay[i], q) {
+				rows = append(rows, i)
+			}
+		}
+		*buf = rows
+		p.rows = rows
+	}
+	p.list.SetLen(len(p.rows))
+	p.restoreSelection()
+}
+
+func (p *keysPage) restoreSelection() {
+	if i, ok := p.c.data.idx[p.selID]; ok && p.selID != "" {
+		want := int32(i)
+		if p.list.Cursor < len(p.rows) && p.rows[p.list.Cursor] == want {
+			return
+		}
+		for r, idx := range p.rows {
+			if idx == want {
+				p.list.Select(r)
+				break
+			}
+		}
+	}
+	p.syncSel()
+}
+
+func (p *keysPage) syncSel() {
+	if k := p.selected(); k != nil {
+		p.selID = k.ID
+	}
+}
+
+func (p *keysPage) selected() *model.Key {
+	if p.list.Cursor < 0 || p.list.Cursor >= len(p.rows) {
+		return nil
+	}
+	return &p.c.data.keys[p.rows[p.list.Cursor]]
+}
+
+func (p *keysPage) applyFilter() {
+	old := p.query
+	p.query = strings.ToLower(strings.TrimSpace(p.filter.Value()))
+	p.list.Top()
+	if old != "" && p.query != "" && strings.Contains(p.query, old) {
+		p.filterFrom(p.rows) // narrowing: only the current matches can match
+		return
+	}
+	p.filterFrom(p.order)
+}
+
+func (p *keysPage) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case dataChangedMsg:
+		if msg.keys {
+			p.rebuild()
+		}
+	case keyCreatedMsg:
+		if msg.err == nil {
+			p.selID = msg.key.ID
+		}
+	case tea.PasteMsg:
+		if p.filtering && p.filter.Update(msg) {
+			p.applyFilter()
+		}
+	case tea.KeyPressMsg:
+		if p.filtering {
+			return p.filterKey(msg)
+		}
+		return p.onKey(msg)
+	}
+	return nil
+}
+
+func (p *keysPage) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	km := &p.c.km.Filter
+	switch {
+	case key.Matches(msg, km.Clear):
+		p.filtering = false
+		p.filter.Reset()
+		p.applyFilter()
+		return nil
+	case key.Matches(msg, km.Keep):
+		p.filtering = false
+		return nil
+	case msg.String() == "up", msg.String() == "down":
+		p.filtering = false
+		return p.onKey(msg)
+	}
+	if p.filter.Update(msg) {
+		p.applyFilter()
+	}
+	return nil
+}
+
+func (p *keysPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	c := p.c
+	km := &c.km.Keys
+	if p.list.Navigate(&c.km.List, msg) {
+		p.syncSel()
+		return nil
+	}
+	switch {
+	case key.Matches(msg, km.New):
+		c.shell.dialog(newNameDialog(c, ""))
+	case key.Matches(msg, km.Filter):
+		p.filtering = true
+	case key.Matches(msg, km.ClearFilter):
+		if p.query != "" {
+			p.filter.Reset()
+			p.applyFilter()
+		}
+	case key.Matches(msg, km.Sort):
+		p.sort = (p.sort + 1) % sortCount
+		p.rebuild()
+		c.info("Sorted by " + sortLabel(p.sort) + ".")
+	case key.Matches(msg, km.Open):
+		if k := p.selected(); k != nil {
+			c.openKey(k.ID)
+		}
+	case key.Matches(msg, km.Menu):
+		if k := p.selected(); k != nil {
+			c.shell.dialog(newKeyMenu(c, k))
+		}
+	}
+	return nil
+}
+
+func (p *keysPage) Click(x, y int) tea.Cmd {
+	r, ok := p.list.RowAt(y - listTop)
+	if !ok {
+		return nil
+	}
+	again := r == p.list.Cursor
+	p.list.Select(r)
+	p.syncSel()
+	k := p.selected()
+	switch {
+	case k == nil:
+	case x >= p.cols.menuX-1:
+		p.c.shell.dialog(newKeyMenu(p.c, k))
+	case again:
+		p.c.openKey(k.ID)
+	}
+	return nil
+}
+
+func (p *keysPage) Scroll(delta int) {
+	p.list.Move(delta)
+	p.syncSel()
+}
+
+func (p *keysPage) ShortHelp() []key.Binding {
+	c := p.c
+	if p.filtering {
+		return []key.Binding{c.km.Filter.Keep, c.km.Filter.Clear}
+	}
+	km := &c.km.Keys
+	return []key.Binding{c.km.List.Up, c.km.List.Down, km.Open, km.Menu, km.New, km.Filter, km.Sort}
+}
+
+func (p *keysPage) FullHelp() [][]key.Binding {
+	c := p.c
+	if p.filtering {
+		return [][]key.Binding{p.ShortHelp()}
+	}
+	km := &c.km.Keys
+	acts := []key.Binding{km.Open, km.Menu, km.New, km.Filter, km.Sort}
+	if p.query != "" {
+		acts = append(acts, km.ClearFilter)
+	}
+	return [][]key.Binding{list.Help(&c.km.List), acts}
+}
+
+func (p *keysPage) View() []string {
+	c, t, w := p.c, p.c.th, p.w
+	lines := make([]string, 0, p.h)
+	total := len(c.data.keys)
+	// toolbar
+	var tb string
+	switch {
+	case p.filtering:
+		tb = " Filter: " + p.filter.View(max(10, w/3), true, t.Selected)
+	case p.query != "":
+		tb = " Filter: " + text.Safe(p.filter.Value())
+	default:
+		tb = t.Faint.Render(" / to filter")
+	}
+	keys := " keys"
+	if total == 1 {
+		keys = " key"
+	}
+	count := text.Thousands(len(p.rows)) + " of " + text.Thousands(total) + keys + " · sort: " + sortLabel(p.sort) + " "
+	if p.query == "" {
+		count = text.Thousands(total) + keys + " · sort: " + sortLabel(p.sort) + " "
+	}
+	if gap := w - text.Width(tb) - text.Width(count); gap >= 1 {
+		lines = append(lines, tb+strings.Repeat(" ", gap)+t.Faint.Render(count))
+	} else {
+		lines = append(lines, text.Truncate(tb, w))
+	}
+	if total == 0 {
+		return append(lines, "", " "+t.Bold.Render("No API keys yet."),
+			" Press n to create your first key: you will see its secret once, to copy into your app.")
+	}
+	lines = append(lines, t.ColHeader.Render(text.Fit(p.cols.header(), w)))
+	if len(p.rows) == 0 {
+		return append(lines, " No key matches “"+text.Safe(p.filter.Value())+"”. Press esc to clear the filter.")
+	}
+	from, to := p.list.Visible()
+	for r := from; r < to; r++ {
+		lines = append(lines, c.keyRow(&c.data.keys[p.rows[r]], p.cols, w, r == p.list.Cursor))
+	}
+	return lines
+}
