@@ -260,6 +260,7 @@ type nginxProc struct {
 	Prefix    string // nginx -p
 	Logs      string // every log file is in here
 	Cert      string // the self-signed certificate (and CA) of every server
+	Key       string // its private key
 	HTTPPort  int    // the API server, plain HTTP
 	HTTPSPort int    // the API server
 	MgmtPort  int    // the management API server
@@ -295,8 +296,7 @@ func startNginx(t testing.TB, dir, gateAddr, apiAddr string, opt nginxOptions) *
 			t.Fatal(err)
 		}
 	}
-	var key string
-	n.Cert, key = testkit.SelfSignedCert(t, n.Prefix, append([]string{"api.tmaps.test"}, opt.CertHosts...)...)
+	n.Cert, n.Key = testkit.SelfSignedCert(t, n.Prefix, append([]string{"api.tmaps.test"}, opt.CertHosts...)...)
 	n.HTTPPort, n.HTTPSPort, n.MgmtPort = stackFreePort(t), stackFreePort(t), stackFreePort(t)
 
 	block := docsNginxBlock(t)
@@ -306,7 +306,7 @@ func startNginx(t testing.TB, dir, gateAddr, apiAddr string, opt nginxOptions) *
 	block = replaceN(t, block, "listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", n.HTTPSPort), 1)
 	block = replaceN(t, block, "listen 8444 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", n.MgmtPort), 1)
 	block = replaceN(t, block, "/etc/ssl/tmaps/fullchain.pem", n.Cert, 2)
-	block = replaceN(t, block, "/etc/ssl/tmaps/privkey.pem", key, 2)
+	block = replaceN(t, block, "/etc/ssl/tmaps/privkey.pem", n.Key, 2)
 	block = replaceN(t, block, "/var/log/nginx/", n.Logs+"/", 4)
 	// The wrapper logs everything outside the docs' servers at info, into
 	// files the log checks read too.

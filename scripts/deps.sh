@@ -2,9 +2,11 @@
 # Installs the Debian packages the end-to-end tests need, when missing:
 # tmux (TUI tests), openssh-client (ssh into `tmaps serve`), nginx
 # (auth_request against the gate), xvfb + xclip (X clipboard), wrk (load),
-# curl (API). Runs `apt-get update` once, only when something is missing.
+# curl (API), chromium (headless browser through nginx and the gate).
+# Runs `apt-get update` once, only when something is missing.
 # Without root (or without apt-get) it installs nothing and says what is
-# missing; the tests that need a missing tool then skip and say so.
+# missing; the tests that need a missing tool then fail and name it
+# (TMAPS_SKIP_E2E=1, TMAPS_SKIP_NGINX=1, TMAPS_SKIP_BROWSER=1 skip them).
 set -euo pipefail
 
 # command → Debian package
@@ -17,6 +19,7 @@ tools=(
 	"xclip:xclip"
 	"wrk:wrk"
 	"curl:curl"
+	"chromium:chromium"
 )
 
 have() {
@@ -38,7 +41,7 @@ fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 	echo "deps: missing packages: ${missing[*]}" >&2
 	echo "deps: not root (or no apt-get): install them with: sudo apt-get install -y ${missing[*]}" >&2
-	echo "deps: the tests that need them will skip" >&2
+	echo "deps: the tests that need them will fail (TMAPS_SKIP_E2E/NGINX/BROWSER=1 skips them)" >&2
 	exit 0
 fi
 
