@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tmaps/console/model"
@@ -147,4 +148,60 @@ func BenchmarkNew100k(b *testing.B) {
 		}
 		cancel()
 	}
+}
+
+// BenchmarkGateHotKeyPolicy: the hot key with an IP allowlist of 10 entries
+// (the client's is the last), a rate limit it never reaches, an allowed
+// Origin and X-Real-IP from a trusted nginx; usage counted. Target (issue
+// 12): ≤ 350 ns, 0 allocs/op.
+func BenchmarkGateHotKeyPolicy(b *testing.B) {
+	g, r := policyKeyGate(b, Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		g.Decide(r)
+	}
+}
+
+// twoKeysGate is a gate over two keys with the given policy and one
+// request per key, without headers (server-to-server).
+func twoKeysGate(b *testing.B, p model.Policy) (*Gate, [2]*http.Request) {
+	m := &memStore{}
+	var reqs [2]*http.Request
+	for i := range reqs {
+		k, secret := memKey(fmt.Sprintf("k%d", i), model.Active)
+		k.Policy = p
+		m.add(k)
+		reqs[i] = httptest.NewRequest(http.MethodGet, "/v1/tiles/9/271/190.png?api_key="+secret, nil)
+	}
+	g := newMemGate(b, m, Options{})
+	for _, r := range reqs {
+		if d := g.Decide(r); !d.Allowed() {
+			b.Fatalf("decision %+v", d)
+		}
+	}
+	return g, reqs
+}
+
+// benchTwoKeys runs the goroutines of RunParallel each on its own key
+// (goroutine i on key i%2): with -cpu 2, two cores on two keys.
+func benchTwoKeys(b *testing.B, p model.Policy) {
+	g, reqs := twoKeysGate(b, p)
+	var next atomic.Int32
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := reqs[next.Add(1)%2]
+		for pb.Next() {
+			g.Decide(r)
+		}
+	})
+}
+
+// BenchmarkGateTwoKeysUnlimited and BenchmarkGateTwoKeysRateLimited: two
+// cores hammering two different keys, without and with a rate limit (never
+// reached). Run with -cpu 1,2: the limited keys scale like the unlimited
+// ones because their token buckets share no lock and no cache line.
+func BenchmarkGateTwoKeysUnlimited(b *testing.B) { benchTwoKeys(b, model.Policy{}) }
+
+func BenchmarkGateTwoKeysRateLimited(b *testing.B) {
+	benchTwoKeys(b, model.Policy{Rate: 1e6, Burst: 1e6})
 }

@@ -35,8 +35,9 @@ const DefaultFlushEvery = 2 * time.Second
 type Options struct {
 	// AllowHTTP treats every request as HTTPS. For local development only.
 	AllowHTTP bool
-	// TrustedProxies are the peers whose X-Forwarded-Proto header is
-	// believed. For nginx auth_request, nginx is the peer (127.0.0.1/32).
+	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Real-IP
+	// headers are believed. For nginx auth_request, nginx is the peer
+	// (127.0.0.1/32).
 	TrustedProxies []netip.Prefix
 	// FlushEvery is the period of Run's flushes; 0 means DefaultFlushEvery.
 	FlushEvery time.Duration
@@ -78,8 +79,9 @@ type Gate struct {
 	updatedAt atomic.Int64
 	watching  atomic.Bool
 
-	usage usage
-	met   metrics
+	usage  usage
+	met    metrics
+	quotas quotaSet // ids of the keys with a monthly quota
 
 	// coarse is the time in unix nanoseconds, refreshed every clockTick
 	// when Options.Now is nil: reading the clock costs more than a quarter
@@ -114,6 +116,7 @@ func New(ctx context.Context, s store.GateSource, opt Options) (*Gate, error) {
 	}
 	g.idx.init()
 	g.usage.init()
+	g.quotas.init()
 	g.met.init()
 
 	// Subscribe before loading, so that no change between the load and the
@@ -127,6 +130,7 @@ func New(ctx context.Context, s store.GateSource, opt Options) (*Gate, error) {
 		return nil, fmt.Errorf("gate: loading keys: %w", err)
 	}
 	g.log.Info("gate index loaded", "keys", g.idx.size.Load(), "took", time.Since(start))
+	g.refreshQuotas(ctx)
 	now := time.Now().UnixNano()
 	g.loadedAt.Store(now)
 	g.updatedAt.Store(now)
@@ -220,7 +224,15 @@ func (g *Gate) ReloadKey(ctx context.Context, id string) error {
 	case err != nil:
 		return err
 	}
-	g.idx.put(&k, g.usage.existing(k.ID))
+	c := g.usage.existing(k.ID)
+	if old := g.indexed(k.ID); c != nil && old != nil && (old.Rate != k.Rate || old.Burst != k.Burst) {
+		c.bucket.Reset() // a new rate limit starts with its whole burst
+	}
+	g.idx.put(&k, c)
+	if g.quotas.set(k.ID, k.Quota > 0) {
+		// A new quota counts from the store's usage of the month at once.
+		g.refreshQuota(ctx, k.ID, g.usageNow())
+	}
 	return nil
 }
 
@@ -232,6 +244,7 @@ func (g *Gate) reloadAll(ctx context.Context) error {
 		return err
 	}
 	g.idx.replace(keys, g.usage.existing)
+	g.quotas.replace(keys)
 	return nil
 }
 
@@ -327,38 +340,64 @@ func (g *Gate) Decide(r *http.Request) model.Decision {
 
 // decide gathers model.Decide's input from r and rawQuery, decides, and
 // counts the decision. It also returns the index entry of the key the
-// request named, or nil.
+// request named, or nil. A key without a policy costs nothing more: the
+// client address, the token bucket and the quota are read only for keys
+// with an IP allowlist, a rate limit or a quota.
 func (g *Gate) decide(r *http.Request, rawQuery string) (model.Decision, *entry) {
 	buf := keyBufs.Get().(*[2]string)
 	defer func() { *buf = [2]string{}; keyBufs.Put(buf) }()
+	now := g.usageNow()
 	in := model.GateInput{
 		APIKeys: apiKeys(rawQuery, buf[:0]),
 		Origin:  headerValue(r.Header, "Origin"),
 		Referer: headerValue(r.Header, "Referer"),
 		HTTPS:   g.isHTTPS(r),
+		Now:     time.Unix(0, now),
 	}
 	var e *entry
+	var c *counter
 	// Only the digest of a valid secret can be in the index; model.Decide
 	// checks the form (so a malformed value of the right length that is
 	// looked up in vain is still refused as malformed).
 	if len(in.APIKeys) == 1 && len(in.APIKeys[0]) == model.SecretLen {
 		if e = g.idx.get(model.DigestOf(in.APIKeys[0])); e != nil {
-			in.Key = e.key
+			k := e.key
+			in.Key = k
+			if len(k.AllowIPs) > 0 {
+				in.ClientIP = g.clientIP(r)
+			}
+			if k.Rate > 0 || k.Quota > 0 {
+				c = g.counterOf(e)
+				in.Bucket = &c.bucket
+				if k.Quota > 0 {
+					in.QuotaUsed = c.quotaUsed(now)
+				}
+			}
 		}
 	}
 	d := model.Decide(in)
 	g.met.decision(d)
 	if !g.opt.DisableUsage {
-		c := g.usage.unknown
-		if e != nil {
-			if c = e.ctr.Load(); c == nil {
-				c = g.usage.counter(e.key.ID)
-				e.ctr.Store(c)
-			}
+		switch {
+		case c != nil:
+		case e != nil:
+			c = g.counterOf(e)
+		default:
+			c = g.usage.unknown
 		}
-		g.usage.count(c, g.usageNow(), d)
+		g.usage.count(c, now, d)
 	}
 	return d, e
+}
+
+// counterOf returns the counter of e's key, made on its first use.
+func (g *Gate) counterOf(e *entry) *counter {
+	c := e.ctr.Load()
+	if c == nil {
+		c = g.usage.counter(e.key.ID)
+		e.ctr.Store(c)
+	}
+	return c
 }
 
 // keyBufs recycles the small arrays that hold a request's api_key values.
@@ -419,18 +458,60 @@ func forwardedHTTPS(v string) bool {
 }
 
 func (g *Gate) trustedPeer(remote string) bool {
-	ap, err := netip.ParseAddrPort(remote)
-	var a netip.Addr
-	if err == nil {
-		a = ap.Addr()
-	} else if a, err = netip.ParseAddr(remote); err != nil {
+	return g.trustedAddr(peerAddr(remote))
+}
+
+func (g *Gate) trustedAddr(a netip.Addr) bool {
+	if !a.IsValid() {
 		return false
 	}
-	a = a.Unmap()
 	for _, p := range g.trusted {
 		if p.Contains(a) {
 			return true
 		}
 	}
 	return false
+}
+
+// peerAddr reads a connection's remote address ("ip:port", or an address
+// alone), IPv4-mapped addresses unmapped; the zero Addr when unreadable.
+func peerAddr(remote string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		return ap.Addr().Unmap()
+	}
+	if a, err := netip.ParseAddr(remote); err == nil {
+		return a.Unmap()
+	}
+	return netip.Addr{}
+}
+
+// clientIP is the client's address for an IP allowlist (SPEC.md step 4b):
+// the connection's peer, or, when the peer is a trusted proxy that sends
+// X-Real-IP, that header's address (its last value: the nearest proxy's).
+// A trusted proxy's X-Real-IP that is not an address gives the zero Addr,
+// which no allowlist contains (fail closed).
+func (g *Gate) clientIP(r *http.Request) netip.Addr {
+	peer := peerAddr(r.RemoteAddr)
+	if len(g.trusted) == 0 {
+		return peer
+	}
+	v := r.Header["X-Real-Ip"]
+	if len(v) == 0 || !g.trustedAddr(peer) {
+		return peer
+	}
+	a, err := netip.ParseAddr(trimSpace(v[len(v)-1]))
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+func trimSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }

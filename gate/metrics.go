@@ -10,11 +10,11 @@ import (
 )
 
 // Outcomes of a decision, as the metrics label them.
-var outcomeNames = [...]string{"allowed", "unauthorized", "forbidden"}
+var outcomeNames = [...]string{"allowed", "unauthorized", "forbidden", "limited"}
 
 // numReasons bounds model.Reason values counted separately; larger ones
 // share the last slot.
-const numReasons = 16
+const numReasons = 24
 
 // padded is an atomic counter alone on its cache line, so that counting
 // different reasons on different cores does not contend.
@@ -55,6 +55,9 @@ func (h *histogram) write(w io.Writer, name string) {
 	fmt.Fprintf(w, "%s_count %d\n", name, cum)
 }
 
+// Every reason has its own slot.
+var _ [numReasons - model.NumReasons]struct{}
+
 type metrics struct {
 	decisions    [len(outcomeNames)][numReasons]padded
 	latency      histogram
@@ -79,6 +82,8 @@ func outcomeOf(status int) int {
 		return 0
 	case 401:
 		return 1
+	case 429:
+		return 3
 	}
 	return 2
 }

@@ -53,6 +53,10 @@ type counter struct {
 	lastUsed atomic.Int64           // unix nanoseconds of the latest decision
 	lastHost atomic.Pointer[string] // host of the latest allowed Origin/Referer
 	dirty    atomic.Bool
+	// bucket is the key's rate limit on this node, quota its monthly
+	// quota's base (quota.go); both unused for keys without them.
+	bucket model.TokenBucket
+	quota  atomic.Pointer[quotaState]
 	// matchedCur is the matched host counted last: the same host in the
 	// same hour again is one atomic add (matched.go).
 	matchedCur atomic.Pointer[hostCount]
@@ -68,7 +72,7 @@ type counter struct {
 
 type slot struct {
 	hour atomic.Int64     // unix hour the counts belong to
-	n    [3]atomic.Uint64 // allowed, 401, 403
+	n    [4]atomic.Uint64 // allowed, 401, 403, 429
 }
 
 type hostHour struct {
@@ -127,6 +131,8 @@ func (u *usage) count(c *counter, ns int64, d model.Decision) {
 		}
 	case 401:
 		s.n[1].Add(1)
+	case 429:
+		s.n[3].Add(1)
 	default:
 		s.n[2].Add(1)
 		if d.Reason == model.ReasonDomainNotAuthorized && d.Host != "" {
@@ -165,6 +171,7 @@ func (c *counter) roll(s *slot, h int64) {
 	}
 	if d, ok := takeSlot(c.id, old, s); ok {
 		c.spill = append(c.spill, d)
+		c.flushed(old, d.Allowed) // unflushed, but out of the slots
 	}
 	s.hour.Store(h)
 }
@@ -172,11 +179,11 @@ func (c *counter) roll(s *slot, h int64) {
 // takeSlot empties slot s (whose hour is hour) into a delta; ok is false
 // when it held nothing.
 func takeSlot(id string, hour int64, s *slot) (store.UsageDelta, bool) {
-	a, u, f := s.n[0].Swap(0), s.n[1].Swap(0), s.n[2].Swap(0)
-	if a+u+f == 0 || hour < 0 {
+	a, u, f, l := s.n[0].Swap(0), s.n[1].Swap(0), s.n[2].Swap(0), s.n[3].Swap(0)
+	if a|u|f|l == 0 || hour < 0 {
 		return store.UsageDelta{}, false
 	}
-	return store.UsageDelta{KeyID: id, Hour: hourTime(hour), Allowed: a, Unauthorized: u, Forbidden: f}, true
+	return store.UsageDelta{KeyID: id, Hour: hourTime(hour), Allowed: a, Unauthorized: u, Forbidden: f, Limited: l}, true
 }
 
 func hourTime(h int64) time.Time { return time.Unix(h*3600, 0).UTC() }
@@ -212,11 +219,22 @@ func (c *counter) refused(h int64, host string) {
 // and sent again by the next flush; when it refuses them as invalid
 // (store.ErrInvalid, e.g. a key deleted from the store), they are sent one
 // delta at a time and the refused deltas are dropped. A flush with nothing to write does not
-// call the store.
+// call the store. After a flush that did not fail, the monthly usage of
+// every key with a quota is read back from the store (quota.go).
 func (g *Gate) Flush(ctx context.Context) error {
 	u := &g.usage
 	u.flushMu.Lock()
 	defer u.flushMu.Unlock()
+	err := g.flush(ctx)
+	if err == nil {
+		g.refreshQuotas(ctx)
+	}
+	return err
+}
+
+// flush is Flush without the quota refresh; u.flushMu is held.
+func (g *Gate) flush(ctx context.Context) error {
+	u := &g.usage
 	start := time.Now()
 
 	u.dirtyMu.Lock()
@@ -239,6 +257,7 @@ func (g *Gate) Flush(ctx context.Context) error {
 		m.Allowed += d.Allowed
 		m.Unauthorized += d.Unauthorized
 		m.Forbidden += d.Forbidden
+		m.Limited += d.Limited
 		for h, n := range d.RefusedHosts {
 			if m.RefusedHosts == nil {
 				m.RefusedHosts = map[string]uint64{}
@@ -265,8 +284,10 @@ func (g *Gate) Flush(ctx context.Context) error {
 		c.mu.Lock()
 		for i := range c.slots {
 			s := &c.slots[i]
-			if d, ok := takeSlot(c.id, s.hour.Load(), s); ok {
+			h := s.hour.Load()
+			if d, ok := takeSlot(c.id, h, s); ok {
 				add(d)
+				c.flushed(h, d.Allowed)
 			}
 		}
 		for _, d := range c.spill {

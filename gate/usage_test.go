@@ -242,7 +242,7 @@ func TestDigestOfMatchesModel(t *testing.T) {
 }
 
 func TestCanonicalHeaderNames(t *testing.T) {
-	for _, h := range []string{canonicalOriginalURI, "X-Forwarded-Proto", "Origin", "Referer", HeaderError, HeaderKeyID} {
+	for _, h := range []string{canonicalOriginalURI, "X-Forwarded-Proto", "X-Real-Ip", "Retry-After", "Origin", "Referer", HeaderError, HeaderKeyID, HeaderStatus} {
 		if c := http.CanonicalHeaderKey(h); c != h {
 			t.Errorf("%q is read or written as a raw map key but its canonical form is %q", h, c)
 		}

@@ -164,6 +164,22 @@ func TestTokenBucketRetry(t *testing.T) {
 	if ok, _ := b.Take(now, 0, 0); !ok {
 		t.Fatal("no rate allows")
 	}
+	// A faster rate does not wait for the slower one's debt: the bucket
+	// counts as just emptied under the new limit.
+	var c TokenBucket
+	for range 3 {
+		c.Take(now, 1, 3) // tat is now 3 s ahead
+	}
+	if ok, wait := c.Take(now, 1000, 1); ok || wait != time.Millisecond {
+		t.Fatalf("after a change to 1000/s: %v, wait %v; want refused, 1 ms", ok, wait)
+	}
+	if ok, _ := c.Take(now+int64(time.Millisecond), 1000, 1); !ok {
+		t.Fatal("1 ms later under 1000/s: refused")
+	}
+	c.Reset()
+	if ok, _ := c.Take(now, 1, 1); !ok {
+		t.Fatal("a reset bucket is full")
+	}
 }
 
 // TestTokenBucketConcurrent: goroutines racing on one bucket never let more

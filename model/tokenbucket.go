@@ -29,14 +29,24 @@ func (b *TokenBucket) Take(now int64, rate float64, burst uint32) (ok bool, wait
 	for {
 		tat := b.tat.Load()
 		base := max(tat, now)
-		if base-now > tolerance {
-			return false, time.Duration(base - now - tolerance)
+		if wait := base - now - tolerance; wait > 0 {
+			if wait > interval {
+				// Only a change to a faster rate or a smaller burst puts tat
+				// this far ahead: count the bucket as just emptied instead
+				// of making the new limit wait for the old one.
+				b.tat.CompareAndSwap(tat, now+tolerance+interval)
+				wait = interval
+			}
+			return false, time.Duration(wait)
 		}
 		if b.tat.CompareAndSwap(tat, base+interval) {
 			return true, 0
 		}
 	}
 }
+
+// Reset fills the bucket (a new rate limit starts with its whole burst).
+func (b *TokenBucket) Reset() { b.tat.Store(0) }
 
 // RetrySeconds rounds a wait up to whole seconds, at least 1, for a
 // Retry-After header.
