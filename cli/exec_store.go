@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 )
 
@@ -27,10 +28,13 @@ func (f *fixedStore) open(a *app) (store.Store, string, func(), error) {
 
 // ExecuteWithStore runs the tmaps command line args against st, an
 // already-open store that stays open, with actor as the audit actor of
-// every change (the daemon's SSH sessions use it). No environment variable
-// is read. The console (no command) and `serve` are refused: the caller
-// serves the console itself.
-func ExecuteWithStore(ctx context.Context, st store.Store, location, actor string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// every change and role as what the commands may do (the daemon's SSH
+// sessions use it): st is wrapped in store.Guard, so a command the role
+// does not allow fails with "forbidden: <role> cannot <action>", changes
+// nothing and is audited as refused. No environment variable is read. The
+// console (no command) and `serve` are refused: the caller serves the
+// console itself.
+func ExecuteWithStore(ctx context.Context, st store.Store, location, actor string, role model.Role, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{
 		ctx:         ctx,
 		stdin:       stdin,
@@ -41,7 +45,7 @@ func ExecuteWithStore(ctx context.Context, st store.Store, location, actor strin
 		inTTY:       isTerminal(stdin),
 		now:         time.Now,
 		lockTimeout: time.Second,
-		fixed:       &fixedStore{st: st, location: location, actor: actor},
+		fixed:       &fixedStore{st: store.Guard(st, role), location: location, actor: actor},
 	}
 	root := a.newRoot()
 	if cmd, _, err := root.Find(args); err == nil && !wantsHelp(args) {

@@ -26,7 +26,7 @@ func TestExecuteWithStore(t *testing.T) {
 	run := func(stdin string, args ...string) (int, string, string) {
 		t.Helper()
 		var out, errb bytes.Buffer
-		code := cli.ExecuteWithStore(context.Background(), st, "/srv/tmaps/console.db", actor, args, strings.NewReader(stdin), &out, &errb)
+		code := cli.ExecuteWithStore(context.Background(), st, "/srv/tmaps/console.db", actor, model.RoleAdmin, args, strings.NewReader(stdin), &out, &errb)
 		return code, out.String(), errb.String()
 	}
 

@@ -27,7 +27,7 @@ const (
 	ExitOK      = 0 // success
 	ExitError   = 1 // the command failed
 	ExitUsage   = 2 // bad command line: unknown command or flag, missing argument
-	ExitRefused = 4 // not found, or a confirmation was refused or missing
+	ExitRefused = 4 // not found, a confirmation refused or missing, or forbidden by role
 )
 
 // usageError is a mistake in the command line; it exits with ExitUsage.
@@ -66,6 +66,8 @@ type app struct {
 	// Global flags, as parsed; resolve them with dbPath, apiURL, apiToken.
 	db, api, token string
 	demo           bool
+	// readOnly (--read-only) restricts the store to the auditor role.
+	readOnly bool
 
 	// running is set when a command's own code starts: errors cobra
 	// reports before that (unknown command or flag, bad arguments) are
@@ -139,15 +141,21 @@ func (a *app) exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue) || !a.running:
 		return ExitUsage
-	case errors.As(err, &re), errors.Is(err, model.ErrConfirmMismatch), errors.Is(err, store.ErrNotFound):
+	case errors.As(err, &re), errors.Is(err, model.ErrConfirmMismatch), errors.Is(err, store.ErrNotFound), errors.Is(err, model.ErrForbidden):
 		return ExitRefused
 	}
 	return ExitError
 }
 
-// printError writes err to stderr, each line escaped for the terminal.
+// printError writes err to stderr, each line escaped for the terminal. A
+// refusal by role is printed alone, whatever the command wrapped it in:
+// "forbidden: auditor cannot revoke keys".
 func (a *app) printError(err error) {
-	lines := strings.Split(err.Error(), "\n")
+	msg := err.Error()
+	if i := strings.Index(msg, "forbidden: "); i > 0 && errors.Is(err, model.ErrForbidden) {
+		msg = msg[i:]
+	}
+	lines := strings.Split(msg, "\n")
 	for i, l := range lines {
 		if i == 0 {
 			fmt.Fprintf(a.stderr, "tmaps: %s\n", model.Escape(l))
@@ -210,8 +218,11 @@ const rootLong = `tmaps manages the API keys and authorized domains of the TMaps
 Without a command it opens the console (a terminal UI) on the local store.
 Every action is also a command below, with --json output for scripts.
 
+With --read-only it works as an auditor: everything can be read, nothing
+changed (a change is refused with "forbidden: auditor cannot …").
+
 Configuration: defaults, then TMAPS_DB, TMAPS_API and TMAPS_TOKEN, then flags.
-Exit codes: 0 ok, 1 error, 2 usage error, 4 not found or refused.`
+Exit codes: 0 ok, 1 error, 2 usage error, 4 not found, refused or forbidden.`
 
 func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{
@@ -246,6 +257,7 @@ func (a *app) newRoot() *cobra.Command {
 	pf.StringVar(&a.api, "api", "", "use the management API at URL instead of a local store (env TMAPS_API)")
 	pf.StringVar(&a.token, "token", "", "operator token for --api (env TMAPS_TOKEN, preferred: flags show in ps)")
 	pf.BoolVar(&a.demo, "demo", false, "use a throw-away store filled with demo data")
+	pf.BoolVar(&a.readOnly, "read-only", false, "work as an auditor: read everything, change nothing")
 
 	root.AddCommand(a.keysCmd(), a.domainsCmd(), a.checkCmd(), a.auditCmd())
 	for _, mk := range registered {

@@ -71,6 +71,9 @@ func (a *app) serveCmd() *cobra.Command {
 			if a.demo || flags.Changed("api") {
 				return usagef("serve owns a local store: drop --api and --demo (use --db PATH)")
 			}
+			if a.readOnly {
+				return usagef("--read-only is for the console and commands; serve's users get their roles from their tokens and SSH keys")
+			}
 			if err := applyEnv(cmd.Flags(), a.getenv); err != nil {
 				return err
 			}

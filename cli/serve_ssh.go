@@ -15,6 +15,7 @@ import (
 
 	"github.com/tmaps/console/server"
 	"github.com/tmaps/console/server/sshd"
+	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/ui"
 )
 
@@ -72,10 +73,10 @@ func (a *app) sshComponent(c sshFlags, dbPath string) (server.ComponentFunc, err
 			Console: func(s sshd.Session) tea.Model {
 				// No native clipboard: the server's is not the operator's.
 				// Copies go to the operator's terminal with OSC 52.
-				return ui.New(ui.Config{Store: st, Location: dbPath, Now: a.now, Actor: s.Actor})
+				return ui.New(ui.Config{Store: store.Guard(st, s.Role), Location: dbPath, Now: a.now, Actor: s.Actor})
 			},
 			Command: func(ctx context.Context, s sshd.Session, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-				return ExecuteWithStore(ctx, st, dbPath, s.Actor, args, stdin, stdout, stderr)
+				return ExecuteWithStore(ctx, st, dbPath, s.Actor, s.Role, args, stdin, stdout, stderr)
 			},
 		})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tmaps/console/demo"
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
 	"github.com/tmaps/console/store/remote"
@@ -20,6 +21,15 @@ import (
 // location says where the data lives (for the console's header); done
 // closes the store and removes what --demo created.
 func (a *app) openStore() (st store.Store, location string, done func(), err error) {
+	st, location, done, err = a.openBackend()
+	if err == nil && a.readOnly {
+		st = store.Guard(st, model.RoleAuditor)
+	}
+	return st, location, done, err
+}
+
+// openBackend opens the store of openStore, without --read-only.
+func (a *app) openBackend() (st store.Store, location string, done func(), err error) {
 	if a.fixed != nil {
 		return a.fixed.open(a)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 )
 
@@ -15,7 +16,8 @@ func init() { register((*app).tokensCmd) }
 // tokenAdmin is what `tmaps tokens` needs: the local bolt store has it, and
 // so has the remote store (over /v1/tokens, with an existing token).
 type tokenAdmin interface {
-	CreateToken(ctx context.Context, name string) (store.Token, string, error)
+	CreateToken(ctx context.Context, name string, role model.Role) (store.Token, string, error)
+	SetTokenRole(ctx context.Context, name string, role model.Role) (store.Token, error)
 	Tokens(ctx context.Context) ([]store.Token, error)
 	RevokeToken(ctx context.Context, name string) error
 }
@@ -25,6 +27,11 @@ const tokensLong = `Manage the operator tokens of the management API (` + "`tmap
 A token is shown once, at creation; the store keeps only its digest. Clients
 send it as "Authorization: Bearer TOKEN" (tmaps --api URL reads TMAPS_TOKEN).
 Changes made with a token are audited under the token's name.
+
+Each token has a role: admin (everything, including tokens and roles),
+operator (keys, domains, links, policies; no tokens) or auditor (read only).
+Tokens created before roles existed are admins. A call the role does not
+allow is refused with "forbidden: <role> cannot <action>" and audited.
 
 Run these commands on the daemon's host with the daemon's --db before its
 first start (the store file is locked while ` + "`tmaps serve`" + ` runs), or
@@ -37,7 +44,7 @@ func (a *app) tokensCmd() *cobra.Command {
 		Long:  tokensLong,
 		RunE:  a.group,
 	}
-	c.AddCommand(a.tokensCreate(), a.tokensList(), a.tokensRevoke())
+	c.AddCommand(a.tokensCreate(), a.tokensList(), a.tokensRevoke(), a.tokensSetRole())
 	return c
 }
 
@@ -54,23 +61,31 @@ func (a *app) withTokens(fn func(ctx context.Context, ta tokenAdmin) error) erro
 
 func (a *app) tokensCreate() *cobra.Command {
 	var asJSON bool
+	var roleFlag string
 	c := &cobra.Command{
-		Use:   "create NAME",
+		Use:   "create NAME [--role admin|operator|auditor]",
 		Short: "Create an operator token and print it, once",
 		Long: `Create an operator token and print it, once.
 
 On a terminal the token is shown with a warning. Otherwise only the token is
 printed on stdout (the warning goes to stderr), so this works:
 
-    export TMAPS_TOKEN=$(tmaps tokens create ci-bot --db /var/lib/tmaps/console.db)`,
+    export TMAPS_TOKEN=$(tmaps tokens create ci-bot --role operator --db /var/lib/tmaps/console.db)
+
+--role is admin by default (what every token could do before roles); give
+dashboards and reviewers --role auditor.`,
 		Args: nargs(1, 1),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			n, err := checkName("token name", args[0])
 			if err != nil {
 				return err
 			}
+			role, err := model.ParseRole(roleFlag)
+			if err != nil {
+				return usagef("--role: %v", err)
+			}
 			return a.withTokens(func(ctx context.Context, ta tokenAdmin) error {
-				t, secret, err := ta.CreateToken(ctx, n)
+				t, secret, err := ta.CreateToken(ctx, n, role)
 				if err != nil {
 					return fmt.Errorf("create the token: %w", err)
 				}
@@ -79,16 +94,17 @@ printed on stdout (the warning goes to stderr), so this works:
 				}
 				warning := "This token is shown once and cannot be shown again: store it now."
 				if a.outTTY {
-					fmt.Fprintf(a.stdout, "Created token %s (%s).\n\n    %s\n\n%s\nUse it with: TMAPS_TOKEN=… tmaps --api URL\n", qq(t.Name), t.Prefix, secret, warning)
+					fmt.Fprintf(a.stdout, "Created token %s (%s, role %s).\n\n    %s\n\n%s\nUse it with: TMAPS_TOKEN=… tmaps --api URL\n", qq(t.Name), t.Prefix, t.Role, secret, warning)
 					return nil
 				}
 				fmt.Fprintln(a.stdout, secret)
-				fmt.Fprintf(a.stderr, "Created token %s (%s). %s\n", qq(t.Name), t.Prefix, warning)
+				fmt.Fprintf(a.stderr, "Created token %s (%s, role %s). %s\n", qq(t.Name), t.Prefix, t.Role, warning)
 				return nil
 			})
 		}),
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, `print {"token":{…},"secret":"tm_…"}`)
+	c.Flags().StringVar(&roleFlag, "role", string(model.RoleAdmin), "what the token may do: admin, operator or auditor")
 	return c
 }
 
@@ -114,9 +130,9 @@ func (a *app) tokensList() *cobra.Command {
 					fmt.Fprintln(a.stdout, "No token yet. Create one: tmaps tokens create NAME")
 					return nil
 				}
-				t := &table{header: []string{"NAME", "PREFIX", "CREATED"}}
+				t := &table{header: []string{"NAME", "PREFIX", "ROLE", "CREATED"}}
 				for _, tok := range ts {
-					t.add(tok.Name, tok.Prefix, a.fmtTime(tok.Created))
+					t.add(tok.Name, tok.Prefix, string(tok.Role), a.fmtTime(tok.Created))
 				}
 				return a.printTable(t)
 			})
@@ -144,4 +160,35 @@ func (a *app) tokensRevoke() *cobra.Command {
 			})
 		}),
 	}
+}
+
+func (a *app) tokensSetRole() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "set-role NAME admin|operator|auditor",
+		Short: "Change what an operator token may do (at its next request)",
+		Args:  nargs(2, 2),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			role, err := model.ParseRole(args[1])
+			if err != nil {
+				return usagef("%v", err)
+			}
+			return a.withTokens(func(ctx context.Context, ta tokenAdmin) error {
+				t, err := ta.SetTokenRole(ctx, args[0], role)
+				if err != nil {
+					if errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("%w: no token named %s (see `tmaps tokens list`)", store.ErrTokenNotFound, qq(args[0]))
+					}
+					return err
+				}
+				if asJSON {
+					return a.printJSON(t)
+				}
+				fmt.Fprintf(a.stdout, "Token %s now has the role %s.\n", qq(t.Name), t.Role)
+				return nil
+			})
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the token as JSON")
+	return c
 }

@@ -81,3 +81,68 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 	e.want(e.run("serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"), ExitError, "load the TLS certificate")
 }
+
+func TestTokensRoles(t *testing.T) {
+	e := newEnv(t)
+	e.must("tokens", "create", "dash", "--role", "auditor")
+	e.must("tokens", "create", "legacy")
+	e.want(e.run("tokens", "create", "x", "--role", "root"), ExitUsage, `unknown role "root"`)
+	r := e.must("tokens", "list")
+	if !strings.Contains(r.stdout, "\tauditor\t") || !strings.Contains(r.stdout, "legacy\t") || !strings.Contains(r.stdout, "\tadmin\t") {
+		t.Fatalf("list shows no roles: %q", r.stdout)
+	}
+	r = e.must("tokens", "set-role", "dash", "operator")
+	if !strings.Contains(r.stdout, `Token "dash" now has the role operator.`) {
+		t.Fatalf("set-role: %q", r.stdout)
+	}
+	e.want(e.run("tokens", "set-role", "nobody", "operator"), ExitRefused, "no token named")
+	e.want(e.run("tokens", "set-role", "dash", "god"), ExitUsage, `unknown role "god"`)
+	e.want(e.run("tokens", "set-role", "dash"), ExitUsage, "missing argument")
+	st := e.open()
+	ts, _ := st.Tokens(context.Background())
+	es, _ := st.Audit(context.Background(), store.AuditQuery{Object: "token:dash"})
+	st.Close()
+	if len(ts) != 2 || ts[0].Name != "dash" || ts[0].Role != model.RoleOperator || ts[1].Role != model.RoleAdmin {
+		t.Fatalf("tokens: %+v", ts)
+	}
+	if len(es) != 2 || es[0].Action != model.AuditRole || es[0].Before != "auditor" || es[0].After != "operator" || es[0].Actor == "" {
+		t.Fatalf("audit: %+v", es)
+	}
+}
+
+// TestReadOnly: --read-only reads everything and changes nothing; each
+// change is refused by name, exits 4 and is audited as refused.
+func TestReadOnly(t *testing.T) {
+	e := newEnv(t)
+	k := e.create("web", "mysite.tn")
+	before := e.keys()
+	auditBefore := e.auditLen()
+	r := e.must("--read-only", "keys", "list", "--json")
+	if !strings.Contains(r.stdout, k.Key.ID) {
+		t.Fatalf("read-only list: %q", r.stdout)
+	}
+	e.must("--read-only", "audit")
+	e.must("--read-only", "domains", "show", "mysite.tn")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"keys", "create", "--name", "x"}, "forbidden: auditor cannot create keys"},
+		{[]string{"keys", "revoke", k.Key.ID, "--confirm", "web"}, "forbidden: auditor cannot revoke keys"},
+		{[]string{"keys", "disable", k.Key.ID, "--yes"}, "forbidden: auditor cannot disable keys"},
+		{[]string{"domains", "add", "other.tn"}, "forbidden: auditor cannot add domains"},
+		{[]string{"tokens", "create", "x"}, "forbidden: auditor cannot create operator tokens"},
+	} {
+		r := e.run(append([]string{"--read-only"}, c.args...)...)
+		if r.code != ExitRefused || r.stderr != "tmaps: "+c.want+"\n" {
+			t.Errorf("%v: %v", c.args, r)
+		}
+	}
+	if after := e.keys(); len(after) != len(before) || after[0].Status != model.Active {
+		t.Fatalf("read-only changed the keys: %+v", after)
+	}
+	if n := e.auditLen(); n != auditBefore+5 {
+		t.Fatalf("audit grew by %d entries, want the 5 refusals", n-auditBefore)
+	}
+	e.want(e.run("--read-only", "serve", "--allow-http"), ExitUsage, "--read-only is for the console")
+}

@@ -147,8 +147,13 @@ func TestDaemonEndToEnd(t *testing.T) {
 	}
 
 	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--allow-http", "--log-level", "debug")
-	if !strings.Contains(d.stderr.String(), "WARNING: --allow-http") {
-		t.Fatalf("--allow-http is not announced:\n%s", d.stderr)
+	// The warning is written before "ready", but stderr and stdout reach
+	// the test through two pipes: wait for it rather than race.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(d.stderr.String(), "WARNING: --allow-http"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("--allow-http is not announced:\n%s", d.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	env := []string{"TMAPS_TOKEN=" + token}
 

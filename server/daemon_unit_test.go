@@ -96,7 +96,7 @@ func TestDaemonLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	_, token, err := st.CreateToken(ctx, "ops")
+	_, token, err := st.CreateToken(ctx, "ops", model.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,13 +14,30 @@ import (
 // keys at indent 2, operation keys at indent 4. It is a reader for the
 // subset of YAML docs/openapi.yaml uses, not a YAML parser.
 func specRoutes(path string) ([]string, error) {
+	ops, err := specOps(path)
+	out := make([]string, len(ops))
+	for i, o := range ops {
+		out[i] = o.route
+	}
+	return out, err
+}
+
+// specOp is one operation of the spec and its x-tmaps-role ("" when absent).
+type specOp struct {
+	route string // "GET /v1/keys"
+	role  string
+}
+
+// specOps is specRoutes with each operation's x-tmaps-role (a key at
+// indent 6 under the operation).
+func specOps(path string) ([]specOp, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	methods := map[string]bool{"get": true, "put": true, "post": true, "delete": true, "patch": true, "head": true, "options": true}
-	var out []string
+	var out []specOp
 	inPaths := false
 	cur := ""
 	sc := bufio.NewScanner(f)
@@ -53,7 +70,11 @@ func specRoutes(path string) ([]string, error) {
 				if cur == "" {
 					return nil, fmt.Errorf("line %d: operation outside a path", n)
 				}
-				out = append(out, strings.ToUpper(key)+" "+cur)
+				out = append(out, specOp{route: strings.ToUpper(key) + " " + cur})
+			}
+		case 6:
+			if v, ok := strings.CutPrefix(trimmed, "x-tmaps-role:"); ok && len(out) > 0 {
+				out[len(out)-1].role = strings.TrimSpace(v)
 			}
 		}
 	}
@@ -99,7 +120,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 func TestSpecReaderSeesDifferences(t *testing.T) {
 	dir := t.TempDir()
 	p := dir + "/api.yaml"
-	doc := "openapi: 3.1.0\npaths:\n  /v1/keys:\n    get:\n      summary: x\n    parameters: []\n  /v1/keys/{id}:\n    delete: {}\ncomponents:\n  x:\n    get: {}\n"
+	doc := "openapi: 3.1.0\npaths:\n  /v1/keys:\n    get:\n      summary: x\n      x-tmaps-role: auditor\n    parameters: []\n  /v1/keys/{id}:\n    delete: {}\ncomponents:\n  x:\n    get: {}\n"
 	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -109,5 +130,32 @@ func TestSpecReaderSeesDifferences(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "GET /v1/keys,DELETE /v1/keys/{id}" {
 		t.Fatalf("specRoutes = %q", got)
+	}
+	ops, err := specOps(p)
+	if err != nil || len(ops) != 2 || ops[0].role != "auditor" || ops[1].role != "" {
+		t.Fatalf("specOps = %+v, %v", ops, err)
+	}
+}
+
+// TestOpenAPIRolesMatchRouter checks each operation's x-tmaps-role in
+// docs/openapi.yaml against the role table: the least role of the route's
+// op, or "none" for a route without an operator token.
+func TestOpenAPIRolesMatchRouter(t *testing.T) {
+	ops, err := specOps("../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]string{}
+	for _, o := range ops {
+		roles[o.route] = o.role
+	}
+	for _, rt := range Routes() {
+		want := "none"
+		if rt.Auth() {
+			want = string(rt.Op.MinRole())
+		}
+		if got := roles[rt.Method+" "+rt.Path]; got != want {
+			t.Errorf("%s %s: docs/openapi.yaml says x-tmaps-role %q, the role table %q", rt.Method, rt.Path, got, want)
+		}
 	}
 }

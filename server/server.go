@@ -72,44 +72,52 @@ type Server struct {
 type Route struct {
 	Method string
 	Path   string // a net/http ServeMux pattern path, e.g. /v1/keys/{id}
-	// Auth is true when the route requires an operator token.
-	Auth    bool
+	// Op is what the route does, checked against the caller's role (the
+	// role table is model's); "" for the routes without an operator token
+	// (the gate, signed leak reports).
+	Op      model.Op
 	handler func(*Server, http.ResponseWriter, *http.Request)
 }
 
-// routes is the route table: handlers are registered from it, the tests
-// iterate it, and docs/openapi.yaml must list exactly these.
+// Auth reports whether the route requires an operator token.
+func (rt Route) Auth() bool { return rt.Op != "" }
+
+// routes is the route table: handlers are registered from it with their
+// role check, the tests iterate it, and docs/openapi.yaml must list
+// exactly these.
 var routes = []Route{
-	{"GET", "/v1/keys", true, (*Server).listKeys},
-	{"POST", "/v1/keys", true, (*Server).createKey},
-	{"POST", "/v1/keys/by-digest", true, (*Server).keyByDigest},
-	{"GET", "/v1/keys/{id}", true, (*Server).getKey},
-	{"PATCH", "/v1/keys/{id}", true, (*Server).updateKey},
-	{"POST", "/v1/keys/{id}/rename", true, (*Server).renameKey},
-	{"POST", "/v1/keys/{id}/disable", true, (*Server).disableKey},
-	{"POST", "/v1/keys/{id}/enable", true, (*Server).enableKey},
-	{"POST", "/v1/keys/{id}/revoke", true, (*Server).revokeKey},
-	{"POST", "/v1/keys/{id}/rotate", true, (*Server).rotateKey},
-	{"POST", "/v1/keys/{id}/link", true, (*Server).linkKey},
-	{"POST", "/v1/keys/{id}/unlink", true, (*Server).unlinkKey},
-	{"GET", "/v1/keys/{id}/refused-hosts", true, (*Server).refusedHosts},
-	{"GET", "/v1/keys/{id}/matched-hosts", true, (*Server).matchedHosts},
-	{"GET", "/v1/domains", true, (*Server).listDomains},
-	{"POST", "/v1/domains", true, (*Server).addDomain},
-	{"GET", "/v1/domains/{name}", true, (*Server).getDomain},
-	{"DELETE", "/v1/domains/{name}", true, (*Server).deleteDomain},
-	{"GET", "/v1/audit", true, (*Server).audit},
-	{"GET", "/v1/usage", true, (*Server).usage},
-	{"POST", "/v1/usage", true, (*Server).recordUsage},
-	{"GET", "/v1/hygiene", true, (*Server).hygiene},
-	{"GET", "/v1/events", true, (*Server).events},
-	{"GET", "/v1/tokens", true, (*Server).listTokens},
-	{"POST", "/v1/tokens", true, (*Server).createToken},
-	{"DELETE", "/v1/tokens/{name}", true, (*Server).revokeToken},
-	{"GET", "/metrics", true, (*Server).metrics},
-	{"GET", "/v1/authorize", false, (*Server).authorize},
-	{"GET", "/healthz", false, (*Server).healthz},
-	{"GET", "/readyz", false, (*Server).readyz},
+	{"GET", "/v1/keys", model.OpKeysRead, (*Server).listKeys},
+	{"POST", "/v1/keys", model.OpKeysCreate, (*Server).createKey},
+	{"POST", "/v1/keys/by-digest", model.OpKeysRead, (*Server).keyByDigest},
+	{"GET", "/v1/keys/{id}", model.OpKeysRead, (*Server).getKey},
+	{"PATCH", "/v1/keys/{id}", model.OpKeysPolicy, (*Server).updateKey},
+	{"POST", "/v1/keys/{id}/rename", model.OpKeysRename, (*Server).renameKey},
+	{"POST", "/v1/keys/{id}/disable", model.OpKeysDisable, (*Server).disableKey},
+	{"POST", "/v1/keys/{id}/enable", model.OpKeysEnable, (*Server).enableKey},
+	{"POST", "/v1/keys/{id}/revoke", model.OpKeysRevoke, (*Server).revokeKey},
+	{"POST", "/v1/keys/{id}/rotate", model.OpKeysRotate, (*Server).rotateKey},
+	{"POST", "/v1/keys/{id}/link", model.OpKeysLink, (*Server).linkKey},
+	{"POST", "/v1/keys/{id}/unlink", model.OpKeysUnlink, (*Server).unlinkKey},
+	{"GET", "/v1/keys/{id}/refused-hosts", model.OpUsageRead, (*Server).refusedHosts},
+	{"GET", "/v1/keys/{id}/matched-hosts", model.OpUsageRead, (*Server).matchedHosts},
+	{"GET", "/v1/domains", model.OpDomainsRead, (*Server).listDomains},
+	{"POST", "/v1/domains", model.OpDomainsAdd, (*Server).addDomain},
+	{"GET", "/v1/domains/{name}", model.OpDomainsRead, (*Server).getDomain},
+	{"DELETE", "/v1/domains/{name}", model.OpDomainsDelete, (*Server).deleteDomain},
+	{"GET", "/v1/audit", model.OpAuditRead, (*Server).audit},
+	{"GET", "/v1/usage", model.OpUsageRead, (*Server).usage},
+	{"POST", "/v1/usage", model.OpUsageRecord, (*Server).recordUsage},
+	{"GET", "/v1/hygiene", model.OpHygieneRead, (*Server).hygiene},
+	{"GET", "/v1/events", model.OpEventsRead, (*Server).events},
+	{"GET", "/v1/tokens", model.OpTokensRead, (*Server).listTokens},
+	{"POST", "/v1/tokens", model.OpTokensCreate, (*Server).createToken},
+	{"DELETE", "/v1/tokens/{name}", model.OpTokensRevoke, (*Server).revokeToken},
+	{"POST", "/v1/tokens/{name}/role", model.OpTokensSetRole, (*Server).setTokenRole},
+	{"GET", "/v1/whoami", model.OpWhoAmI, (*Server).whoAmI},
+	{"GET", "/metrics", model.OpMetricsRead, (*Server).metrics},
+	{"GET", "/v1/authorize", "", (*Server).authorize},
+	{"GET", "/healthz", "", (*Server).healthz},
+	{"GET", "/readyz", "", (*Server).readyz},
 }
 
 // Routes returns a copy of the route table.
@@ -137,8 +145,8 @@ func New(s store.Store, opt Options) (*Server, error) {
 	for _, rt := range routes {
 		h := rt.handler
 		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(srv, w, r) })
-		if rt.Auth {
-			hf = srv.requireToken(hf)
+		if rt.Auth() {
+			hf = srv.requireToken(srv.requireRole(rt.Op, hf))
 		}
 		srv.mux.Handle(rt.Method+" "+rt.Path, hf)
 	}
@@ -208,6 +216,12 @@ const ActorHeader = "X-Tmaps-Actor"
 
 type tokenCtxKey struct{}
 
+// callerToken is the token of an authenticated request.
+func callerToken(ctx context.Context) store.Token {
+	t, _ := ctx.Value(tokenCtxKey{}).(store.Token)
+	return t
+}
+
 // requireToken checks the bearer token and sets the audit actor to the
 // token's name. Anything but a valid token is 401 {"error":"unauthorized"}.
 func (srv *Server) requireToken(next http.Handler) http.Handler {
@@ -235,9 +249,47 @@ func (srv *Server) requireToken(next http.Handler) http.Handler {
 			}
 		}
 		ctx := store.WithActor(r.Context(), actor)
-		ctx = context.WithValue(ctx, tokenCtxKey{}, tok.Name)
+		ctx = context.WithValue(ctx, tokenCtxKey{}, tok)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// requireRole refuses a request whose token's role may not do op: 403
+// {"error":"forbidden: <role> cannot <op>","code":"forbidden"}, before the
+// body is read, and audited as a refusal. This is the one role check of
+// the API; the role table is model's.
+func (srv *Server) requireRole(op model.Op, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := callerToken(r.Context())
+		if err := tok.Role.Check(op); err != nil {
+			if op.Changes() {
+				if aa, ok := srv.s.(store.AuditAppender); ok {
+					if aerr := aa.AppendAudit(r.Context(), model.AuditRefused, routeObject(r), "", string(op)); aerr != nil {
+						srv.log.Error("cannot audit a refusal", "err", aerr)
+					}
+				}
+			}
+			srv.log.Warn("refused by role", "token", tok.Name, "role", string(tok.Role), "op", string(op))
+			srv.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeObject names the object of a request for the audit log: "key:ID",
+// "domain:NAME", "token:NAME" or "".
+func routeObject(r *http.Request) string {
+	if id := r.PathValue("id"); id != "" {
+		return "key:" + id
+	}
+	if name := r.PathValue("name"); name != "" {
+		if strings.HasPrefix(r.URL.Path, "/v1/tokens/") {
+			return "token:" + name
+		}
+		return "domain:" + name
+	}
+	return ""
 }
 
 func (srv *Server) checkToken(r *http.Request) (store.Token, bool) {
@@ -747,11 +799,14 @@ func (srv *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	var req wire.NameRequest
+	var req wire.TokenRequest
 	if !srv.decode(w, r, &req, false) {
 		return
 	}
-	t, secret, err := srv.opt.Tokens.CreateToken(r.Context(), req.Name)
+	if req.Role == "" {
+		req.Role = model.RoleAdmin
+	}
+	t, secret, err := srv.opt.Tokens.CreateToken(r.Context(), req.Name, req.Role)
 	if err != nil {
 		srv.fail(w, r, err)
 		return
@@ -765,6 +820,24 @@ func (srv *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (srv *Server) setTokenRole(w http.ResponseWriter, r *http.Request) {
+	var req wire.RoleRequest
+	if !srv.decode(w, r, &req, false) {
+		return
+	}
+	t, err := srv.opt.Tokens.SetTokenRole(r.Context(), r.PathValue("name"), req.Role)
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (srv *Server) whoAmI(w http.ResponseWriter, r *http.Request) {
+	tok := callerToken(r.Context())
+	writeJSON(w, http.StatusOK, wire.WhoAmI{Token: tok.Name, Role: tok.Role})
 }
 
 // ---- gate ----

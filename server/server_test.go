@@ -37,7 +37,7 @@ func newFixture(t *testing.T, opt Options) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	_, secret, err := st.CreateToken(context.Background(), "ci-bot")
+	_, secret, err := st.CreateToken(context.Background(), "ci-bot", model.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ var secretRe = regexp.MustCompile(`^ak_[0-9a-f]{32}$`)
 func TestEveryRouteRequiresToken(t *testing.T) {
 	f := newFixture(t, Options{})
 	// A token that existed and was revoked must be refused too.
-	_, revSecret, err := f.st.CreateToken(context.Background(), "gone")
+	_, revSecret, err := f.st.CreateToken(context.Background(), "gone", model.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestEveryRouteRequiresToken(t *testing.T) {
 	}
 	n := 0
 	for _, rt := range Routes() {
-		if !rt.Auth {
+		if !rt.Auth() {
 			continue
 		}
 		path := strings.NewReplacer("{id}", "k000000000000", "{name}", "mysite.tn").Replace(rt.Path)
@@ -491,7 +491,7 @@ func TestEventsOutliveServerTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	_, token, err := st.CreateToken(context.Background(), "ops")
+	_, token, err := st.CreateToken(context.Background(), "ops", model.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,12 +21,19 @@ type Token struct {
 	Prefix  string       `json:"prefix"`
 	Digest  model.Digest `json:"-"`
 	Created time.Time    `json:"created"`
+	// Role is what the token may do; tokens made before roles existed are
+	// model.RoleAdmin.
+	Role model.Role `json:"role"`
 }
 
 // TokenStore keeps operator tokens. Only the daemon's local store has them.
 type TokenStore interface {
-	// CreateToken creates a token and returns it with its secret.
-	CreateToken(ctx context.Context, name string) (Token, string, error)
+	// CreateToken creates a token with a role and returns it with its
+	// secret. An invalid role is ErrInvalid; a taken name ErrTokenExists.
+	CreateToken(ctx context.Context, name string, role model.Role) (Token, string, error)
+	// SetTokenRole changes a token's role (audited as model.AuditRole,
+	// nothing when the role is unchanged) and returns the token.
+	SetTokenRole(ctx context.Context, name string, role model.Role) (Token, error)
 	// Tokens lists tokens by name.
 	Tokens(ctx context.Context) ([]Token, error)
 	// RevokeToken deletes a token; ErrTokenNotFound when there is none.

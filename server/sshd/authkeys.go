@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -30,6 +31,35 @@ type authorizedKeys struct {
 type authorizedKey struct {
 	wire    []byte // the key in SSH wire format
 	comment string
+	role    model.Role
+}
+
+// RoleOption is the one key option the file may carry: the role of the key,
+// as in `environment="TMAPS_ROLE=auditor" ssh-ed25519 AAAA… alice`. A line
+// without it is an admin (what every key was before roles).
+const RoleOption = "TMAPS_ROLE"
+
+// lineRole reads the role of a line from its options. A line with another
+// option, or with a role that is not one, is refused with the reason.
+func lineRole(options []string) (model.Role, error) {
+	role := model.RoleAdmin
+	seen := false
+	for _, o := range options {
+		v, ok := strings.CutPrefix(o, `environment="`+RoleOption+`=`)
+		if !ok || !strings.HasSuffix(v, `"`) {
+			return "", fmt.Errorf("key options are not supported, except environment=\"%s=ROLE\"", RoleOption)
+		}
+		if seen {
+			return "", fmt.Errorf("%s is given twice", RoleOption)
+		}
+		seen = true
+		r, err := model.ParseRole(strings.TrimSuffix(v, `"`))
+		if err != nil {
+			return "", err
+		}
+		role = r
+	}
+	return role, nil
 }
 
 // fileStamp identifies one version of a file.
@@ -91,14 +121,15 @@ func (a *authorizedKeys) read(force bool) (int, error) {
 			a.log.Warn("ssh authorized keys: line ignored: not a public key", "file", a.path, "line", n)
 			continue
 		}
-		if len(options) > 0 {
+		role, err := lineRole(options)
+		if err != nil {
 			// Options such as from= or command= restrict a key; ignoring
 			// them would grant more than the file says, so the line is
-			// skipped instead.
-			a.log.Warn("ssh authorized keys: line ignored: key options are not supported", "file", a.path, "line", n, "fingerprint", gossh.FingerprintSHA256(pub))
+			// skipped instead (and so is a line with a bad role).
+			a.log.Warn("ssh authorized keys: line ignored: "+model.Escape(err.Error()), "file", a.path, "line", n, "fingerprint", gossh.FingerprintSHA256(pub))
 			continue
 		}
-		keys = append(keys, authorizedKey{wire: pub.Marshal(), comment: model.Escape(comment)})
+		keys = append(keys, authorizedKey{wire: pub.Marshal(), comment: model.Escape(comment), role: role})
 	}
 	if err := sc.Err(); err != nil {
 		a.fail(st, fmt.Errorf("authorized keys %s: %w", a.path, err))
@@ -120,31 +151,23 @@ func (a *authorizedKeys) fail(st fileStamp, err error) {
 	a.stamp, a.keys, a.err = st, nil, err
 }
 
-// lookup reports whether key is in the file, re-reading it if it changed.
-func (a *authorizedKeys) lookup(key gossh.PublicKey) (comment string, ok bool) {
+// lookup returns the line of key in the file, re-reading it if it changed.
+func (a *authorizedKeys) lookup(key gossh.PublicKey) (authorizedKey, bool) {
 	if _, err := a.load(); err != nil {
-		return "", false
+		return authorizedKey{}, false
 	}
-	wire := key.Marshal()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, k := range a.keys {
-		if bytes.Equal(k.wire, wire) {
-			return k.comment, true
-		}
-	}
-	return "", false
+	return a.find(key.Marshal())
 }
 
-// has reports whether the key with this wire form was in the file at the
-// last read (without re-reading).
-func (a *authorizedKeys) has(wire []byte) bool {
+// find returns the line of the key with this wire form as of the last
+// read (without re-reading).
+func (a *authorizedKeys) find(wire []byte) (authorizedKey, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, k := range a.keys {
 		if bytes.Equal(k.wire, wire) {
-			return true
+			return k, true
 		}
 	}
-	return false
+	return authorizedKey{}, false
 }

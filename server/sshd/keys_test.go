@@ -11,6 +11,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/tmaps/console/internal/testkit"
+	"github.com/tmaps/console/model"
 )
 
 func TestHostKeyGeneratedOnceAndReused(t *testing.T) {
@@ -99,34 +100,48 @@ func TestAuthorizedKeysParsing(t *testing.T) {
 	a := newClientKey(t, dir, "a")
 	b := newClientKey(t, dir, "b")
 	c := newClientKey(t, dir, "c")
+	d := newClientKey(t, dir, "d")
+	e := newClientKey(t, dir, "e")
+	f := newClientKey(t, dir, "f")
+	g := newClientKey(t, dir, "g")
 	path := filepath.Join(dir, "authorized_keys")
 	content := "# comment\n\n" + a.pub + "\n" +
 		"garbage line\n" +
 		`from="10.0.0.1" ` + b.pub + "\n" +
-		"  " + c.pub + "  \n"
+		"  " + c.pub + "  \n" +
+		`environment="TMAPS_ROLE=auditor" ` + d.pub + "\n" +
+		`environment="TMAPS_ROLE=Operator" ` + e.pub + "\n" +
+		`environment="TMAPS_ROLE=root" ` + f.pub + "\n" +
+		`environment="TMAPS_ROLE=auditor",from="10.0.0.1" ` + g.pub + "\n"
 	os.WriteFile(path, []byte(content), 0o600)
 	logs := &testkit.SyncBuffer{}
 	ak := &authorizedKeys{path: path, log: slog.New(slog.NewTextHandler(logs, nil))}
 	n, err := ak.load()
-	if err != nil || n != 2 {
-		t.Fatalf("load: %d keys, err %v; want 2 (a and c)", n, err)
+	if err != nil || n != 4 {
+		t.Fatalf("load: %d keys, err %v; want 4 (a, c, d and e)", n, err)
 	}
 	for _, k := range []struct {
 		key  clientKey
 		want bool
-	}{{a, true}, {b, false}, {c, true}} {
+		role model.Role
+	}{
+		{a, true, model.RoleAdmin}, {b, false, ""}, {c, true, model.RoleAdmin},
+		{d, true, model.RoleAuditor}, {e, true, model.RoleOperator}, {f, false, ""}, {g, false, ""},
+	} {
 		pub, comment := parsePub(t, k.key.pub)
 		got, ok := ak.lookup(pub)
 		if ok != k.want {
 			t.Errorf("%s: accepted = %v, want %v", k.key.path, ok, k.want)
 		}
-		if ok && got != comment {
-			t.Errorf("comment %q, want %q", got, comment)
+		if ok && (got.comment != comment || got.role != k.role) {
+			t.Errorf("%s: comment %q role %q, want %q %q", k.key.path, got.comment, got.role, comment, k.role)
 		}
 	}
 	l := logs.String()
-	if !strings.Contains(l, "line=4") || !strings.Contains(l, "not a public key") || !strings.Contains(l, "line=5") || !strings.Contains(l, "options are not supported") {
-		t.Errorf("ignored lines are not logged with their numbers:\n%s", l)
+	for _, want := range []string{"line=4", "not a public key", "line=5", "options are not supported", "line=9", `unknown role \"root\"`, "line=10"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("ignored lines are not logged with their numbers and reasons (%s):\n%s", want, l)
+		}
 	}
 }
 

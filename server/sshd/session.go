@@ -332,9 +332,10 @@ func reasonName(msg string) string {
 }
 
 // watchKeys re-reads the authorized keys file every s.keyCheck and ends
-// the sessions whose key was removed from it. A key must be missing from
-// two reads in a row, so an editor saving the file in two steps does not
-// cut anyone.
+// the sessions whose key was removed from it or whose role changed (the
+// operator logs in again with the new role). A key must be missing (or
+// changed) in two reads in a row, so an editor saving the file in two
+// steps does not cut anyone.
 func (s *Server) watchKeys() {
 	t := time.NewTicker(s.keyCheck)
 	defer t.Stop()
@@ -348,7 +349,7 @@ func (s *Server) watchKeys() {
 		s.mu.Lock()
 		var gone []*run
 		for r := range s.sessions {
-			if r.key == nil || s.keys.has(r.key) {
+			if line, ok := s.keys.find(r.key); r.key == nil || (ok && line.role == r.info.Role) {
 				r.absent = 0
 				continue
 			}

@@ -43,8 +43,10 @@ type Config struct {
 	Addr string
 	// AuthorizedKeysFile lists the public keys allowed to log in, in
 	// OpenSSH authorized_keys format. It is re-read when it changes: at
-	// each login, and every 2 s to end the sessions of a removed key. Lines
-	// with key options (from=, command=, ...) are ignored with a warning.
+	// each login, and every 2 s to end the sessions of a removed key (or
+	// of a key whose role changed). The only key option accepted is the
+	// key's role, environment="TMAPS_ROLE=ROLE" (admin without it); lines
+	// with other options (from=, command=, ...) are ignored with a warning.
 	AuthorizedKeysFile string
 	// HostKeyFile is the server's private host key; an ed25519 key is
 	// generated there (mode 0600) on first start and reused after.
@@ -77,6 +79,8 @@ type Session struct {
 	Fingerprint string
 	// KeyComment is the comment of the key's line in authorized_keys.
 	KeyComment string
+	// Role is the role of the key's line in authorized_keys.
+	Role model.Role
 	// RemoteAddr is the client's address.
 	RemoteAddr string
 	// PTY says whether the client asked for a terminal; Term, Width and
@@ -281,25 +285,25 @@ func (s *Server) Close() error {
 	return s.srv.Close()
 }
 
-// ctxKeyComment holds the authorized_keys comment of the key that
-// authenticated, keyed by that key's wire form.
-type ctxKeyComment struct{}
+// ctxKeyLine holds the authorized_keys lines of the keys that
+// authenticated, keyed by each key's wire form.
+type ctxKeyLine struct{}
 
 // authorize is the public key handler: the key must be in the
 // authorized_keys file as it is now.
 func (s *Server) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
-	comment, ok := s.keys.lookup(key)
+	line, ok := s.keys.lookup(key)
 	fp := gossh.FingerprintSHA256(key)
 	if !ok {
 		s.log.Warn("ssh key refused", "user", safeUser(ctx.User()), "fingerprint", fp, "remote", addrString(ctx.RemoteAddr()))
 		return false
 	}
-	comments, _ := ctx.Value(ctxKeyComment{}).(map[string]string)
-	if comments == nil {
-		comments = map[string]string{}
-		ctx.SetValue(ctxKeyComment{}, comments)
+	lines, _ := ctx.Value(ctxKeyLine{}).(map[string]authorizedKey)
+	if lines == nil {
+		lines = map[string]authorizedKey{}
+		ctx.SetValue(ctxKeyLine{}, lines)
 	}
-	comments[string(key.Marshal())] = comment
+	lines[string(key.Marshal())] = line
 	return true
 }
 
@@ -328,8 +332,9 @@ func sessionInfo(sess ssh.Session) Session {
 	}
 	if key := sess.PublicKey(); key != nil {
 		info.Fingerprint = gossh.FingerprintSHA256(key)
-		comments, _ := sess.Context().Value(ctxKeyComment{}).(map[string]string)
-		info.KeyComment = comments[string(key.Marshal())]
+		lines, _ := sess.Context().Value(ctxKeyLine{}).(map[string]authorizedKey)
+		line := lines[string(key.Marshal())]
+		info.KeyComment, info.Role = line.comment, line.role
 	}
 	info.Actor = "ssh:" + info.User + " " + info.Fingerprint
 	if pty, _, ok := sess.Pty(); ok {

@@ -120,3 +120,13 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]model.AuditEnt
 	}
 	return out, nil
 }
+
+// AppendAudit implements store.AuditAppender: one entry with the actor of
+// ctx, in its own transaction.
+func (s *Store) AppendAudit(ctx context.Context, action, object, before, after string) error {
+	return s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
+		return nil, s.audit(ctx, tx, action, object, before, after)
+	})
+}
+
+var _ store.AuditAppender = (*Store)(nil)

@@ -30,6 +30,7 @@ func openTemp(t *testing.T) *bolt.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+	storetest.RunDaemon(t, func(t *testing.T) storetest.DaemonBackend { return openTemp(t) })
 }
 
 func ctx() context.Context { return store.WithActor(context.Background(), "test") }
@@ -131,7 +132,7 @@ func TestSecretsNeverStored(t *testing.T) {
 			secrets = append(secrets, sec2)
 		}
 	}
-	tok, tsecret, err := s.CreateToken(ctx(), "ci")
+	tok, tsecret, err := s.CreateToken(ctx(), "ci", model.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestReopenPersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, tsec, err := s.CreateToken(ctx(), "ops")
+	tok, tsec, err := s.CreateToken(ctx(), "ops", model.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func TestReopenPersists(t *testing.T) {
 func TestTokens(t *testing.T) {
 	s := openTemp(t)
 	c := store.WithActor(context.Background(), "root")
-	tok, secret, err := s.CreateToken(c, "  ci  ")
+	tok, secret, err := s.CreateToken(c, "  ci  ", model.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,15 +271,15 @@ func TestTokens(t *testing.T) {
 	if tok.Digest != model.DigestOf(secret) {
 		t.Fatal("token digest is not the SHA-256 of its secret")
 	}
-	if _, _, err := s.CreateToken(c, "ci"); !errors.Is(err, store.ErrTokenExists) {
+	if _, _, err := s.CreateToken(c, "ci", model.RoleAdmin); !errors.Is(err, store.ErrTokenExists) {
 		t.Fatalf("duplicate token: %v", err)
 	}
 	for _, bad := range []string{"", "  ", "a\x1bb"} {
-		if _, _, err := s.CreateToken(c, bad); !errors.Is(err, store.ErrInvalid) {
+		if _, _, err := s.CreateToken(c, bad, model.RoleAdmin); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("CreateToken(%q): %v", bad, err)
 		}
 	}
-	if _, _, err := s.CreateToken(c, "backup"); err != nil {
+	if _, _, err := s.CreateToken(c, "backup", model.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
 	toks, err := s.Tokens(c)
@@ -311,7 +312,7 @@ func TestTokens(t *testing.T) {
 		}
 	}
 	// Recreating a revoked token's name is allowed and gives a new secret.
-	_, secret2, err := s.CreateToken(c, "ci")
+	_, secret2, err := s.CreateToken(c, "ci", model.RoleAdmin)
 	if err != nil || secret2 == secret {
 		t.Fatalf("recreate: %v", err)
 	}

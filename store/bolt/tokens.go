@@ -17,10 +17,13 @@ import (
 // TokenPrefix starts every operator token secret.
 const TokenPrefix = "tm_"
 
+// tokenRecord is a token as stored. Records written before roles existed
+// have no "r": they decode as admins.
 type tokenRecord struct {
 	Prefix  string    `json:"p"`
 	Digest  string    `json:"d"`
 	Created time.Time `json:"c"`
+	Role    string    `json:"r,omitempty"`
 }
 
 func newTokenSecret() string {
@@ -40,16 +43,40 @@ func decodeToken(name string, v []byte) (store.Token, error) {
 	if err != nil {
 		return store.Token{}, errCorrupt
 	}
-	return store.Token{Name: name, Prefix: r.Prefix, Digest: d, Created: r.Created.UTC()}, nil
+	role := model.RoleAdmin
+	if r.Role != "" {
+		role = model.Role(r.Role)
+		if !role.Valid() {
+			return store.Token{}, errCorrupt
+		}
+	}
+	return store.Token{Name: name, Prefix: r.Prefix, Digest: d, Created: r.Created.UTC(), Role: role}, nil
 }
 
-// CreateToken creates an operator token and returns it with its secret
-// ("tm_" + 32 hex), which is not kept. The name follows the key-name rules
-// and refuses the same characters (model.NormalizeName, store.ErrInvalid); a taken name is store.ErrTokenExists.
-func (s *Store) CreateToken(ctx context.Context, name string) (store.Token, string, error) {
+func encodeToken(t store.Token) ([]byte, error) {
+	return json.Marshal(tokenRecord{Prefix: t.Prefix, Digest: t.Digest.String(), Created: t.Created, Role: string(t.Role)})
+}
+
+// checkRole refuses a role that is not one of the three.
+func checkRole(role model.Role) error {
+	if !role.Valid() {
+		return &invalid{fmt.Errorf("role %q: use admin, operator or auditor", role)}
+	}
+	return nil
+}
+
+// CreateToken creates an operator token with a role and returns it with
+// its secret ("tm_" + 32 hex), which is not kept. The name follows the
+// key-name rules and refuses the same characters (model.NormalizeName),
+// and the role must be valid (store.ErrInvalid); a taken name is
+// store.ErrTokenExists.
+func (s *Store) CreateToken(ctx context.Context, name string, role model.Role) (store.Token, string, error) {
 	name, err := model.NormalizeName("token name", name)
 	if err != nil {
 		return store.Token{}, "", &invalid{err}
+	}
+	if err := checkRole(role); err != nil {
+		return store.Token{}, "", err
 	}
 	var out store.Token
 	var secret string
@@ -66,8 +93,8 @@ func (s *Store) CreateToken(ctx context.Context, name string) (store.Token, stri
 				break
 			}
 		}
-		out = store.Token{Name: name, Prefix: secret[:len(TokenPrefix)+8], Digest: d, Created: s.now().UTC()}
-		v, err := json.Marshal(tokenRecord{Prefix: out.Prefix, Digest: d.String(), Created: out.Created})
+		out = store.Token{Name: name, Prefix: secret[:len(TokenPrefix)+8], Digest: d, Created: s.now().UTC(), Role: role}
+		v, err := encodeToken(out)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +104,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (store.Token, stri
 		if err := db.Put(d[:], []byte(name)); err != nil {
 			return nil, err
 		}
-		return nil, s.audit(ctx, tx, model.AuditCreate, "token:"+name, "", out.Prefix)
+		return nil, s.audit(ctx, tx, model.AuditCreate, "token:"+name, "", out.Prefix+" "+string(role))
 	})
 	if err != nil {
 		return store.Token{}, "", err
@@ -124,6 +151,45 @@ func (s *Store) RevokeToken(ctx context.Context, name string) error {
 		}
 		return nil, s.audit(ctx, tx, model.AuditRevoke, "token:"+name, t.Prefix, "")
 	})
+}
+
+// SetTokenRole changes a token's role: store.ErrTokenNotFound when there
+// is no such token, store.ErrInvalid for a bad role. Setting the role it
+// has changes nothing and writes no audit entry.
+func (s *Store) SetTokenRole(ctx context.Context, name string, role model.Role) (store.Token, error) {
+	if err := checkRole(role); err != nil {
+		return store.Token{}, err
+	}
+	var out store.Token
+	err := s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
+		tb := tx.Bucket(bTokens)
+		v := tb.Get([]byte(name))
+		if v == nil {
+			return nil, fmt.Errorf("%w: \"%s\" (see `tmaps tokens list`)", store.ErrTokenNotFound, model.Escape(name))
+		}
+		t, err := decodeToken(name, v)
+		if err != nil {
+			return nil, err
+		}
+		out = t
+		if t.Role == role {
+			return nil, nil
+		}
+		before := t.Role
+		out.Role = role
+		nv, err := encodeToken(out)
+		if err != nil {
+			return nil, err
+		}
+		if err := tb.Put([]byte(name), nv); err != nil {
+			return nil, err
+		}
+		return nil, s.audit(ctx, tx, model.AuditRole, "token:"+name, string(before), string(role))
+	})
+	if err != nil {
+		return store.Token{}, err
+	}
+	return out, nil
 }
 
 // TokenByDigest returns the token whose secret has digest d, or

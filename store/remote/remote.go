@@ -594,13 +594,30 @@ func (s *Store) Usage(ctx context.Context, uq store.UsageQuery) ([]store.UsageBu
 // ---- operator tokens (with an existing token) ----
 
 // CreateToken creates another operator token on the server.
-func (s *Store) CreateToken(ctx context.Context, name string) (store.Token, string, error) {
+func (s *Store) CreateToken(ctx context.Context, name string, role model.Role) (store.Token, string, error) {
 	var tw wire.TokenWithSecret
 	if err := checkText("token name", name); err != nil {
 		return store.Token{}, "", err
 	}
-	err := s.do(ctx, call{method: "POST", path: "/v1/tokens", body: wire.NameRequest{Name: name}, out: &tw})
+	err := s.do(ctx, call{method: "POST", path: "/v1/tokens", body: wire.TokenRequest{Name: name, Role: role}, out: &tw})
 	return tw.Token, tw.Secret, err
+}
+
+// SetTokenRole changes the role of an operator token on the server.
+func (s *Store) SetTokenRole(ctx context.Context, name string, role model.Role) (store.Token, error) {
+	var t store.Token
+	if strings.TrimSpace(name) == "" {
+		return t, fmt.Errorf("%w: empty name", store.ErrTokenNotFound)
+	}
+	err := s.do(ctx, call{method: "POST", path: "/v1/tokens/" + seg(name) + "/role", body: wire.RoleRequest{Role: role}, out: &t})
+	return t, err
+}
+
+// WhoAmI returns the name and role of the store's operator token.
+func (s *Store) WhoAmI(ctx context.Context) (wire.WhoAmI, error) {
+	var w wire.WhoAmI
+	err := s.do(ctx, call{method: "GET", path: "/v1/whoami", out: &w, read: true})
+	return w, err
 }
 
 // Tokens lists the server's operator tokens.

@@ -31,8 +31,11 @@ type backend struct {
 // memTokens is a read-only token store for the tests.
 type memTokens map[model.Digest]store.Token
 
-func (m memTokens) CreateToken(context.Context, string) (store.Token, string, error) {
+func (m memTokens) CreateToken(context.Context, string, model.Role) (store.Token, string, error) {
 	return store.Token{}, "", errors.New("read-only")
+}
+func (m memTokens) SetTokenRole(context.Context, string, model.Role) (store.Token, error) {
+	return store.Token{}, errors.New("read-only")
 }
 func (m memTokens) Tokens(context.Context) ([]store.Token, error) { return nil, nil }
 func (m memTokens) RevokeToken(context.Context, string) error     { return errors.New("read-only") }
@@ -54,7 +57,7 @@ func newBackend(t *testing.T, trustActor bool) *backend {
 	// starts from a store with an empty audit log.
 	tokens := memTokens{}
 	token := "tm_" + model.NewSecret()[3:]
-	tokens[model.DigestOf(token)] = store.Token{Name: "remote-test", Prefix: token[:11], Digest: model.DigestOf(token)}
+	tokens[model.DigestOf(token)] = store.Token{Name: "remote-test", Prefix: token[:11], Digest: model.DigestOf(token), Role: model.RoleAdmin}
 	srv, err := server.New(st, server.Options{Tokens: tokens, TrustActorHeader: trustActor, Heartbeat: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -338,5 +341,66 @@ func TestPathSegmentsAreEscaped(t *testing.T) {
 		if _, err := s.Key(ctx, name); !errors.Is(err, store.ErrKeyNotFound) {
 			t.Errorf("Key(%q): %v, want ErrKeyNotFound", name, err)
 		}
+	}
+}
+
+// TestRolesOverTheAPI: tokens with roles are made and changed through the
+// API by an admin; a refusal comes back as model.ErrForbidden with the
+// server's words; WhoAmI says the token's role.
+func TestRolesOverTheAPI(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "roles.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := store.WithActor(context.Background(), "setup")
+	_, adminSecret, err := st.CreateToken(c, "root", model.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(st, server.Options{Tokens: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	admin, err := remote.New(ts.URL, adminSecret, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if w, err := admin.WhoAmI(c); err != nil || w.Role != model.RoleAdmin || w.Token != "root" {
+		t.Fatalf("WhoAmI = %+v, %v", w, err)
+	}
+	tok, secret, err := admin.CreateToken(c, "dash", model.RoleAuditor)
+	if err != nil || tok.Role != model.RoleAuditor {
+		t.Fatalf("CreateToken = %+v, %v", tok, err)
+	}
+	if _, _, err := admin.CreateToken(c, "bad", "root"); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("CreateToken with a bad role: %v", err)
+	}
+	auditor, err := remote.New(ts.URL, secret, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auditor.Close()
+	if w, err := auditor.WhoAmI(c); err != nil || w.Role != model.RoleAuditor {
+		t.Fatalf("auditor WhoAmI = %+v, %v", w, err)
+	}
+	_, _, err = auditor.CreateKey(c, "x", model.Policy{})
+	if !errors.Is(err, model.ErrForbidden) || err.Error() != "forbidden: auditor cannot create keys" {
+		t.Fatalf("auditor CreateKey: %v", err)
+	}
+	if _, err := auditor.Tokens(c); !errors.Is(err, model.ErrForbidden) {
+		t.Fatalf("auditor Tokens: %v", err)
+	}
+	if tok, err := admin.SetTokenRole(c, "dash", model.RoleOperator); err != nil || tok.Role != model.RoleOperator {
+		t.Fatalf("SetTokenRole = %+v, %v", tok, err)
+	}
+	if _, _, err := auditor.CreateKey(c, "now allowed", model.Policy{}); err != nil {
+		t.Fatalf("after promotion: %v", err)
+	}
+	if _, err := admin.SetTokenRole(c, "nobody", model.RoleOperator); !errors.Is(err, store.ErrTokenNotFound) {
+		t.Fatalf("SetTokenRole(unknown): %v", err)
 	}
 }

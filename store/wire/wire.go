@@ -289,6 +289,23 @@ type UsageRequest struct {
 	Deltas []store.UsageDelta `json:"deltas"`
 }
 
+// TokenRequest is the body of POST /v1/tokens; Role "" means admin.
+type TokenRequest struct {
+	Name string     `json:"name"`
+	Role model.Role `json:"role,omitempty"`
+}
+
+// RoleRequest is the body of POST /v1/tokens/{name}/role.
+type RoleRequest struct {
+	Role model.Role `json:"role"`
+}
+
+// WhoAmI answers GET /v1/whoami: the caller's token and role.
+type WhoAmI struct {
+	Token string     `json:"token"`
+	Role  model.Role `json:"role"`
+}
+
 // TokenWithSecret answers POST /v1/tokens.
 type TokenWithSecret struct {
 	Token  store.Token `json:"token"`
@@ -343,6 +360,7 @@ var table = [...]entry{
 	{"already_active", http.StatusConflict, model.ErrAlreadyActive},
 	{"already_disabled", http.StatusConflict, model.ErrAlreadyDisabled},
 	{"confirm_mismatch", http.StatusConflict, model.ErrConfirmMismatch},
+	{"forbidden", http.StatusForbidden, model.ErrForbidden},
 	{"name_empty", http.StatusUnprocessableEntity, model.ErrNameEmpty},
 	{"name_too_long", http.StatusUnprocessableEntity, model.ErrNameTooLong},
 	{"name_control", http.StatusUnprocessableEntity, model.ErrNameControl},
