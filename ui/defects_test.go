@@ -46,3 +46,50 @@ var errLong = errString("the server refused the domain because its name is far t
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// Issue 11, defect 1: in the Link keys picker a space types into the
+// filter (key names have spaces), tab ticks, a filter that matches nothing
+// says so, and enter then links nothing (no hidden key).
+func TestKeyPickerSpaceTypesTabTicks(t *testing.T) {
+	st := openStore(t)
+	ks := seed(t, st)
+	hs := newHarness(t, st, 100, 30)
+	hs.keys("2", "/")
+	hs.typeText("localhost")
+	hs.keys("enter", "enter", "l")
+	hs.want("Link keys to localhost", "Mobile app", "Production web")
+	hs.typeText("Mobile app")
+	hs.want("> Mobile app", "[ ] Mobile app")
+	hs.wantNot("Production web  ak_")
+	hs.keys("tab")
+	hs.want("[x] Mobile app", "1 item selected")
+	hs.typeText(" zzz")
+	hs.want("No key matches “Mobile app zzz”")
+	hs.wantNot("No key left to link")
+	hs.keys("enter")
+	if k := mustKey(t, st, ks["Mobile app"].ID); len(k.Domains) != 0 {
+		t.Fatalf("enter linked a key the filter hides: %v", k.Domains)
+	}
+	hs.want("Link keys to localhost")
+	// Back to a match: enter links the ticked key.
+	for range " zzz" {
+		hs.keys("backspace")
+	}
+	hs.want("[x] Mobile app")
+	hs.keys("enter")
+	if k := mustKey(t, st, ks["Mobile app"].ID); len(k.Domains) != 1 || k.Domains[0] != "localhost" {
+		t.Fatalf("Mobile app's domains: %v", k.Domains)
+	}
+}
+
+// A click on a picker's row ticks it.
+func TestPickerClickTicks(t *testing.T) {
+	st := openStore(t)
+	seed(t, st)
+	hs := newHarness(t, st, 100, 30)
+	hs.selectKey("Mobile app")
+	hs.keys("enter", "l")
+	b := hs.app.box()
+	hs.send(tea.MouseClickMsg{X: b.X + 6, Y: b.Y + 1 + pickerTop + 1, Button: tea.MouseLeft})
+	hs.want("[x] localhost", "1 item selected")
+}

@@ -15,7 +15,9 @@ import (
 
 // picker is a multi-select with a filter: domains to link to a key (keyID
 // set; typing a new valid name offers to add it), or keys to link to a
-// domain (domain set).
+// domain (domain set). Everything typed, spaces included, goes to the
+// filter; tab ticks the highlighted row; enter links the ticked rows the
+// filter shows (or the highlighted one), never one the filter hides.
 type picker struct {
 	dialogBase
 	keyID  string
@@ -161,11 +163,12 @@ func (p *picker) Update(msg tea.Msg) tea.Cmd {
 		case "pgdown":
 			p.list.Move(p.height())
 			return nil
-		case "space":
-			p.toggle(p.at(p.list.Cursor))
-			return nil
 		case "enter":
 			return p.confirm()
+		}
+		if key.Matches(kp, p.c.km.Dialog.Toggle) {
+			p.toggle(p.at(p.list.Cursor))
+			return nil
 		}
 	}
 	if p.f.Update(msg) {
@@ -175,13 +178,29 @@ func (p *picker) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// pickedShown is the ticked candidates the filter shows, in the order
+// they were ticked.
+func (p *picker) pickedShown() []string {
+	shown := make(map[string]bool, len(p.shown))
+	for _, i := range p.shown {
+		shown[p.cands[i]] = true
+	}
+	var out []string
+	for _, cand := range p.order {
+		if shown[cand] {
+			out = append(out, cand)
+		}
+	}
+	return out
+}
+
 func (p *picker) confirm() tea.Cmd {
 	c := p.c
 	if p.addRow && p.list.Cursor == 0 {
 		p.close()
-		return c.addDomainCmd(p.f.Value(), false, p.keyID, append([]string(nil), p.order...))
+		return c.addDomainCmd(p.f.Value(), false, p.keyID, p.pickedShown())
 	}
-	picked := append([]string(nil), p.order...)
+	picked := p.pickedShown()
 	if len(picked) == 0 {
 		if cand := p.at(p.list.Cursor); cand != "" {
 			picked = []string{cand}
@@ -209,6 +228,24 @@ func (p *picker) confirm() tea.Cmd {
 	})
 }
 
+// pickerTop is the number of lines above the rows: the label, the field
+// and the hint.
+const pickerTop = 3
+
+// Click ticks the clicked row (or adds the typed domain).
+func (p *picker) Click(x, y int) tea.Cmd {
+	r, ok := p.list.RowAt(y - pickerTop)
+	if !ok {
+		return nil
+	}
+	p.list.Select(r)
+	if p.at(r) == "" {
+		return p.confirm()
+	}
+	p.toggle(p.at(r))
+	return nil
+}
+
 func (p *picker) View() []string {
 	c, t, width := p.c, p.c.th, p.w
 	lines := []string{"Filter", "> " + p.f.View(width-2, true, t.Selected)}
@@ -222,12 +259,17 @@ func (p *picker) View() []string {
 		lines = append(lines, t.Faint.Render("type to filter by name, prefix or domain"))
 	}
 	n := p.rows()
-	if n == 0 {
-		if p.keyID != "" {
-			lines = append(lines, "No other domain to link. Type a new one to add it.")
-		} else {
-			lines = append(lines, "No key left to link (revoked keys cannot be linked).")
-		}
+	q := strings.TrimSpace(p.f.Value())
+	switch {
+	case n > 0:
+	case q != "" && p.keyID != "":
+		lines = append(lines, "No domain matches “"+text.Safe(q)+"”.")
+	case q != "":
+		lines = append(lines, "No key matches “"+text.Safe(q)+"”.")
+	case p.keyID != "":
+		lines = append(lines, "No other domain to link. Type a new one to add it.")
+	default:
+		lines = append(lines, "No key left to link (revoked keys cannot be linked).")
 	}
 	from, to := p.list.Visible()
 	for r := from; r < to; r++ {
@@ -247,7 +289,11 @@ func (p *picker) View() []string {
 		}
 		lines = append(lines, row)
 	}
-	return append(lines, t.Faint.Render(text.Plural(len(p.chosen), "item")+" selected · "+text.Thousands(len(p.shown))+" shown"))
+	status := text.Plural(len(p.chosen), "item") + " selected · " + text.Thousands(len(p.shown)) + " shown"
+	if hidden := len(p.chosen) - len(p.pickedShown()); hidden > 0 {
+		status += " · " + text.Thousands(hidden) + " selected but hidden by the filter (enter leaves it)"
+	}
+	return append(lines, t.Faint.Render(status))
 }
 
 func (p *picker) label(cand string) string {
@@ -267,7 +313,7 @@ func (p *picker) label(cand string) string {
 
 func (p *picker) ShortHelp() []key.Binding {
 	km := &p.c.km.Dialog
-	return []key.Binding{key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "select")), withHelp(km.Confirm, "link"), km.Cancel, km.Move}
+	return []key.Binding{km.Toggle, withHelp(km.Confirm, "link"), km.Cancel, km.Move}
 }
 
 func (p *picker) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }

@@ -218,7 +218,7 @@ func TestLinkAndUnlinkFromKey(t *testing.T) {
 	hs.want("remove the scheme")
 	hs.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
 	hs.typeText("mysite")
-	hs.keys("down", "space", "down", "space", "enter")
+	hs.keys("down", "tab", "down", "tab", "enter")
 	k := mustKey(t, st, ks["Mobile app"].ID)
 	if !slices.Equal(k.Domains, []string{"app.mysite.tn", "mysite.tn"}) {
 		t.Fatalf("domains %v", k.Domains)
@@ -307,7 +307,7 @@ func TestLinkAndUnlinkFromDomain(t *testing.T) {
 	hs.keys("l")
 	hs.want("Link keys to localhost", "Mobile app", "Production web")
 	hs.typeText("mobile")
-	hs.keys("space", "enter")
+	hs.keys("tab", "enter")
 	if k := mustKey(t, st, ks["Mobile app"].ID); !slices.Equal(k.Domains, []string{"localhost"}) {
 		t.Fatalf("domains %v", k.Domains)
 	}

@@ -289,7 +289,7 @@ func TestDomainsLinkUnlinkAndDelete(t *testing.T) {
 	tm.waitFor("Authorized Domains › mysite.tn", "API Keys (0)")
 	tm.keys("l")
 	tm.waitFor("Link keys to mysite.tn", "[ ] Solo")
-	tm.keys("Space")
+	tm.keys("Tab")
 	tm.waitFor("[x] Solo")
 	tm.keys("Enter")
 	tm.waitFor("Linked mysite.tn to 1 key", "API Keys (1)")
@@ -313,7 +313,7 @@ func TestDomainsLinkUnlinkAndDelete(t *testing.T) {
 	tm.waitFor("Authorized Domains (1)", "app.mysite.tn")
 	tm.keys("l")
 	tm.waitFor("[ ] mysite.tn")
-	tm.keys("Space", "Enter")
+	tm.keys("Tab", "Enter")
 	tm.waitFor("Authorized Domains (2)")
 
 	// unlink from the domain's side (Solo keeps app.mysite.tn: no warning)
