@@ -10,8 +10,10 @@ import (
 // dataset is the console's copy of the store: every key and domain, with
 // indexes for lookups and filtering. It is owned by one App.
 type dataset struct {
-	keys   []model.Key
-	hay    []string       // lowercased search text per key: name, prefix, id, domains
+	keys []model.Key
+	// hay is the lowercased search text per key: what its row shows
+	// (name, prefix, status, created date, domains in both forms) and its id.
+	hay    []string
 	idx    map[string]int // key id -> index in keys
 	names  map[string]int // exact key name -> how many keys carry it
 	doms   []model.Domain
@@ -22,15 +24,23 @@ type dataset struct {
 
 func keyHay(k *model.Key) string {
 	var b strings.Builder
-	b.Grow(len(k.Name) + len(k.Prefix) + len(k.ID) + 16*len(k.Domains))
+	b.Grow(len(k.Name) + len(k.Prefix) + len(k.ID) + 20 + 16*len(k.Domains))
 	b.WriteString(strings.ToLower(k.Name))
 	b.WriteByte(0)
 	b.WriteString(k.Prefix)
 	b.WriteByte(0)
 	b.WriteString(k.ID)
+	b.WriteByte(0)
+	b.WriteString(strings.ToLower(k.Status.Label()))
+	b.WriteByte(0)
+	b.WriteString(k.Created.Format("2006-01-02"))
 	for _, d := range k.Domains {
 		b.WriteByte(0)
 		b.WriteString(d)
+		if strings.Contains(d, "xn--") {
+			b.WriteByte(0)
+			b.WriteString(strings.ToLower(model.DomainUnicode(d)))
+		}
 	}
 	return b.String()
 }

@@ -93,3 +93,22 @@ func TestPickerClickTicks(t *testing.T) {
 	hs.send(tea.MouseClickMsg{X: b.X + 6, Y: b.Y + 1 + pickerTop + 1, Button: tea.MouseLeft})
 	hs.want("[x] localhost", "1 item selected")
 }
+
+// Issue 11, defect 3: the filters match what the rows show: a domain's
+// Unicode form, the status; the Domains header counts the rows kept.
+func TestFiltersMatchWhatRowsShow(t *testing.T) {
+	hs := newHarness(t, openStore(t), 120, 30).withFixture()
+	hs.keys("/")
+	hs.typeText("café")
+	hs.keys("enter")
+	hs.want("Production web", "1 of 5 keys")
+	hs.keys("esc", "/")
+	hs.typeText("disabled")
+	hs.keys("enter")
+	hs.want("QA sandbox", "1 of 5 keys")
+	hs.wantNot("Mobile app")
+	hs.keys("esc", "2", "/")
+	hs.typeText("café")
+	hs.keys("enter")
+	hs.want("xn--caf-dma.tn", "1 of 6 domains")
+}

@@ -243,6 +243,9 @@ func (p *domainsPage) View() []string {
 		sortBy = "keys"
 	}
 	count := text.Thousands(len(d.doms)) + " domains · sort: " + sortBy + " "
+	if p.query != "" {
+		count = text.Thousands(len(p.rows)) + " of " + count
+	}
 	if gap := w - text.Width(tb) - text.Width(count); gap >= 1 {
 		lines = append(lines, tb+strings.Repeat(" ", gap)+t.Faint.Render(count))
 	} else {
