@@ -436,6 +436,7 @@ func (a *App) activeHelp() helpSet {
 	if a.dlg == nil && !a.typing() {
 		g := &a.km.Global
 		h.short = append(h.short, g.Help, g.Quit)
+		h.shell = 2
 		col := []key.Binding{g.NextTab}
 		col = append(col, a.tabKeys()...)
 		h.full = append(h.full, append(col, g.Help, g.Quit, g.ForceQuit))
@@ -543,8 +544,32 @@ func (a *App) bannerLine() string {
 	return a.bannerStyle(a.banner.kind).Render(text.Fit(" "+a.banner.text, a.w))
 }
 
+// footerLine is the short help of whatever has the keyboard; the shell's
+// "? help" and "q quit" always keep their place at its end.
 func (a *App) footerLine() string {
-	return text.Truncate(a.help.ShortHelpView(a.activeHelp().short), a.w)
+	h := a.activeHelp()
+	n := len(h.short) - h.shell
+	if h.shell == 0 {
+		return text.Truncate(a.help.ShortHelpView(h.short), a.w)
+	}
+	shell := a.help.ShortHelpView(h.short[n:])
+	sep := a.help.Styles.ShortSeparator.Render(a.help.ShortSeparator)
+	room := a.w - text.Width(shell) - text.Width(sep)
+	if n == 0 || room < 2 {
+		return text.Truncate(shell, a.w)
+	}
+	// the page's keys that fit whole, then "…" when some were left out
+	page := h.short[:n]
+	for k := n; k > 0; k-- {
+		s := a.help.ShortHelpView(page[:k])
+		if k < n {
+			s += " " + a.help.Styles.Ellipsis.Render(a.help.Ellipsis)
+		}
+		if text.Width(s) <= room {
+			return s + sep + shell
+		}
+	}
+	return text.Truncate(shell, a.w)
 }
 
 func (a *App) fullHelpBody(height int) []string {
@@ -563,6 +588,7 @@ func (a *App) fullHelpBody(height int) []string {
 type helpSet struct {
 	short []key.Binding
 	full  [][]key.Binding
+	shell int // the last bindings of short are the shell's, kept whole
 }
 
 func (h helpSet) ShortHelp() []key.Binding  { return h.short }

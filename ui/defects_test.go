@@ -1,9 +1,13 @@
 package ui
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/tmaps/console/demo"
+	"github.com/tmaps/console/model"
 )
 
 // dialogRect is where the open dialog's frame is on screen.
@@ -111,4 +115,39 @@ func TestFiltersMatchWhatRowsShow(t *testing.T) {
 	hs.typeText("café")
 	hs.keys("enter")
 	hs.want("xn--caf-dma.tn", "1 of 6 domains")
+}
+
+// footerOf is the last line of the screen.
+func footerOf(scr string) string {
+	lines := strings.Split(scr, "\n")
+	return lines[len(lines)-1]
+}
+
+// Issue 11, defect 5: at 80 columns the Created column stays, the footer
+// keeps "? help" and "q quit", the empty-store hint and the key screen's
+// request count are whole.
+func TestEightyColumns(t *testing.T) {
+	hs := newHarness(t, openStore(t), 80, 24)
+	hs.want("No API keys yet", "your app.")
+	hs.keys("2")
+	hs.want("No authorized domains yet", "those sites.")
+	hs = newHarness(t, openStore(t), 80, 24).withFixture()
+	hs.want("Created", "2026-10-14")
+	for _, step := range [][]string{nil, {"enter"}, {"esc", "2"}, {"enter"}} {
+		hs.keys(step...)
+		if f := footerOf(hs.screen()); !strings.Contains(f, "? help") || !strings.Contains(f, "q quit") {
+			t.Fatalf("after %v the footer lacks ? help or q quit: %q", step, f)
+		}
+	}
+
+	st := demoStore(t)
+	leaky := keyNamed(t, st, demo.LeakyKey, model.Active)
+	hs = newInsightHarness(t, st, 80, 24)
+	hs.keys("/")
+	hs.typeText(demo.LeakyKey)
+	hs.keys("enter", "enter")
+	hs.want(demo.LeakyKey)
+	if !regexp.MustCompile(`[0-9,]+ requests, [0-9,]+ refused`).MatchString(hs.screen()) {
+		t.Fatalf("the request count of %s is cut:\n%s", leaky.Prefix, hs.screen())
+	}
 }

@@ -20,10 +20,13 @@ type keyCols struct {
 	menuX                                  int // x of the ⋯ cell
 }
 
+// keyColumns shares w cells among the columns by priority: name, prefix,
+// status and domains always; then Created (the seed's column) while name
+// and domains keep 12 cells each; then the sparkline on wide windows.
 func keyColumns(w int) keyCols {
 	c := keyCols{prefix: 11, status: 8}
 	fixed := 2 + 2 + (c.prefix + 2) + (c.status + 2) + 3 // marker, gaps, "  ⋯"
-	if w >= 92 {
+	if w-fixed-12 >= 2*12 {
 		c.created = 10
 		fixed += c.created + 2
 	}
@@ -139,26 +142,34 @@ func joinKeys(keys []model.Key, limit int) string {
 	return strings.Join(parts, ", ")
 }
 
-// keyUsageLine is the key screen's usage line: the last host, the last 24
-// hours as a sparkline with its total, and the spike flag.
+// keyUsageLine is the key screen's usage line: the last 24 hours as a
+// sparkline with its total, and the spike flag.
 func (c *common) keyUsageLine(k *model.Key) string {
 	t := c.th
 	var b strings.Builder
-	if h := c.us.lastHost[k.ID]; h != "" {
-		b.WriteString("from " + text.Safe(h) + "  ")
-	}
 	if s, ok := c.us.byKey[k.ID]; ok {
-		b.WriteString("24 h " + c.us.spark(k.ID, 24) + " " + text.Thousands(int(s.Last24h.Total())) + " requests")
+		b.WriteString(c.us.spark(k.ID, 24) + " " + text.Thousands(int(s.Last24h.Total())) + " requests")
 		if s.Last24h.Forbidden > 0 {
 			b.WriteString(", " + text.Thousands(int(s.Last24h.Forbidden)) + " refused")
 		}
 		if s.Spike.Spiking {
 			b.WriteString("  " + t.Err.Render(fmt.Sprintf("▲ SPIKE ×%.0f", s.Spike.Ratio)))
 		}
-	} else if !k.LastUsed.IsZero() {
-		b.WriteString(t.Faint.Render("no request in the last days"))
+	} else if k.LastUsed.IsZero() {
+		b.WriteString(t.Faint.Render("no request yet"))
+	} else {
+		b.WriteString(t.Faint.Render("no request in the last 24 hours"))
 	}
 	return b.String()
+}
+
+// lastHostNote is "  from HOST" for a key whose last request's host the
+// store keeps.
+func (c *common) lastHostNote(id string) string {
+	if h := c.us.lastHost[id]; h != "" {
+		return "  from " + text.Safe(h)
+	}
+	return ""
 }
 
 // impactLine is what a confirmation that takes a key out of service shows

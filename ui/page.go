@@ -146,6 +146,15 @@ func (c *common) crumbs(p Page, title string, w int) string {
 	return " " + t.Faint.Render(strings.Join(trail, " › ")+" ›") + " " + t.Bold.Render(title)
 }
 
+// indentWrap wraps s to lines of w cells, each indented by one space.
+func indentWrap(s string, w int) []string {
+	lines := text.Wrap(s, max(1, w-1))
+	for i, l := range lines {
+		lines[i] = " " + l
+	}
+	return lines
+}
+
 // ago describes how long ago t was, by the console's clock.
 func (c *common) ago(t time.Time) string {
 	if t.IsZero() {

@@ -252,8 +252,8 @@ func (p *domainsPage) View() []string {
 		lines = append(lines, text.Truncate(tb, w))
 	}
 	if len(d.doms) == 0 {
-		return append(lines, "", " "+t.Bold.Render("No authorized domains yet."),
-			" Press n to add one (e.g. mysite.tn). A key linked to domains only works from those sites.")
+		lines = append(lines, "", " "+t.Bold.Render("No authorized domains yet."))
+		return append(lines, indentWrap("Press n to add one (e.g. mysite.tn). A key linked to domains only works from those sites.", w)...)
 	}
 	cols := p.cols
 	hdr := "  " + text.Fit("Domain", cols.name) + "  " + text.Fit("Unicode form", cols.uni) + "  " + text.Fit("Keys", cols.keys)

@@ -32,9 +32,9 @@ func (d *keyDetail) Typing() bool     { return false }
 func (d *keyDetail) SetSize(w, h int) {
 	d.w, d.h = w, h
 	// fewer rows above the list on a short window, so the list keeps some room
-	d.top = 10
+	d.top = 11
 	if h < 16 {
-		d.top = 8
+		d.top = 9
 	}
 	d.list.SetHeight(h - d.top)
 }
@@ -138,7 +138,8 @@ func (d *keyDetail) View() []string {
 		field("Status", c.statusBadge(k.Status, len(k.Status.Label()))+t.Faint.Render("  since "+k.StatusChanged.Format("2006-01-02 15:04"))),
 		field("Prefix", k.Prefix+t.Faint.Render("   id "+k.ID)),
 		field("Created", k.Created.Format("2006-01-02 15:04")+t.Faint.Render("  ("+c.ago(k.Created)+")")),
-		field("Last used", c.ago(k.LastUsed)+"  "+c.keyUsageLine(k)),
+		field("Last used", c.ago(k.LastUsed)+c.lastHostNote(k.ID)),
+		field("Last 24 h", c.keyUsageLine(k)),
 	)
 	rot := "—"
 	if k.Replaces != "" {
@@ -155,7 +156,7 @@ func (d *keyDetail) View() []string {
 			rot += t.Warn.Render("  (still active: revoke it once the new key is deployed)")
 		}
 	}
-	compact := d.top < 10
+	compact := d.top < 11
 	lines = append(lines, field("Rotation", rot))
 	if !compact {
 		lines = append(lines, "")

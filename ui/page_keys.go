@@ -341,8 +341,8 @@ func (p *keysPage) View() []string {
 		lines = append(lines, text.Truncate(tb, w))
 	}
 	if total == 0 {
-		return append(lines, "", " "+t.Bold.Render("No API keys yet."),
-			" Press n to create your first key: you will see its secret once, to copy into your app.")
+		lines = append(lines, "", " "+t.Bold.Render("No API keys yet."))
+		return append(lines, indentWrap("Press n to create your first key: you will see its secret once, to copy into your app.", w)...)
 	}
 	lines = append(lines, t.ColHeader.Render(text.Fit(p.cols.header(), w)))
 	if len(p.rows) == 0 {
