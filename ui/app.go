@@ -15,6 +15,7 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/ui/frame"
 	"github.com/tmaps/console/ui/keymap"
@@ -299,6 +300,8 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return a.quit()
 	case key.Matches(msg, g.NextTab):
 		return a.showTab(a.active + 1)
+	case key.Matches(msg, g.PrevTab):
+		return a.showTab(a.active - 1)
 	}
 	for i, b := range a.tabKeys() {
 		if key.Matches(msg, b) {
@@ -437,7 +440,7 @@ func (a *App) activeHelp() helpSet {
 		g := &a.km.Global
 		h.short = append(h.short, g.Help, g.Quit)
 		h.shell = 2
-		col := []key.Binding{g.NextTab}
+		col := []key.Binding{g.NextTab, g.PrevTab}
 		col = append(col, a.tabKeys()...)
 		h.full = append(h.full, append(col, g.Help, g.Quit, g.ForceQuit))
 	}
@@ -572,12 +575,44 @@ func (a *App) footerLine() string {
 	return text.Truncate(shell, a.w)
 }
 
+// fullHelpBody is the ? help: every key of the view in columns, the
+// columns that do not fit beside the others below them.
 func (a *App) fullHelpBody(height int) []string {
-	s := a.help.FullHelpView(a.activeHelp().full)
 	lines := []string{a.th.Bold.Render(" Keys") + a.th.Faint.Render("  (any key closes this help)"), ""}
-	for _, l := range strings.Split(s, "\n") {
-		lines = append(lines, " "+text.Truncate(l, a.w-1))
+	hm := a.help
+	hm.SetWidth(0)
+	var band []string
+	bandW := 0
+	flush := func() {
+		if len(band) == 0 {
+			return
+		}
+		if len(lines) > 2 {
+			lines = append(lines, "")
+		}
+		for _, l := range strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, band...), "\n") {
+			lines = append(lines, " "+text.Truncate(strings.TrimRight(l, " "), a.w-1))
+		}
+		band, bandW = nil, 0
 	}
+	for _, group := range a.activeHelp().full {
+		col := hm.FullHelpView([][]key.Binding{group})
+		if col == "" {
+			continue
+		}
+		cw := lipgloss.Width(col)
+		gap := ""
+		if len(band) > 0 {
+			gap = "    "
+		}
+		if len(band) > 0 && bandW+len(gap)+cw > a.w-1 {
+			flush()
+			gap = ""
+		}
+		band = append(band, gap+strings.ReplaceAll(col, "\n", "\n"+gap))
+		bandW += len(gap) + cw
+	}
+	flush()
 	if len(lines) > height {
 		lines = lines[:height]
 	}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/tmaps/console/demo"
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
 )
 
 // dialogRect is where the open dialog's frame is on screen.
@@ -150,4 +152,86 @@ func TestEightyColumns(t *testing.T) {
 	if !regexp.MustCompile(`[0-9,]+ requests, [0-9,]+ refused`).MatchString(hs.screen()) {
 		t.Fatalf("the request count of %s is cut:\n%s", leaky.Prefix, hs.screen())
 	}
+}
+
+// Issue 11, defect 8: the menu's letters act on the selected row, with the
+// same confirmations; a letter that does not apply says why; shift+tab goes
+// to the previous page; a domain's screen lists its keys by name and
+// filters them with /.
+func TestRowHotkeys(t *testing.T) {
+	st := openStore(t)
+	ks := seed(t, st)
+	hs := newHarness(t, st, 100, 30)
+	hs.selectKey("Mobile app")
+	hs.keys("d")
+	hs.want("Disable “Mobile app”?", "401")
+	hs.keys("y")
+	if got := mustKey(t, st, ks["Mobile app"].ID).Status; got != model.Disabled {
+		t.Fatalf("d then y: status %s", got)
+	}
+	hs.keys("e")
+	if got := mustKey(t, st, ks["Mobile app"].ID).Status; got != model.Active {
+		t.Fatalf("e: status %s", got)
+	}
+	hs.keys("r")
+	hs.want("Rename “Mobile app”")
+	hs.keys("esc", "l")
+	hs.want("Link domains to “Mobile app”")
+	hs.keys("esc", "x")
+	hs.want("Revoking is permanent", "Type the key's name")
+	hs.keys("esc", "c")
+	hs.want("Copied the prefix")
+	// The same letters on a domain's list of keys.
+	hs.keys("2", "/")
+	hs.typeText("localhost")
+	hs.keys("enter", "enter", "d")
+	hs.want("Disable “Solo”?")
+	hs.keys("n")
+
+	// A revoked key: d in its menu says why nothing happens.
+	hs = newHarness(t, openStore(t), 100, 30).withFixture()
+	for !strings.Contains(hs.screen(), "› Legacy site") {
+		hs.keys("down")
+	}
+	hs.keys(".", "d")
+	hs.want("is revoked")
+	hs.keys("e")
+	hs.want("can never be enabled again")
+
+	// shift+tab: the previous page.
+	hs.send(tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift})
+	hs.want("Audit log")
+}
+
+func TestDomainScreenFiltersItsKeys(t *testing.T) {
+	st := openStore(t)
+	ctx := store.WithActor(t.Context(), "seed")
+	if _, err := st.AddDomain(ctx, "big.tn"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{17, 3, 29, 11, 5, 23, 8, 14, 20, 26, 2, 12, 30, 9, 21} {
+		k, _, err := st.CreateKey(ctx, fmt.Sprintf("client %02d", n), model.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.LinkKey(ctx, k.ID, "big.tn"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hs := newHarness(t, st, 100, 40)
+	hs.keys("2", "enter")
+	hs.want("Authorized Domains › big.tn", "API Keys (15)")
+	scr := hs.screen()
+	if i, j := strings.Index(scr, "client 02"), strings.Index(scr, "client 30"); i < 0 || j < 0 || i > j {
+		t.Fatalf("the keys are not sorted by name:\n%s", scr)
+	}
+	hs.keys("/")
+	hs.typeText("client 2")
+	hs.keys("enter")
+	hs.want("client 20", "client 21", "client 23", "client 26", "client 29", "5 of 15")
+	hs.wantNot("client 02", "client 17")
+	hs.keys("esc")
+	hs.want("client 02", "client 17")
+	hs.keys("esc")
+	hs.want("domains · sort")
 }

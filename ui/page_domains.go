@@ -170,13 +170,15 @@ func (p *domainsPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if dm := p.selected(); dm != nil {
 			c.openDomain(dm.Name)
 		}
-	case key.Matches(msg, c.km.Domain.Delete):
-		if dm := p.selected(); dm != nil {
-			c.shell.dialog(newDeleteDomainDialog(c, dm.Name))
-		}
 	case key.Matches(msg, km.Menu):
 		if dm := p.selected(); dm != nil {
 			c.shell.dialog(newDomainMenu(c, dm.Name))
+		}
+	default:
+		// the menu's letters act on the selected row
+		if dm := p.selected(); dm != nil {
+			cmd, _ := c.runAction(c.domainActions(dm.Name), msg)
+			return cmd
 		}
 	}
 	return nil
@@ -221,8 +223,11 @@ func (p *domainsPage) FullHelp() [][]key.Binding {
 		return [][]key.Binding{p.ShortHelp()}
 	}
 	km := &c.km.Domains
-	return [][]key.Binding{{c.km.List.Up, c.km.List.Down, c.km.List.PgUp, c.km.List.PgDown, c.km.List.Home, c.km.List.End},
-		{km.Open, km.Menu, km.New, km.Filter, withHelp(km.Sort, "sort by name/keys"), c.km.Domain.Delete}}
+	out := [][]key.Binding{list.Help(&c.km.List), {km.Open, km.Menu, km.New, km.Filter, withHelp(km.Sort, "sort by name/keys")}}
+	if dm := p.selected(); dm != nil {
+		out = append(out, bindings(c.domainActions(dm.Name)))
+	}
+	return out
 }
 
 func (p *domainsPage) View() []string {

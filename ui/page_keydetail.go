@@ -95,8 +95,24 @@ func (d *keyDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, km.Test):
 		c.shell.dialog(newTestDialog(c, d.key.ID))
+	default:
+		// the menu's letters act on the key (t tests a request here:
+		// rotate from the menu)
+		cmd, _ := c.runAction(d.actions(), msg)
+		return cmd
 	}
 	return nil
+}
+
+// actions are the key's actions that its screen's letters run.
+func (d *keyDetail) actions() []action {
+	var out []action
+	for _, a := range d.c.keyActions(&d.key) {
+		if a.label != "Rotate" && a.label != "Open" && a.label != "Link domain" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (d *keyDetail) Click(x, y int) tea.Cmd {
@@ -121,7 +137,9 @@ func (d *keyDetail) ShortHelp() []key.Binding {
 	return short
 }
 
-func (d *keyDetail) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
+func (d *keyDetail) FullHelp() [][]key.Binding {
+	return [][]key.Binding{d.ShortHelp(), bindings(d.actions())}
+}
 
 func (d *keyDetail) View() []string {
 	c, t := d.c, d.c.th

@@ -263,6 +263,12 @@ func (p *keysPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if k := p.selected(); k != nil {
 			c.shell.dialog(newKeyMenu(c, k))
 		}
+	default:
+		// the menu's letters act on the selected row (k9s-style)
+		if k := p.selected(); k != nil {
+			cmd, _ := c.runAction(c.keyActions(k), msg)
+			return cmd
+		}
 	}
 	return nil
 }
@@ -310,7 +316,11 @@ func (p *keysPage) FullHelp() [][]key.Binding {
 	if p.query != "" {
 		acts = append(acts, km.ClearFilter)
 	}
-	return [][]key.Binding{list.Help(&c.km.List), acts}
+	out := [][]key.Binding{list.Help(&c.km.List), acts}
+	if k := p.selected(); k != nil {
+		out = append(out, bindings(c.keyActions(k)))
+	}
+	return out
 }
 
 func (p *keysPage) View() []string {
