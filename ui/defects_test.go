@@ -235,3 +235,36 @@ func TestDomainScreenFiltersItsKeys(t *testing.T) {
 	hs.keys("esc")
 	hs.want("domains · sort")
 }
+
+// Issue 11, defect 12: each domain on a key's screen has a clickable ×
+// that unlinks it (after the confirmation u shows).
+func TestKeyScreenUnlinkCross(t *testing.T) {
+	hs := newHarness(t, openStore(t), 100, 30).withFixture()
+	for !strings.Contains(hs.screen(), "› Production web") {
+		hs.keys("down")
+	}
+	hs.keys("enter")
+	scr := hs.screen()
+	rows := 0
+	col := -1
+	for _, l := range strings.Split(scr, "\n") {
+		for _, d := range []string{"app.mysite.tn", " mysite.tn", "shop.mysite.tn", "xn--caf-dma.tn"} {
+			if strings.Contains(l, d) && strings.HasSuffix(strings.TrimRight(l, " "), "×") {
+				rows++
+				col = len([]rune(strings.TrimRight(l, " "))) - 1
+			}
+		}
+	}
+	if rows != 4 {
+		t.Fatalf("%d domain rows end with ×, want 4:\n%s", rows, scr)
+	}
+	// click the × of the second domain
+	y := -1
+	for i, l := range strings.Split(scr, "\n") {
+		if strings.Contains(l, " mysite.tn") && strings.Contains(l, "×") && !strings.Contains(l, "app.") && !strings.Contains(l, "shop.") {
+			y = i
+		}
+	}
+	hs.send(tea.MouseClickMsg{X: col, Y: y, Button: tea.MouseLeft})
+	hs.want("Unlink mysite.tn from “Production web”?")
+}

@@ -13,6 +13,7 @@ type keyDetail struct {
 	c    *common
 	w, h int
 	top  int // rows above the domain list: drawn and clicked
+	xX   int // column of each domain's × (unlink): drawn and clicked
 	id   string
 	key  model.Key // a copy, refreshed from the dataset
 	gone bool
@@ -31,6 +32,7 @@ func (d *keyDetail) Typing() bool     { return false }
 
 func (d *keyDetail) SetSize(w, h int) {
 	d.w, d.h = w, h
+	d.xX = max(0, w-3)
 	// fewer rows above the list on a short window, so the list keeps some room
 	d.top = 11
 	if h < 16 {
@@ -115,9 +117,16 @@ func (d *keyDetail) actions() []action {
 	return out
 }
 
+// Click selects the clicked domain; its × unlinks it (after the same
+// confirmation as u).
 func (d *keyDetail) Click(x, y int) tea.Cmd {
-	if r, ok := d.list.RowAt(y - d.top); ok {
-		d.list.Select(r)
+	r, ok := d.list.RowAt(y - d.top)
+	if !ok {
+		return nil
+	}
+	d.list.Select(r)
+	if x >= d.xX-1 && x <= d.xX+1 && !d.gone {
+		d.c.shell.dialog(newUnlinkDialog(d.c, d.key.ID, d.key.Domains[r]))
 	}
 	return nil
 }
@@ -187,7 +196,7 @@ func (d *keyDetail) View() []string {
 			lines = append(lines, " Press l to link a domain.")
 		}
 	} else if !compact {
-		lines = append(lines, " "+t.Faint.Render("Requests from browsers must come from one of these hosts."))
+		lines = append(lines, " "+t.Faint.Render("Requests from browsers must come from one of these hosts.  u or × unlinks one."))
 	}
 	for len(lines) < d.top {
 		lines = append(lines, "")
@@ -202,11 +211,11 @@ func (d *keyDetail) View() []string {
 				s += "  ⚠ mixed scripts"
 			}
 		}
+		row := text.Fit(text.Fit("  "+s, d.xX)+"×", d.w)
 		if r == d.list.Cursor {
-			lines = append(lines, t.Selected.Render(text.Fit("› "+s, d.w)))
-		} else {
-			lines = append(lines, "  "+s)
+			row = t.Selected.Render("›" + row[1:])
 		}
+		lines = append(lines, row)
 	}
 	return lines
 }
