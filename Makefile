@@ -47,6 +47,7 @@ bench: build
 	$(GO) test -run '^$$' -bench FirstFrame -benchtime 10x -benchmem ./ui
 	$(GO) test -run '^$$' -bench ServeReady100k -benchtime 8x ./server
 	$(GO) test -run '^$$' -bench SSH -benchmem ./server/sshd
+	$(GO) test -run '^$$' -bench NginxGate -benchtime 1x ./e2e
 
 ## lint: gofmt must list nothing; go vet must pass
 lint:

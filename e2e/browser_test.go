@@ -194,7 +194,11 @@ func TestBrowserThroughNginx(t *testing.T) {
 	}
 	rules = append(rules, "MAP * ~NOTFOUND")
 	chromeLog := &testkit.SyncBuffer{}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	// The whole browser session has a deadline: a hung browser fails the
+	// test instead of the package's timeout.
+	testCtx, cancelTest := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancelTest()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(testCtx,
 		chromedp.ExecPath(chromium),
 		chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")),
 		chromedp.Headless,

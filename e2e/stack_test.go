@@ -264,9 +264,11 @@ type nginxProc struct {
 	HTTPPort  int    // the API server, plain HTTP
 	HTTPSPort int    // the API server
 	MgmtPort  int    // the management API server
-	done      chan error
-	out       *testkit.SyncBuffer
-	cmd       *exec.Cmd
+	// BaselinePort is the server without the gate (nginxOptions.Baseline).
+	BaselinePort int
+	done         chan error
+	out          *testkit.SyncBuffer
+	cmd          *exec.Cmd
 }
 
 // nginxOptions change the test's wrapper around the docs' block, never the
@@ -275,6 +277,13 @@ type nginxOptions struct {
 	Workers     int      // worker_processes; 1 when 0
 	CertHosts   []string // DNS names of the certificate besides 127.0.0.1
 	Connections int      // worker_connections; 256 when 0
+	// Edit, when set, changes the docs' block before the addresses are
+	// replaced (the load benchmark's variants of the keep-alive settings).
+	Edit func(t testing.TB, block string) string
+	// Baseline adds a server on BaselinePort that proxies to the same
+	// Mapping API as the docs' API server, with the same proxy and log
+	// settings, without the gate: nginx alone, for the load benchmark.
+	Baseline bool
 }
 
 // startNginx runs nginx with the block of docs/nginx.md in front of the gate
@@ -300,6 +309,9 @@ func startNginx(t testing.TB, dir, gateAddr, apiAddr string, opt nginxOptions) *
 	n.HTTPPort, n.HTTPSPort, n.MgmtPort = stackFreePort(t), stackFreePort(t), stackFreePort(t)
 
 	block := docsNginxBlock(t)
+	if opt.Edit != nil {
+		block = opt.Edit(t, block)
+	}
 	block = replaceN(t, block, "server 127.0.0.1:8443;", "server "+gateAddr+";", 1)
 	block = replaceN(t, block, "server 127.0.0.1:9000;", "server "+apiAddr+";", 1)
 	block = replaceN(t, block, "listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", n.HTTPPort), 1)
@@ -308,6 +320,33 @@ func startNginx(t testing.TB, dir, gateAddr, apiAddr string, opt nginxOptions) *
 	block = replaceN(t, block, "/etc/ssl/tmaps/fullchain.pem", n.Cert, 2)
 	block = replaceN(t, block, "/etc/ssl/tmaps/privkey.pem", n.Key, 2)
 	block = replaceN(t, block, "/var/log/nginx/", n.Logs+"/", 4)
+	ports := []int{n.HTTPPort, n.HTTPSPort, n.MgmtPort}
+	if opt.Baseline {
+		n.BaselinePort = stackFreePort(t)
+		ports = append(ports, n.BaselinePort)
+		block += fmt.Sprintf(`
+server {
+    listen 127.0.0.1:%[1]d ssl;
+    ssl_certificate     %[2]s;
+    ssl_certificate_key %[3]s;
+    access_log %[4]s/baseline.access.log tmaps;
+    error_log %[4]s/baseline.error.log crit;
+    add_header Access-Control-Allow-Origin  * always;
+    add_header Access-Control-Allow-Methods $tmaps_cors_methods always;
+    add_header Access-Control-Allow-Headers $tmaps_cors_headers always;
+    add_header Access-Control-Max-Age       $tmaps_cors_max_age always;
+    add_header Cache-Control                $tmaps_no_store always;
+    location / {
+        proxy_pass http://maps_api;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_hide_header Access-Control-Allow-Origin;
+    }
+}
+`, n.BaselinePort, n.Cert, n.Key, n.Logs)
+	}
 	// The wrapper logs everything outside the docs' servers at info, into
 	// files the log checks read too.
 	conf := fmt.Sprintf(`daemon off;
@@ -355,7 +394,7 @@ http {
 			}
 		}
 	})
-	for _, p := range []int{n.HTTPPort, n.HTTPSPort, n.MgmtPort} {
+	for _, p := range ports {
 		n.waitPort(t, p)
 	}
 	return n

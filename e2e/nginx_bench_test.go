@@ -1,0 +1,336 @@
+package e2e
+
+// Load benchmark (issue 9, "Speed"): nginx alone against nginx with the gate
+// (auth_request to a real `tmaps serve`), on the same Mapping API stand-in,
+// in the same nginx, in the same run, with the same load tools:
+//
+//   - maximum throughput: wrk (closed loop, keep-alive, TLS), the two
+//     servers measured in alternation so that other load on the machine
+//     hits both alike; the ratio is gated/alone.
+//   - latency at half of the gated maximum: an open-loop generator at a
+//     fixed rate (wrk2 is not packaged), each connection sending on its own
+//     schedule; a latency runs from the scheduled send time, so a late
+//     answer also delays (and counts against) the next request. The added
+//     p99 is p99(gated) − p99(alone) at the same rate.
+//
+//	go test -run '^$' -bench NginxGate -benchtime 1x ./e2e
+//
+// Each keep-alive variant of the gate's upstream is one sub-benchmark; the
+// docs' configuration is "docs". BENCHMARKS.md records the figures.
+//
+// The machine may be shared: besides requests per second, each wrk run
+// reports the CPU time per request of every process that served it (nginx,
+// tmaps serve, the upstream, wrk itself), which other load barely moves.
+// On a machine of its own, CPU-bound, the throughput ratio tends to the
+// inverse ratio of these costs.
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tmaps/console/internal/testkit"
+)
+
+const (
+	benchConns    = 16              // connections of wrk and of the open-loop generator
+	benchWrkTime  = 3 * time.Second // one wrk run
+	benchWrkPairs = 3               // alternated (alone, gated) wrk runs
+	benchRateTime = 4 * time.Second // one fixed-rate run
+	benchRatePair = 2               // alternated fixed-rate runs
+)
+
+func BenchmarkNginxGate(b *testing.B) {
+	wrk := stackTool(b, "wrk")
+	dir := b.TempDir()
+	bin := testkit.Binary(b)
+	db := filepath.Join(dir, "console.db")
+	stackRun(b, bin, nil, "--db", db, "domains", "add", "mysite.tn")
+	id, secret := stackCreateKey(b, bin, db, "web app")
+	stackRun(b, bin, nil, "--db", db, "keys", "link", id, "mysite.tn")
+	serve := startServe(b, bin, db)
+	up := startUpstream(b)
+
+	gateUpstream := "    server 127.0.0.1:8443;\n    keepalive 32;\n"
+	variants := []struct {
+		name string
+		edit func(testing.TB, string) string
+	}{
+		{"docs", nil},
+		{"no-keepalive", func(t testing.TB, s string) string {
+			return replaceN(t, s, gateUpstream, "    server 127.0.0.1:8443;\n", 1)
+		}},
+		{"keepalive-8", func(t testing.TB, s string) string { // fewer than the calls in flight
+			return replaceN(t, s, gateUpstream, "    server 127.0.0.1:8443;\n    keepalive 8;\n", 1)
+		}},
+		{"keepalive-requests-100k", func(t testing.TB, s string) string {
+			return replaceN(t, s, gateUpstream, gateUpstream+"    keepalive_requests 100000;\n", 1)
+		}},
+	}
+	path := "/v1/tiles/9/271/190.png?style=streets&api_key=" + secret
+	for i, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			ngx := startNginx(b, filepath.Join(dir, strconv.Itoa(i)), serve.Addr, up.Addr(),
+				nginxOptions{Baseline: true, Edit: v.edit})
+			alone := fmt.Sprintf("https://127.0.0.1:%d%s", ngx.BaselinePort, path)
+			gated := fmt.Sprintf("https://127.0.0.1:%d%s", ngx.HTTPSPort, path)
+			// Both answer the tile before anything is measured.
+			for _, u := range []string{alone, gated} {
+				if r := benchWrk(b, wrk, u, time.Second); r.non2xx > 0 || r.rps == 0 {
+					b.Fatalf("%s: %d non-2xx answers of %.0f req/s", u, r.non2xx, r.rps)
+				}
+			}
+			for n := 0; n < b.N; n++ {
+				var ra, rg, ca, cg []float64
+				for p := 0; p < benchWrkPairs; p++ {
+					a := benchWrk(b, wrk, alone, benchWrkTime, ngx.cmd.Process.Pid)
+					g := benchWrk(b, wrk, gated, benchWrkTime, ngx.cmd.Process.Pid, serve.cmd.Process.Pid)
+					ra, ca = append(ra, a.rps), append(ca, a.cpuPerReq)
+					rg, cg = append(rg, g.rps), append(cg, g.cpuPerReq)
+				}
+				maxAlone, maxGated := median(ra), median(rg)
+				cpuAlone, cpuGated := median(ca), median(cg)
+				rate := maxGated / 2
+				req := []byte("GET " + path + " HTTP/1.1\r\nHost: api.tmaps.test\r\nOrigin: https://mysite.tn\r\n\r\n")
+				var la, lg []time.Duration
+				for p := 0; p < benchRatePair; p++ {
+					la = append(la, openLoop(b, ngx.Cert, ngx.BaselinePort, req, rate, benchRateTime)...)
+					lg = append(lg, openLoop(b, ngx.Cert, ngx.HTTPSPort, req, rate, benchRateTime)...)
+				}
+				pa, pg := percentiles(la), percentiles(lg)
+				b.ReportMetric(maxAlone, "alone-req/s")
+				b.ReportMetric(maxGated, "gated-req/s")
+				b.ReportMetric(maxGated/maxAlone, "ratio")
+				b.ReportMetric(cpuAlone, "alone-cpu-us/req")
+				b.ReportMetric(cpuGated, "gated-cpu-us/req")
+				b.ReportMetric(cpuAlone/cpuGated, "cpu-ratio")
+				b.ReportMetric(rate, "half-load-req/s")
+				b.ReportMetric(ms(pa[1]), "alone-p99-ms")
+				b.ReportMetric(ms(pg[1]), "gated-p99-ms")
+				b.ReportMetric(ms(pg[1]-pa[1]), "added-p99-ms")
+				b.ReportMetric(ms(pg[0]-pa[0]), "added-p50-ms")
+				b.Logf("%s: alone %v req/s, gated %v req/s (ratio %.2f); CPU per request alone %.0f µs, gated %.0f µs (ratio %.2f); at %.0f req/s p50/p99/p99.9 alone %v/%v/%v, gated %v/%v/%v",
+					v.name, ints(ra), ints(rg), maxGated/maxAlone, cpuAlone, cpuGated, cpuAlone/cpuGated,
+					rate, pa[0], pa[1], pa[2], pg[0], pg[1], pg[2])
+			}
+			b.StopTimer()
+			// The gated runs were allowed, not refused: the upstream saw them.
+			if out, _ := os.ReadFile(filepath.Join(ngx.Logs, "tmaps-api.access.log")); !strings.Contains(string(out), "gate=204 api=200") {
+				b.Errorf("the gated server's access log shows no allowed call")
+			}
+		})
+	}
+}
+
+// wrkResult is what wrk measured.
+type wrkResult struct {
+	rps       float64
+	non2xx    int
+	cpuPerReq float64 // µs of CPU per request: the pids, this process and wrk
+}
+
+var (
+	wrkRPS      = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkRequests = regexp.MustCompile(`(\d+) requests in`)
+	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+)
+
+// benchWrk runs wrk with benchConns keep-alive connections on one thread,
+// with the Origin of a linked site, for d. The CPU it reports is that of
+// pids, of this process (the upstream) and of wrk, over the run.
+func benchWrk(b *testing.B, wrk, url string, d time.Duration, pids ...int) wrkResult {
+	b.Helper()
+	cpu0 := processCPU(b, pids)
+	cmd := exec.Command(wrk, "-t1", "-c"+strconv.Itoa(benchConns), "-d"+strconv.Itoa(int(d.Seconds()))+"s",
+		"-H", "Origin: https://mysite.tn", url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	cpu := processCPU(b, pids) - cpu0 + cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	m := wrkRPS.FindSubmatch(out)
+	n := wrkRequests.FindSubmatch(out)
+	if m == nil || n == nil {
+		b.Fatalf("wrk printed no Requests/sec:\n%s", out)
+	}
+	var r wrkResult
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	reqs, _ := strconv.Atoi(string(n[1]))
+	if reqs > 0 {
+		r.cpuPerReq = float64(cpu) / float64(time.Microsecond) / float64(reqs)
+	}
+	if m := wrkNon2xx.FindSubmatch(out); m != nil {
+		r.non2xx, _ = strconv.Atoi(string(m[1]))
+	}
+	return r
+}
+
+// processCPU returns the CPU time (user and system) used so far by pids
+// (from /proc) and by this process.
+func processCPU(b *testing.B, pids []int) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Fields after the command's closing parenthesis; utime and stime
+		// are the 14th and 15th of the line, in clock ticks (100 a second).
+		_, rest, _ := strings.Cut(string(stat), ") ")
+		f := strings.Fields(rest)
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return total
+}
+
+// openLoop sends req over benchConns TLS keep-alive connections to
+// 127.0.0.1:port at rate requests per second in all, for d, and returns the
+// latencies, each from the request's scheduled send time to the end of its
+// answer. Each connection sends on its own schedule (rate/benchConns, the
+// connections staggered); a request whose turn comes while the previous
+// answer is still awaited is sent late, and its lateness counts. Any answer
+// but 200 fails the benchmark.
+func openLoop(b *testing.B, certFile string, port int, req []byte, rate float64, d time.Duration) []time.Duration {
+	b.Helper()
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conf := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	interval := time.Duration(float64(time.Second) * benchConns / rate)
+	conns := make([]*tls.Conn, benchConns)
+	for i := range conns {
+		c, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), conf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	var (
+		mu    sync.Mutex
+		all   []time.Duration
+		first error
+		wg    sync.WaitGroup
+	)
+	start := time.Now().Add(20 * time.Millisecond)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			br := bufio.NewReaderSize(c, 16<<10)
+			lat := make([]time.Duration, 0, int(d/interval)+1)
+			next := start.Add(interval * time.Duration(i) / benchConns)
+			for end := start.Add(d); next.Before(end); next = next.Add(interval) {
+				if w := time.Until(next); w > 0 {
+					time.Sleep(w)
+				}
+				if _, err := c.Write(req); err != nil {
+					setFirst(&mu, &first, err)
+					return
+				}
+				if err := readAnswer(br); err != nil {
+					setFirst(&mu, &first, err)
+					return
+				}
+				lat = append(lat, time.Since(next))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		b.Fatalf("open-loop load on port %d: %v", port, first)
+	}
+	return all
+}
+
+func setFirst(mu *sync.Mutex, first *error, err error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if *first == nil {
+		*first = err
+	}
+}
+
+// readAnswer reads one HTTP/1.1 answer with a Content-Length and fails
+// unless its status is 200.
+func readAnswer(br *bufio.Reader) error {
+	status, err := br.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 200 ") {
+		return fmt.Errorf("answer %q, want 200", strings.TrimSpace(status))
+	}
+	length := -1
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			break
+		}
+		name, value, _ := strings.Cut(line, ":")
+		if strings.EqualFold(name, "Content-Length") {
+			length, _ = strconv.Atoi(strings.TrimSpace(value))
+		}
+	}
+	if length < 0 {
+		return errors.New("answer without Content-Length")
+	}
+	_, err = br.Discard(length)
+	return err
+}
+
+// percentiles returns p50, p99 and p99.9 of l.
+func percentiles(l []time.Duration) [3]time.Duration {
+	if len(l) == 0 {
+		return [3]time.Duration{}
+	}
+	slices.Sort(l)
+	at := func(q float64) time.Duration { return l[min(len(l)-1, int(q*float64(len(l))))] }
+	return [3]time.Duration{at(0.50), at(0.99), at(0.999)}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ints(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
