@@ -43,17 +43,26 @@ type curlReply struct {
 }
 
 // curlDo sends one request with curl, trusting cert, and returns the answer.
-// Each header is "Name: value"; a POST sends a small JSON body.
+// Each header is "Name: value", or "@" and a request body; a POST without
+// one sends a small JSON body.
 func curlDo(t *testing.T, curl, cert, method, target string, headers ...string) curlReply {
 	t.Helper()
 	dir := t.TempDir()
 	hfile, bfile := filepath.Join(dir, "h"), filepath.Join(dir, "b")
 	args := []string{"-sS", "--max-time", "10", "--cacert", cert, "-X", method, "-D", hfile, "-o", bfile}
+	body := ""
 	for _, h := range headers {
+		if b, ok := strings.CutPrefix(h, "@"); ok {
+			body = b
+			continue
+		}
 		args = append(args, "-H", h)
 	}
-	if method == http.MethodPost {
-		args = append(args, "--data", `{"points":[[36.8,10.18]]}`)
+	if method == http.MethodPost && body == "" {
+		body = `{"points":[[36.8,10.18]]}`
+	}
+	if body != "" {
+		args = append(args, "--data", body)
 	}
 	args = append(args, target)
 	if out, err := exec.Command(curl, args...).CombinedOutput(); err != nil {
@@ -63,7 +72,7 @@ func curlDo(t *testing.T, curl, cert, method, target string, headers ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := os.ReadFile(bfile)
+	answer, _ := os.ReadFile(bfile)
 	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(hb)))
 	status, err := tp.ReadLine()
 	if err != nil {
@@ -79,7 +88,7 @@ func curlDo(t *testing.T, curl, cert, method, target string, headers ...string) 
 		t.Fatalf("curl %s: headers: %v\n%s", target, err, hb)
 	}
 	r.header = http.Header(mh)
-	r.body = string(body)
+	r.body = string(answer)
 	return r
 }
 
@@ -89,6 +98,7 @@ type nginxSetup struct {
 	db                                   string
 	webID, web, server, pausedID, paused string
 	oldID, old, soonID, soon, token      string
+	limitedID, limited, officeID, office string
 }
 
 func newNginxSetup(t *testing.T, bin, dir string) nginxSetup {
@@ -106,6 +116,8 @@ func newNginxSetup(t *testing.T, bin, dir string) nginxSetup {
 	stackRun(t, bin, nil, "--db", s.db, "keys", "revoke", s.oldID, "--confirm", "old")
 	s.soonID, s.soon = stackCreateKey(t, bin, s.db, "soon revoked")
 	stackRun(t, bin, nil, "--db", s.db, "keys", "link", s.soonID, "mysite.tn")
+	s.limitedID, s.limited = stackCreateKey(t, bin, s.db, "rate limited")
+	s.officeID, s.office = stackCreateKey(t, bin, s.db, "office only")
 	s.token = strings.TrimSpace(string(stackRun(t, bin, nil, "--db", s.db, "tokens", "create", "nginx-e2e")))
 	return s
 }
@@ -292,6 +304,33 @@ func TestNginxAuthRequest(t *testing.T) {
 		}
 	}
 
+	// Key policies through nginx: a 429 keeps its status, JSON body and
+	// Retry-After; the client address is nginx's peer, whatever the client
+	// claims.
+	patch := func(id, body string) {
+		t.Helper()
+		r := curlDo(t, curl, ngx.Cert, "PATCH", mgmt+"/v1/keys/"+id, "Authorization: Bearer "+st.token,
+			"Content-Type: application/json", "@"+body)
+		if r.code != 200 {
+			t.Fatalf("PATCH %s %s: %d %s", id, body, r.code, r.body)
+		}
+	}
+	patch(st.limitedID, `{"rate":0.05,"burst":1}`)
+	allowed("rate limit: the first call", do("GET", tile(st.limited)), "GET")
+	r := do("GET", tile(st.limited), "Origin: https://evil.com")
+	refused("rate limit: the next call", r, 429, "rate limit exceeded")
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("rate limit: Retry-After %q, want whole seconds", ra)
+	}
+	if ra := do("GET", tile(st.web), "Origin: https://mysite.tn").header.Get("Retry-After"); ra != "" {
+		t.Errorf("an allowed call got Retry-After %q", ra)
+	}
+	patch(st.officeID, `{"allow_ips":["10.0.0.0/8"]}`)
+	refused("IP allowlist, another address", do("GET", tile(st.office)), 403, "ip not authorized")
+	refused("IP allowlist, a forged X-Real-IP", do("GET", tile(st.office), "X-Real-IP: 10.1.2.3"), 403, "ip not authorized")
+	patch(st.officeID, `{"allow_ips":["127.0.0.1"]}`)
+	allowed("IP allowlist, the client's address", do("GET", tile(st.office)), "GET")
+
 	// The management server answers without CORS headers (it is not for
 	// browsers) and keeps the gate's endpoint to itself.
 	if r := do("GET", mgmt+"/v1/keys", "Authorization: Bearer "+st.token, "Origin: https://evil.com"); r.code != 200 || r.header.Get("Access-Control-Allow-Origin") != "" {
@@ -326,7 +365,7 @@ func TestNginxAuthRequest(t *testing.T) {
 	// The Mapping API goes down: the gate still decides, an allowed call
 	// gets a JSON 502.
 	up.srv.Close()
-	r := do("GET", tile(st.server), "Origin: https://mysite.tn")
+	r = do("GET", tile(st.server), "Origin: https://mysite.tn")
 	refused("API down", r, 502, "api unavailable")
 	refused("API down, refused key", do("GET", tile(st.old)), 401, "api_key revoked")
 
