@@ -76,7 +76,15 @@ func (a *app) sshComponent(c sshFlags, dbPath string) (server.ComponentFunc, err
 				return ui.New(ui.Config{Store: store.Guard(st, s.Role), Location: dbPath, Now: a.now, Actor: s.Actor})
 			},
 			Command: func(ctx context.Context, s sshd.Session, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-				return ExecuteWithStore(ctx, st, dbPath, s.Actor, s.Role, args, stdin, stdout, stderr)
+				code := ExecuteWithStore(ctx, st, dbPath, s.Actor, s.Role, args, stdin, stdout, stderr)
+				// Read your writes, as over the API: the session ends once
+				// this node's gate decides with what the command changed.
+				sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				if err := env.Gate.Sync(sctx); err != nil {
+					log.Error("an SSH command's change is saved but the gate has not applied it", "err", err)
+				}
+				return code
 			},
 		})
 		if err != nil {

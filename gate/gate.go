@@ -66,11 +66,15 @@ type Gate struct {
 	idx      index
 	reloadMu sync.Mutex // serialises store reads with their index updates
 
-	// version counts the store changes applied to the index; changed is
-	// closed and replaced each time it moves (see WaitVersion).
+	// version counts the store changes applied to the index; applied is
+	// the store revision the index has applied everything up to (see
+	// Sync); changed is closed and replaced each time either moves.
+	// stopped is closed when the watch loop ends.
 	verMu   sync.Mutex
 	version uint64
+	applied uint64
 	changed chan struct{}
+	stopped chan struct{}
 
 	// loadedAt and updatedAt are the unix nanoseconds of the first full
 	// load and of the latest change applied to the index; watching is
@@ -94,13 +98,15 @@ const clockTick = 100 * time.Millisecond
 
 // New loads every key of s into the index, subscribes to s's change events
 // and keeps the index fresh until ctx ends: on EventKey it reloads that key,
-// on EventDomain or EventResync it reloads every key. It returns an error
-// when the store cannot be watched or read.
+// on EventResync it reloads every key (a change of links publishes an
+// EventKey per key, so EventDomain needs nothing). When s is a
+// store.Revisioner it also follows the revisions the index has applied,
+// for Sync. It returns an error when the store cannot be watched or read.
 func New(ctx context.Context, s store.GateSource, opt Options) (*Gate, error) {
 	if s == nil {
 		return nil, errors.New("gate: no store")
 	}
-	g := &Gate{st: s, opt: opt, now: opt.Now, log: opt.Logger, changed: make(chan struct{})}
+	g := &Gate{st: s, opt: opt, now: opt.Now, log: opt.Logger, changed: make(chan struct{}), stopped: make(chan struct{})}
 	if g.now == nil {
 		g.coarse.Store(time.Now().UnixNano())
 		go g.tick(ctx)
@@ -126,9 +132,11 @@ func New(ctx context.Context, s store.GateSource, opt Options) (*Gate, error) {
 		return nil, fmt.Errorf("gate: watching the store: %w", err)
 	}
 	start := time.Now()
-	if err := g.reloadAll(ctx); err != nil {
+	rev, err := g.reloadAll(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("gate: loading keys: %w", err)
 	}
+	g.applied = rev
 	g.log.Info("gate index loaded", "keys", g.idx.size.Load(), "took", time.Since(start))
 	g.refreshQuotas(ctx)
 	now := time.Now().UnixNano()
@@ -163,26 +171,32 @@ func (g *Gate) usageNow() int64 {
 
 // watch applies store events to the index until the channel closes.
 func (g *Gate) watch(ctx context.Context, events <-chan store.Event) {
+	defer close(g.stopped)
 	defer g.watching.Store(false)
 	for ev := range events {
 		var err error
+		rev, full := ev.Rev, false
 		switch ev.Kind {
 		case store.EventKey:
 			err = g.ReloadKey(ctx, ev.ID)
-		case store.EventDomain, store.EventResync:
-			err = g.reloadAll(ctx)
-		default:
-			continue // usage events do not change the index
+		case store.EventResync:
+			rev, err = g.reloadAll(ctx)
+			full = true
 		}
 		if err != nil {
 			// A change the index missed could leave a revoked key allowed:
 			// reload everything until it works.
 			g.log.Error("gate index reload failed; reloading every key", "event", ev.Kind, "key_id", ev.ID, "err", err)
-			if !g.reloadUntilDone(ctx) {
+			if rev, err = g.reloadUntilDone(ctx); err != nil {
 				return
 			}
+			full = true
 		}
-		g.bump()
+		if !full && ev.Rev > 0 && !ev.RevEnd {
+			rev = ev.Rev - 1 // more events of this change follow
+		}
+		// A full reload applied everything up to the revision it read first.
+		g.advance(rev, ev.Kind != store.EventUsage)
 	}
 	if ctx.Err() == nil {
 		g.log.Warn("gate stopped receiving store events: the index is no longer refreshed")
@@ -190,19 +204,19 @@ func (g *Gate) watch(ctx context.Context, events <-chan store.Event) {
 }
 
 // reloadUntilDone reloads every key, retrying with a growing pause until it
-// works; it returns false when ctx ends first.
-func (g *Gate) reloadUntilDone(ctx context.Context) bool {
+// works, and returns the revision it loaded; it fails only when ctx ends.
+func (g *Gate) reloadUntilDone(ctx context.Context) (uint64, error) {
 	pause := 50 * time.Millisecond
 	for {
-		err := g.reloadAll(ctx)
+		rev, err := g.reloadAll(ctx)
 		if err == nil {
 			g.log.Info("gate index reloaded", "keys", g.idx.size.Load())
-			return true
+			return rev, nil
 		}
 		g.log.Error("gate index reload failed; retrying", "in", pause, "err", err)
 		select {
 		case <-ctx.Done():
-			return false
+			return 0, ctx.Err()
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 5*time.Second)
@@ -236,26 +250,87 @@ func (g *Gate) ReloadKey(ctx context.Context, id string) error {
 	return nil
 }
 
-func (g *Gate) reloadAll(ctx context.Context) error {
+// reloadAll replaces the index with every key of the store. It returns the
+// store's revision read before the keys (0 without revisions): the index
+// then holds every change up to it.
+func (g *Gate) reloadAll(ctx context.Context) (uint64, error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
+	var rev uint64
+	if rv, ok := g.st.(store.Revisioner); ok {
+		var err error
+		if rev, err = rv.Revision(ctx); err != nil {
+			return 0, err
+		}
+	}
 	keys, err := g.st.Keys(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	g.idx.replace(keys, g.usage.existing)
 	g.quotas.replace(keys)
-	return nil
+	return rev, nil
 }
 
-// bump records that a store change was applied and wakes WaitVersion.
-func (g *Gate) bump() {
-	g.updatedAt.Store(time.Now().UnixNano())
+// advance records that the index has applied every change up to revision
+// rev (and, when counted, one more change event), and wakes Sync and
+// WaitVersion.
+func (g *Gate) advance(rev uint64, counted bool) {
+	if counted {
+		g.updatedAt.Store(time.Now().UnixNano())
+	}
 	g.verMu.Lock()
-	g.version++
+	if counted {
+		g.version++
+	}
+	g.applied = max(g.applied, rev)
 	close(g.changed)
 	g.changed = make(chan struct{})
 	g.verMu.Unlock()
+}
+
+// ErrNotFollowing is returned by Sync when the index no longer follows the
+// store's changes.
+var ErrNotFollowing = errors.New("gate: the index no longer follows the store's changes")
+
+// Sync waits until the index has applied every change the store committed
+// before the call, so that the next decision sees them (read your writes),
+// or until ctx ends (its error) or the index stops following the store
+// (ErrNotFollowing). It needs a store.Revisioner source; with another
+// source it returns nil at once, promising nothing. It never slows
+// decisions: they take no lock.
+func (g *Gate) Sync(ctx context.Context) error {
+	rv, ok := g.st.(store.Revisioner)
+	if !ok {
+		return nil
+	}
+	target, err := rv.Revision(ctx)
+	if err != nil {
+		return fmt.Errorf("gate: reading the store's revision: %w", err)
+	}
+	for {
+		g.verMu.Lock()
+		cur, ch := g.applied, g.changed
+		g.verMu.Unlock()
+		if cur >= target {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-g.stopped:
+			return ErrNotFollowing
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Applied returns the store revision the index has applied every change
+// up to (0 for a source without revisions).
+func (g *Gate) Applied() uint64 {
+	g.verMu.Lock()
+	defer g.verMu.Unlock()
+	return g.applied
 }
 
 // Version counts the store change events applied to the index so far.

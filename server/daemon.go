@@ -204,7 +204,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.api, err = New(st, Options{
 		Tokens: st, Authorize: d.gate.AuthorizeHandler(), Metrics: d.gate.WriteMetrics,
 		Logger: d.log.With("component", "api"), TrustActorHeader: d.cfg.TrustActorHeader,
-		Readiness: d.Readiness,
+		Readiness: d.Readiness, Sync: d.gate.Sync,
 	})
 	if err != nil {
 		return err

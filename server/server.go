@@ -54,6 +54,15 @@ type Options struct {
 	Heartbeat time.Duration
 	// Readiness answers GET /readyz (the daemon's); nil answers 503.
 	Readiness func(ctx context.Context) Readiness
+	// Sync, when set, is called after every successful change of a key,
+	// a link or a domain, before the answer (read your writes): the
+	// daemon passes its gate's Sync, so that the answer comes only once
+	// the gate decides with the change. An error (or SyncTimeout passing)
+	// answers 503 "not_applied": the change is saved but not yet in force
+	// on this node.
+	Sync func(ctx context.Context) error
+	// SyncTimeout bounds Sync; 0 means 5 seconds.
+	SyncTimeout time.Duration
 }
 
 // Server serves the management API over a store.
@@ -64,6 +73,10 @@ type Server struct {
 	mux  *http.ServeMux
 	stop chan struct{}
 	once sync.Once
+	// live holds the requests in flight by token; followTokens ends
+	// those of a revoked token until unfollow is called (Close).
+	live     live
+	unfollow context.CancelFunc
 	// started is when New ran, for /healthz's uptime.
 	started time.Time
 }
@@ -137,6 +150,9 @@ func New(s store.Store, opt Options) (*Server, error) {
 	if opt.Heartbeat <= 0 {
 		opt.Heartbeat = 15 * time.Second
 	}
+	if opt.SyncTimeout <= 0 {
+		opt.SyncTimeout = 5 * time.Second
+	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -150,6 +166,9 @@ func New(s store.Store, opt Options) (*Server, error) {
 		}
 		srv.mux.Handle(rt.Method+" "+rt.Path, hf)
 	}
+	var follow context.Context
+	follow, srv.unfollow = context.WithCancel(context.Background())
+	go srv.followTokens(follow)
 	return srv, nil
 }
 
@@ -209,7 +228,12 @@ func invalidUTF8(r *http.Request) string {
 
 // Close ends the open event streams so that http.Server.Shutdown does not
 // wait for them. Register it with (*http.Server).RegisterOnShutdown.
-func (srv *Server) Close() { srv.once.Do(func() { close(srv.stop) }) }
+func (srv *Server) Close() {
+	srv.once.Do(func() {
+		close(srv.stop)
+		srv.unfollow()
+	})
+}
 
 // ActorHeader is the header of TrustActorHeader.
 const ActorHeader = "X-Tmaps-Actor"
@@ -250,6 +274,8 @@ func (srv *Server) requireToken(next http.Handler) http.Handler {
 		}
 		ctx := store.WithActor(r.Context(), actor)
 		ctx = context.WithValue(ctx, tokenCtxKey{}, tok)
+		ctx, done := srv.live.add(ctx, tok.Digest)
+		defer done()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -437,6 +463,9 @@ func (srv *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, r, err)
 		return
 	}
+	if !srv.synced(w, r) {
+		return
+	}
 	writeJSON(w, http.StatusCreated, wire.KeyWithSecret{Key: wire.FromKey(k), Secret: secret})
 }
 
@@ -461,6 +490,37 @@ func (srv *Server) keyResult(w http.ResponseWriter, r *http.Request, status int)
 		}
 		writeJSON(w, status, wire.FromKey(k))
 	}
+}
+
+// keyChanged answers a change of a key once synced (see synced).
+func (srv *Server) keyChanged(w http.ResponseWriter, r *http.Request, status int) func(model.Key, error) {
+	return func(k model.Key, err error) {
+		if err != nil {
+			srv.fail(w, r, err)
+			return
+		}
+		if srv.synced(w, r) {
+			writeJSON(w, status, wire.FromKey(k))
+		}
+	}
+}
+
+// synced waits, after a successful change, until Options.Sync says the
+// gate decides with it. On failure it answers 503 itself and returns false.
+func (srv *Server) synced(w http.ResponseWriter, r *http.Request) bool {
+	if srv.opt.Sync == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), srv.opt.SyncTimeout)
+	defer cancel()
+	if err := srv.opt.Sync(ctx); err != nil {
+		srv.log.Error("a change is saved but the gate has not applied it", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusServiceUnavailable, wire.Error{
+			Error: "the change is saved, but this node's gate has not applied it yet: check it with GET before relying on it",
+			Code:  wire.CodeNotApplied})
+		return false
+	}
+	return true
 }
 
 func (srv *Server) getKey(w http.ResponseWriter, r *http.Request) {
@@ -517,7 +577,7 @@ func (srv *Server) renameKey(w http.ResponseWriter, r *http.Request) {
 	if !srv.decode(w, r, &req, false) {
 		return
 	}
-	srv.keyResult(w, r, http.StatusOK)(srv.s.RenameKey(r.Context(), r.PathValue("id"), req.Name))
+	srv.keyChanged(w, r, http.StatusOK)(srv.s.RenameKey(r.Context(), r.PathValue("id"), req.Name))
 }
 
 func (srv *Server) disableKey(w http.ResponseWriter, r *http.Request) {
@@ -525,7 +585,7 @@ func (srv *Server) disableKey(w http.ResponseWriter, r *http.Request) {
 	if !srv.decode(w, r, &req, true) {
 		return
 	}
-	srv.keyResult(w, r, http.StatusOK)(srv.s.DisableKey(r.Context(), r.PathValue("id")))
+	srv.keyChanged(w, r, http.StatusOK)(srv.s.DisableKey(r.Context(), r.PathValue("id")))
 }
 
 func (srv *Server) enableKey(w http.ResponseWriter, r *http.Request) {
@@ -533,7 +593,7 @@ func (srv *Server) enableKey(w http.ResponseWriter, r *http.Request) {
 	if !srv.decode(w, r, &req, true) {
 		return
 	}
-	srv.keyResult(w, r, http.StatusOK)(srv.s.EnableKey(r.Context(), r.PathValue("id")))
+	srv.keyChanged(w, r, http.StatusOK)(srv.s.EnableKey(r.Context(), r.PathValue("id")))
 }
 
 func (srv *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
@@ -541,7 +601,7 @@ func (srv *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 	if !srv.decode(w, r, &req, false) {
 		return
 	}
-	srv.keyResult(w, r, http.StatusOK)(srv.s.RevokeKey(r.Context(), r.PathValue("id"), req.Confirm))
+	srv.keyChanged(w, r, http.StatusOK)(srv.s.RevokeKey(r.Context(), r.PathValue("id"), req.Confirm))
 }
 
 func (srv *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
@@ -562,6 +622,9 @@ func (srv *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 	k, secret, err := srv.s.RotateKey(r.Context(), r.PathValue("id"), grace)
 	if err != nil {
 		srv.fail(w, r, err)
+		return
+	}
+	if !srv.synced(w, r) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, wire.KeyWithSecret{Key: wire.FromKey(k), Secret: secret})
@@ -586,7 +649,7 @@ func (srv *Server) linkKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	srv.keyResult(w, r, http.StatusOK)(srv.s.LinkKey(r.Context(), r.PathValue("id"), domains...))
+	srv.keyChanged(w, r, http.StatusOK)(srv.s.LinkKey(r.Context(), r.PathValue("id"), domains...))
 }
 
 func (srv *Server) unlinkKey(w http.ResponseWriter, r *http.Request) {
@@ -594,7 +657,7 @@ func (srv *Server) unlinkKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	srv.keyResult(w, r, http.StatusOK)(srv.s.UnlinkKey(r.Context(), r.PathValue("id"), domains...))
+	srv.keyChanged(w, r, http.StatusOK)(srv.s.UnlinkKey(r.Context(), r.PathValue("id"), domains...))
 }
 
 func (srv *Server) refusedHosts(w http.ResponseWriter, r *http.Request) {
@@ -643,6 +706,9 @@ func (srv *Server) addDomain(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, body)
 		return
 	}
+	if !srv.synced(w, r) {
+		return
+	}
 	writeJSON(w, http.StatusCreated, domainOut(d))
 }
 
@@ -661,7 +727,14 @@ func (srv *Server) getDomain(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *Server) deleteDomain(w http.ResponseWriter, r *http.Request) {
-	srv.domainResult(w, r)(srv.s.DeleteDomain(r.Context(), r.PathValue("name")))
+	d, err := srv.s.DeleteDomain(r.Context(), r.PathValue("name"))
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	if srv.synced(w, r) {
+		writeJSON(w, http.StatusOK, domainOut(d))
+	}
 }
 
 // ---- audit and usage ----
@@ -773,6 +846,11 @@ func (srv *Server) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
+			if ev.Kind == store.EventToken && srv.revoked(ctx) {
+				// Nothing committed after the revocation reaches the
+				// stream: events arrive in commit order.
+				return
+			}
 			b, _ := json.Marshal(ev)
 			if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
 				return
@@ -782,6 +860,16 @@ func (srv *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// revoked reports whether the token of the request in ctx no longer exists.
+func (srv *Server) revoked(ctx context.Context) bool {
+	d, ok := tokenOf(ctx)
+	if !ok {
+		return false
+	}
+	_, err := srv.opt.Tokens.TokenByDigest(context.WithoutCancel(ctx), d)
+	return errors.Is(err, store.ErrNotFound)
 }
 
 // ---- tokens ----
@@ -819,6 +907,9 @@ func (srv *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, r, err)
 		return
 	}
+	// End the token's requests in flight before answering (the store's
+	// event reaches followTokens a moment later).
+	srv.live.recheck(context.WithoutCancel(r.Context()), srv.opt.Tokens)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -142,10 +142,33 @@ type UsageStore interface {
 }
 
 // Watcher delivers change events.
+//
+// A change publishes, after its commit, one EventKey for every key whose
+// own fields or links it changed (a link, an unlink and a domain delete
+// included), and one EventDomain for every domain it changed. Every
+// subscriber receives the events in commit order.
 type Watcher interface {
 	// Watch delivers change events until ctx ends, then closes the channel.
 	// Events are hints to reload; a subscriber never blocks the store.
 	Watch(ctx context.Context) (<-chan Event, error)
+}
+
+// Revisioner is a store whose changes are numbered, so that a reader can
+// tell whether it has seen a given change (read your writes: gate.Sync).
+// The contract, which an etcd backend meets with etcd's revisions:
+//   - every committed change has a revision, greater than every revision
+//     committed before it;
+//   - every event of a change carries that revision (Event.Rev), and the
+//     last event of the change says so (Event.RevEnd); a subscriber gets
+//     the events in revision order;
+//   - Revision returns a revision at least as new as every change
+//     committed before the call;
+//   - EventResync carries no revision: a subscriber that gets one reads
+//     Revision, then reloads everything, and has then seen that revision.
+type Revisioner interface {
+	// Revision returns the revision of the latest committed change, 0 when
+	// there was none.
+	Revision(ctx context.Context) (uint64, error)
 }
 
 // Health is a store's answer to a readiness check (/readyz). A cluster
@@ -229,6 +252,7 @@ const (
 	EventKey    EventKind = "key"    // ID is the key id
 	EventDomain EventKind = "domain" // ID is the domain name
 	EventUsage  EventKind = "usage"
+	EventToken  EventKind = "token" // ID is the operator token's name (revoked)
 	// EventResync means events were lost (a slow subscriber, a reconnect):
 	// reload everything.
 	EventResync EventKind = "resync"
@@ -239,6 +263,10 @@ type Event struct {
 	Kind   EventKind `json:"kind"`
 	ID     string    `json:"id,omitempty"`
 	Action string    `json:"action,omitempty"`
+	// Rev is the revision of the change, from a Revisioner; 0 otherwise.
+	Rev uint64 `json:"rev,omitempty"`
+	// RevEnd marks the last event of the change with revision Rev.
+	RevEnd bool `json:"rev_end,omitempty"`
 }
 
 type actorKey struct{}

@@ -37,6 +37,9 @@ type TokenStore interface {
 	// Tokens lists tokens by name.
 	Tokens(ctx context.Context) ([]Token, error)
 	// RevokeToken deletes a token; ErrTokenNotFound when there is none.
+	// A store that is also a Watcher publishes an EventToken after the
+	// commit, so that every server ends the token's requests in flight
+	// (its open event streams) whoever revoked it.
 	RevokeToken(ctx context.Context, name string) error
 	// TokenByDigest returns the token whose secret has digest d.
 	TokenByDigest(ctx context.Context, d model.Digest) (Token, error)

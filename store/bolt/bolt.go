@@ -3,7 +3,7 @@
 //
 // Layout (all buckets are created at open):
 //
-//	meta         "version" → schema version
+//	meta         "version" → schema version; "rev" → latest revision (8 bytes)
 //	keys         seq (8 bytes, big endian, creation order) → key record
 //	key_ids      key id → seq
 //	key_digests  SHA-256 digest of the secret → seq (O(1) KeyByDigest)
@@ -26,10 +26,12 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -83,10 +85,14 @@ type Store struct {
 	now    func() time.Time
 	hub    store.Hub
 	closed atomic.Bool
+
+	writeMu sync.Mutex    // held from a write's commit to its publication
+	rev     atomic.Uint64 // the latest revision (meta "rev")
 }
 
 var (
 	_ store.Store      = (*Store)(nil)
+	_ store.Revisioner = (*Store)(nil)
 	_ store.TokenStore = (*Store)(nil)
 )
 
@@ -125,8 +131,18 @@ func Open(path string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open the store at %s: %w", model.Escape(path), err)
 	}
-	return &Store{db: db, path: path, now: opt.Now}, nil
+	st := &Store{db: db, path: path, now: opt.Now}
+	_ = db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bMeta).Get(metaRev); len(v) == 8 {
+			st.rev.Store(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return st, nil
 }
+
+// metaRev is the meta key of the latest revision (8 bytes, big endian).
+var metaRev = []byte("rev")
 
 var errNeedsSetup = errors.New("the store needs buckets created")
 
@@ -218,19 +234,42 @@ func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) ([]store.Event
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	// Writers are serialised (bbolt does it too) up to the publication, so
+	// that events reach subscribers in revision order.
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	var evs []store.Event
+	var rev uint64
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		var err error
-		evs, err = fn(tx)
-		return err
+		if evs, err = fn(tx); err != nil || len(evs) == 0 {
+			return err
+		}
+		rev = s.rev.Load() + 1
+		return tx.Bucket(bMeta).Put(metaRev, binary.BigEndian.AppendUint64(nil, rev))
 	})
 	if err != nil {
 		return s.mapErr(err)
 	}
 	if len(evs) > 0 {
+		s.rev.Store(rev)
+		for i := range evs {
+			evs[i].Rev = rev
+		}
+		evs[len(evs)-1].RevEnd = true
 		s.hub.Publish(evs...)
 	}
 	return nil
+}
+
+// Revision implements store.Revisioner: the revision of the latest change
+// (every commit that publishes events is one), kept in the file so that it
+// keeps growing across restarts.
+func (s *Store) Revision(ctx context.Context) (uint64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	return s.rev.Load(), nil
 }
 
 func (s *Store) check(ctx context.Context) error {

@@ -131,7 +131,8 @@ func (s *Store) Tokens(ctx context.Context) ([]store.Token, error) {
 	return out, nil
 }
 
-// RevokeToken deletes a token; store.ErrTokenNotFound when there is none.
+// RevokeToken deletes a token and publishes an EventToken;
+// store.ErrTokenNotFound when there is none.
 func (s *Store) RevokeToken(ctx context.Context, name string) error {
 	return s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
 		tb := tx.Bucket(bTokens)
@@ -149,7 +150,8 @@ func (s *Store) RevokeToken(ctx context.Context, name string) error {
 		if err := tb.Delete([]byte(name)); err != nil {
 			return nil, err
 		}
-		return nil, s.audit(ctx, tx, model.AuditRevoke, "token:"+name, t.Prefix, "")
+		return []store.Event{{Kind: store.EventToken, ID: name, Action: model.AuditRevoke}},
+			s.audit(ctx, tx, model.AuditRevoke, "token:"+name, t.Prefix, "")
 	})
 }
 

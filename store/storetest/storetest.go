@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"AuditFilters", testAuditFilters},
 		{"Watch", testWatch},
+		{"Revisions", testRevisions},
 		{"Usage", testUsage},
 		{"UsageRefusesBadInput", testUsageRefusesBadInput},
 		{"Concurrency", testConcurrency},
@@ -1058,6 +1059,13 @@ func testWatch(t *testing.T, s store.Store) {
 	waitEvent(t, ch, "unlink", isKey(k.ID))
 	r(s.DeleteDomain(c, "mysite.tn")).must(t)
 	waitEvent(t, ch, "domain delete", isDomain("mysite.tn"))
+	// A domain delete publishes an EventKey for every key it unlinks (the
+	// gate reloads keys only on EventKey).
+	addDomain(t, s, "gone.tn")
+	r(s.LinkKey(c, nk.ID, "gone.tn")).must(t)
+	waitEvent(t, ch, "link of the new key", isKey(nk.ID))
+	r(s.DeleteDomain(c, "gone.tn")).must(t)
+	waitEvent(t, ch, "domain delete unlinks the key", isKey(nk.ID))
 	r(s.RevokeKey(c, k.ID, "watched 2")).must(t)
 	waitEvent(t, ch, "revoke", isKey(k.ID))
 	if err := s.RecordUsage(c, []store.UsageDelta{{KeyID: k.ID, Hour: time.Now().UTC().Truncate(time.Hour), Allowed: 1}}); err != nil {
@@ -1428,4 +1436,74 @@ func testUsageRefusesBadInput(t *testing.T, s store.Store) {
 	k2, _ := createKey(t, s, "second")
 	err := s.RecordUsage(c, []store.UsageDelta{{KeyID: k2.ID, Hour: h, Forbidden: max}, {KeyID: k2.ID, Hour: h, Forbidden: 1}})
 	wantErr(t, err, store.ErrInvalid, "a batch that wraps")
+}
+
+// testRevisions checks the store.Revisioner contract on stores that have
+// revisions: every change has a greater revision than the ones before it,
+// its events carry it in order and mark the last one, and Revision is at
+// least the revision of every change that returned.
+func testRevisions(t *testing.T, s store.Store) {
+	rv, ok := s.(store.Revisioner)
+	if !ok {
+		t.Log("this store has no revisions (store.Revisioner): gate.Sync promises nothing over it")
+		return
+	}
+	wctx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	ch, err := s.Watch(wctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ctx(t)
+	r0 := r(rv.Revision(c)).must(t)
+	a, _ := createKey(t, s, "a")
+	b, _ := createKey(t, s, "b")
+	addDomain(t, s, "mysite.tn")
+	r(s.LinkKey(c, a.ID, "mysite.tn")).must(t)
+	r(s.LinkKey(c, b.ID, "mysite.tn")).must(t)
+	r(s.DeleteDomain(c, "mysite.tn")).must(t) // one change, three events
+	if err := s.RecordUsage(c, []store.UsageDelta{{KeyID: a.ID, Hour: time.Now().UTC().Truncate(time.Hour), Allowed: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	last := r(rv.Revision(c)).must(t)
+	const changes = 7
+	if last < r0+changes {
+		t.Fatalf("Revision went from %d to %d over %d changes", r0, last, changes)
+	}
+	// Read the events of the seven changes: revisions never go back, each
+	// change ends with one RevEnd, and the last change ends at Revision.
+	prev, prevEnd, ends := r0, true, 0
+	var keysOfDelete []string
+	deadline := time.After(10 * time.Second)
+	for ends < changes {
+		select {
+		case ev := <-ch:
+			switch {
+			case ev.Kind == store.EventResync:
+				t.Fatal("resync on a quiet store")
+			case ev.Rev <= r0 || ev.Rev < prev:
+				t.Fatalf("event %+v after revision %d", ev, prev)
+			case ev.Rev == prev && prevEnd:
+				t.Fatalf("event %+v after the end of its revision", ev)
+			case ev.Rev > prev && !prevEnd:
+				t.Fatalf("revision %d ended without RevEnd", prev)
+			}
+			prev, prevEnd = ev.Rev, ev.RevEnd
+			if ends == 5 && ev.Kind == store.EventKey {
+				keysOfDelete = append(keysOfDelete, ev.ID)
+			}
+			if ev.RevEnd {
+				ends++
+			}
+		case <-deadline:
+			t.Fatalf("only %d changes ended with RevEnd", ends)
+		}
+	}
+	if prev != last {
+		t.Fatalf("the last change has revision %d, Revision says %d", prev, last)
+	}
+	slices.Sort(keysOfDelete)
+	if !slices.Equal(keysOfDelete, sorted(a.ID, b.ID)) {
+		t.Fatalf("the domain delete published key events for %v, want %v", keysOfDelete, sorted(a.ID, b.ID))
+	}
 }

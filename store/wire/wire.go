@@ -340,6 +340,9 @@ const (
 	CodeTooLarge     = "too_large"
 	CodeInternal     = "internal"
 	CodeInvalidDom   = "invalid_domain"
+	// CodeNotApplied: a change is saved but the node's gate has not
+	// applied it within the server's time limit (503).
+	CodeNotApplied = "not_applied"
 )
 
 type entry struct {
