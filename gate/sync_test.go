@@ -66,7 +66,7 @@ func TestSyncWhenTheIndexStops(t *testing.T) {
 	}
 	stop()
 	<-g.stopped
-	if _, _, err := f.st.CreateKey(f.ctx, "after"); err != nil {
+	if _, _, err := f.st.CreateKey(f.ctx, "after", model.Policy{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.Sync(f.ctx); !errors.Is(err, ErrNotFollowing) {

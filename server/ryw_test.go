@@ -113,6 +113,10 @@ func changeThenAuthorize(c *rywClient, rounds int) (stale []string) {
 		case 5:
 			c.call("POST", "/v1/keys/"+k.Key.ID+"/enable", "", nil)
 			check(i, "enable", k.Secret, "https://b.tn", 204, "")
+			c.call("PATCH", "/v1/keys/"+k.Key.ID, `{"allow_ips":["203.0.113.7"]}`, nil)
+			check(i, "an IP allowlist", k.Secret, "https://b.tn", 403, "ip not authorized")
+			c.call("PATCH", "/v1/keys/"+k.Key.ID, `{"allow_ips":null}`, nil)
+			check(i, "clearing the IP allowlist", k.Secret, "https://b.tn", 204, "")
 		case 6:
 			var nk keyOut
 			c.call("POST", "/v1/keys/"+k.Key.ID+"/rotate", "", &nk)

@@ -537,7 +537,7 @@ func (srv *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	srv.keyResult(w, r, http.StatusOK)(srv.s.UpdateKey(r.Context(), r.PathValue("id"), u))
+	srv.keyChanged(w, r, http.StatusOK)(srv.s.UpdateKey(r.Context(), r.PathValue("id"), u))
 }
 
 // keyUpdate reads a KeyRequest's fields: a field of the wrong type is 400,
