@@ -62,21 +62,24 @@ func (l *live) recheck(ctx context.Context, tokens store.TokenStore) {
 	}
 }
 
-// followTokens rechecks the requests in flight on every token event (and
-// resync) of the store, until ctx ends or the store closes: a token revoked
-// by any path (the API, the CLI or an SSH command on the daemon's store,
-// another node of a cluster) ends its requests here.
+// followTokens subscribes to the store's events and, in a goroutine,
+// rechecks the requests in flight on every token event (and resync) until
+// ctx ends or the store closes: a token revoked by any path (the API, the
+// CLI or an SSH command on the daemon's store, another node of a cluster)
+// ends its requests here.
 func (srv *Server) followTokens(ctx context.Context) {
 	ch, err := srv.s.Watch(ctx)
 	if err != nil {
 		srv.log.Error("not following token revocations: requests of a revoked token run to their end", "err", err)
 		return
 	}
-	for ev := range ch {
-		if ev.Kind == store.EventToken || ev.Kind == store.EventResync {
-			srv.live.recheck(ctx, srv.opt.Tokens)
+	go func() {
+		for ev := range ch {
+			if ev.Kind == store.EventToken || ev.Kind == store.EventResync {
+				srv.live.recheck(ctx, srv.opt.Tokens)
+			}
 		}
-	}
+	}()
 }
 
 // tokenOf returns the digest of the token a request was authorized with.

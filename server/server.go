@@ -168,7 +168,7 @@ func New(s store.Store, opt Options) (*Server, error) {
 	}
 	var follow context.Context
 	follow, srv.unfollow = context.WithCancel(context.Background())
-	go srv.followTokens(follow)
+	srv.followTokens(follow)
 	return srv, nil
 }
 
