@@ -3,11 +3,12 @@ package server
 import (
 	"bufio"
 	"context"
-	"github.com/tmaps/console/model"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tmaps/console/model"
 )
 
 // A revoked operator token's open event stream ends at once, whichever
