@@ -7,7 +7,7 @@ FUZZTIME ?= 3s
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 LDFLAGS  := -X github.com/tmaps/console/internal/buildinfo.commit=$(COMMIT)
 # Fuzz targets (package:target), each run for FUZZTIME by `make test`.
-FUZZ     := ./model:FuzzNormalizeDomain ./model:FuzzHeaderHost ./store/bolt:FuzzDecode ./gate:FuzzAPIKeys
+FUZZ     := ./model:FuzzNormalizeDomain ./model:FuzzHeaderHost ./model:FuzzParseIPPrefix ./store/bolt:FuzzDecode ./gate:FuzzAPIKeys
 
 .PHONY: build run demo deps test fuzz bench lint clean
 

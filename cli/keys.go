@@ -26,7 +26,7 @@ exact name. An ambiguous KEY is an error that lists the candidates.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: a.runE(a.group),
 	}
-	c.AddCommand(a.keysList(), a.keysShow(), a.keysCreate(), a.keysRename(),
+	c.AddCommand(a.keysList(), a.keysShow(), a.keysCreate(), a.keysRename(), a.keysSet(),
 		a.keysDisable(), a.keysEnable(), a.keysRevoke(), a.keysRotate(),
 		a.keysLink(), a.keysUnlink())
 	return c
@@ -46,10 +46,12 @@ func resolve(ctx context.Context, st store.Store, ref string) (model.Key, error)
 	return k, err
 }
 
-// keyJSON is a key as --json prints it, with the Unicode form of its domains.
+// keyJSON is a key as --json prints it: every field of the key, its policy
+// included, and whether it is unrestricted or expired now.
 type keyJSON struct {
 	model.Key
 	Unrestricted bool `json:"unrestricted"`
+	Expired      bool `json:"expired"`
 }
 
 func jsonKey(k model.Key) keyJSON {
@@ -59,20 +61,23 @@ func jsonKey(k model.Key) keyJSON {
 	if k.AllowIPs == nil {
 		k.AllowIPs = []netip.Prefix{}
 	}
-	return keyJSON{Key: k, Unrestricted: k.Unrestricted()}
+	return keyJSON{Key: k, Unrestricted: k.Unrestricted(), Expired: k.Expired(time.Now())}
 }
 
 func (a *app) keysList() *cobra.Command {
 	var asJSON bool
-	var status string
+	var status, owner string
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List API keys, oldest first",
 		Long: `List API keys, oldest first.
 
-On a terminal: a table. Otherwise one key per line, tab-separated:
-id, name, prefix, status, created (RFC 3339), linked domains (comma-separated,
-empty when the key is unrestricted).`,
+On a terminal: a table, with the key's policy marks (Expired, expires in 3 d,
+ip, rate, quota). Otherwise one key per line, tab-separated: id, name, prefix,
+status, created (RFC 3339), linked domains (comma-separated, empty when the key
+is unrestricted), kind, expires (RFC 3339, empty when never), owner.
+
+--owner keeps the keys whose owner contains the text (any case).`,
 		Args: nargs(0, 0),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			var want model.Status
@@ -90,7 +95,7 @@ empty when the key is unrestricted).`,
 				}
 				out := keys[:0]
 				for _, k := range keys {
-					if want == "" || k.Status == want {
+					if (want == "" || k.Status == want) && (owner == "" || containsFold(k.Owner, owner)) {
 						out = append(out, k)
 					}
 				}
@@ -109,15 +114,20 @@ empty when the key is unrestricted).`,
 					}
 					return nil
 				}
-				t := &table{header: []string{"NAME", "ID", "PREFIX", "STATUS", "CREATED", "DOMAINS"}, wide: map[int]int{0: 40, 5: 50}}
+				t := &table{header: []string{"NAME", "ID", "PREFIX", "STATUS", "KIND", "CREATED", "DOMAINS", "POLICY"}, wide: map[int]int{0: 40, 6: 40}}
 				if !a.outTTY {
 					t.header = nil
 				}
+				now := a.now()
 				for _, k := range out {
 					if a.outTTY {
-						t.add(k.Name, k.ID, k.Prefix, k.Status.Label(), a.fmtTime(k.Created), domainsSummary(k.Domains))
+						t.add(k.Name, k.ID, k.Prefix, k.Status.Label(), k.Kind.Label(), a.fmtTime(k.Created), domainsSummary(k.Domains), policyMarks(k, now))
 					} else {
-						t.add(k.ID, k.Name, k.Prefix, string(k.Status), a.fmtTime(k.Created), strings.Join(k.Domains, ","))
+						exp := ""
+						if !k.Expires.IsZero() {
+							exp = k.Expires.UTC().Format(time.RFC3339)
+						}
+						t.add(k.ID, k.Name, k.Prefix, string(k.Status), a.fmtTime(k.Created), strings.Join(k.Domains, ","), string(k.Kind), exp, k.Owner)
 					}
 				}
 				return a.printTable(t)
@@ -126,7 +136,13 @@ empty when the key is unrestricted).`,
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&status, "status", "", "only keys with this status: active, disabled or revoked")
+	c.Flags().StringVar(&owner, "owner", "", "only keys whose owner contains this text (any case)")
 	return c
+}
+
+// containsFold reports whether s contains sub, ignoring case.
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
 func (a *app) keysShow() *cobra.Command {
@@ -162,6 +178,7 @@ func (a *app) keysShow() *cobra.Command {
 				if k.ReplacedBy != "" {
 					f.add("Replaced by", a.keyRef(ctx, st, k.ReplacedBy))
 				}
+				a.addPolicyFields(ctx, st, &f, k)
 				if k.Unrestricted() {
 					f.add("Domains", "none: unrestricted (any site, or server-to-server)")
 				}
@@ -203,13 +220,18 @@ func (a *app) recentUsage(ctx context.Context, st store.Store, id string) (strin
 	if err != nil {
 		return "", false
 	}
-	var ok, u, f uint64
+	var ok, u, f, l uint64
 	for _, b := range buckets {
 		ok += b.Allowed
 		u += b.Unauthorized
 		f += b.Forbidden
+		l += b.Limited
 	}
-	return fmt.Sprintf("%d allowed, %d refused with 401, %d refused with 403", ok, u, f), true
+	s := fmt.Sprintf("%d allowed, %d refused with 401, %d refused with 403", ok, u, f)
+	if l > 0 {
+		s += fmt.Sprintf(", %d refused with 429", l)
+	}
+	return s, true
 }
 
 // checkName validates a name (field is "name" for keys, "token name" for
@@ -260,18 +282,31 @@ func (a *app) printSecret(asJSON bool, verb string, k model.Key, secret string, 
 func (a *app) keysCreate() *cobra.Command {
 	var asJSON bool
 	var name string
+	var p policyFlags
 	c := &cobra.Command{
-		Use:   "create --name NAME",
+		Use:   "create --name NAME [--kind browser|server|mobile] [policy flags]",
 		Short: "Create an Active key and print its secret, once",
 		Long: `Create an Active key and print its secret, once.
 
 On a terminal the secret is shown with a warning. Otherwise only the secret
 is printed on stdout (the warning goes to stderr), so this works:
 
-    KEY=$(tmaps keys create --name "Production frontend")
+    KEY=$(tmaps keys create --name "Production frontend" --kind browser)
 
 A new key has no domain, so it is unrestricted until you link one:
-    tmaps keys link KEY mysite.tn`,
+    tmaps keys link KEY mysite.tn
+
+One key per usage (the console's advice): a browser key gets the domains of
+its sites; a server or mobile key none (their calls carry no Origin), so limit
+a server key to your servers' addresses instead:
+
+    tmaps keys create --name "Tiles backend" --kind server \
+        --allow-ip 203.0.113.0/24 --rate 50 --burst 100 --expires-in 720h
+
+Policy flags (all optional; change them later with tmaps keys set):
+--expires-in 720h | --expires-at 2026-12-31T23:00:00Z, --allow-ip CIDR
+(repeat), --rate N [--burst N], --quota N (per UTC month), --owner TEXT,
+--note TEXT.`,
 		Args: nargs(0, 0),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("name") {
@@ -281,18 +316,34 @@ A new key has no domain, so it is unrestricted until you link one:
 			if err != nil {
 				return err
 			}
+			u, err := p.update(cmd, a.now())
+			if err != nil {
+				return err
+			}
+			u.Name = &n
+			nk, err := u.Apply(model.Key{})
+			if err != nil {
+				return fieldError(err)
+			}
 			return a.withStore(func(ctx context.Context, st store.Store) error {
 				a.warnDuplicateName(ctx, st, n, "")
-				k, secret, err := st.CreateKey(ctx, n, model.Policy{})
+				k, secret, err := st.CreateKey(ctx, n, nk.Policy)
 				if err != nil {
-					return fmt.Errorf("create the key: %w", err)
+					return fmt.Errorf("create the key: %w", fieldError(err))
 				}
-				return a.printSecret(asJSON, "Created", k, secret, nil)
+				if err := a.printSecret(asJSON, "Created", k, secret, nil); err != nil {
+					return err
+				}
+				if !asJSON {
+					a.warnPolicy(k)
+				}
+				return nil
 			})
 		}),
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, `print {"key":{…},"secret":"ak_…"}`)
 	c.Flags().StringVar(&name, "name", "", "name of the key (1 to 100 characters)")
+	p.register(c.Flags(), false)
 	return c
 }
 
@@ -501,17 +552,31 @@ name is asked for.`,
 
 func (a *app) keysRotate() *cobra.Command {
 	var asJSON bool
+	var grace string
 	c := &cobra.Command{
-		Use:   "rotate KEY",
-		Short: "Create a replacement key with the same name and domains; print its secret once",
-		Long: `Rotate a key: create a new Active key with the same name and domains and
-print its secret once (like keys create). The old key stays as it is until you
-revoke it, so you can deploy the new secret first:
+		Use:   "rotate KEY [--expire-old-in 24h]",
+		Short: "Create a replacement key with the same name, domains and policy; print its secret once",
+		Long: `Rotate a key: create a new Active key with the same name, domains and policy
+(not its expiry) and print its secret once (like keys create). The old key
+stays as it is until you revoke it, so you can deploy the new secret first:
 
     NEW=$(tmaps keys rotate KEY)      # deploy $NEW, then:
-    tmaps keys revoke OLD-ID --confirm NAME`,
+    tmaps keys revoke OLD-ID --confirm NAME
+
+With --expire-old-in the old key expires by itself after that grace period
+(401 "api_key expired" from then on), unless it already expires sooner:
+
+    NEW=$(tmaps keys rotate KEY --expire-old-in 24h)`,
 		Args: nargs(1, 1),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			var graceDur time.Duration
+			if cmd.Flags().Changed("expire-old-in") {
+				d, err := parseDays(grace)
+				if err != nil || d <= 0 {
+					return usagef("--expire-old-in %s: give a positive duration such as 24h, 90m or 7d", qq(grace))
+				}
+				graceDur = d
+			}
 			return a.withStore(func(ctx context.Context, st store.Store) error {
 				k, err := resolve(ctx, st, args[0])
 				if err != nil {
@@ -520,7 +585,7 @@ revoke it, so you can deploy the new secret first:
 				if k.Status == model.Revoked {
 					return fmt.Errorf("cannot rotate %s: %w", qq(k.Name), model.ErrKeyRevoked)
 				}
-				nk, secret, err := st.RotateKey(ctx, k.ID, 0)
+				nk, secret, err := st.RotateKey(ctx, k.ID, graceDur)
 				if err != nil {
 					return fmt.Errorf("rotate the key: %w", err)
 				}
@@ -530,7 +595,12 @@ revoke it, so you can deploy the new secret first:
 				if err := a.printSecret(asJSON, "Rotated", nk, secret, map[string]any{"replaces": jsonKey(k)}); err != nil {
 					return err
 				}
-				if !asJSON {
+				switch {
+				case asJSON:
+				case !k.Expires.IsZero():
+					fmt.Fprintf(a.stderr, "The old key %s (%s) stays %s until it expires at %s (%s); revoke it sooner once the new secret is deployed:\n  tmaps keys revoke %s --confirm %s\n",
+						k.ID, k.Prefix, k.Status.Label(), a.fmtTime(k.Expires), model.ExpiryLabel(k.Expires, a.now()), k.ID, shellQuote(q(k.Name)))
+				default:
 					fmt.Fprintf(a.stderr, "The old key %s (%s) stays %s until you revoke it, once the new secret is deployed:\n  tmaps keys revoke %s --confirm %s\n",
 						k.ID, k.Prefix, k.Status.Label(), k.ID, shellQuote(q(k.Name)))
 				}
@@ -539,6 +609,7 @@ revoke it, so you can deploy the new secret first:
 		}),
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, `print {"key":{…},"secret":"ak_…","replaces":{…}}`)
+	c.Flags().StringVar(&grace, "expire-old-in", "", "the old key expires this long after the rotation: 24h, 90m, 7d")
 	return c
 }
 

@@ -86,10 +86,11 @@ func (a *app) usageCmd() *cobra.Command {
 	var since, by string
 	c := &cobra.Command{
 		Use:   "usage [KEY] [--since D] [--by hour|day]",
-		Short: "Show requests counted by the gate: allowed, 401 and 403, per hour or day, with spikes",
+		Short: "Show requests counted by the gate: allowed, 401, 403 and 429, per hour or day, with spikes",
 		Long: `Show the requests the gate counted, for one key (id, prefix or name) or for
-every key together, split into allowed, 401 (no, bad, disabled or revoked
-key) and 403 (domain not authorized, plain HTTP).
+every key together, split into allowed, 401 (no, bad, disabled, revoked or
+expired key), 403 (domain or IP address not authorized, plain HTTP) and 429
+(rate limit or monthly quota).
 
 --since is a duration (24h, 7d, 30d; default 30d) or a date (2026-05-01).
 --by is hour or day (default: hour up to 48 hours, day beyond); days are
@@ -241,6 +242,7 @@ func (a *app) printUsage(u usageJSON, k model.Key) error {
 	f.add("Allowed", strconv.FormatUint(u.Totals.Allowed, 10))
 	f.add("401", strconv.FormatUint(u.Totals.Unauthorized, 10))
 	f.add("403", strconv.FormatUint(u.Totals.Forbidden, 10))
+	f.add("429", strconv.FormatUint(u.Totals.Limited, 10))
 	f.add("Last 24h", strconv.FormatUint(u.Last24h.Total, 10))
 	f.add("Spike", spikeText(u.Spike))
 	if err := a.printFields(f); err != nil {
@@ -251,13 +253,13 @@ func (a *app) printUsage(u usageJSON, k model.Key) error {
 	if u.By == "day" {
 		layout = "2006-01-02"
 	}
-	t := &table{header: []string{"START", "ALLOWED", "401", "403", "TOTAL"}}
+	t := &table{header: []string{"START", "ALLOWED", "401", "403", "429", "TOTAL"}}
 	for _, b := range u.Buckets {
 		start := b.Start.In(time.Local).Format(layout)
 		if !a.outTTY {
 			start = b.Start.UTC().Format(time.RFC3339)
 		}
-		t.add(start, fmt.Sprint(b.Allowed), fmt.Sprint(b.Unauthorized), fmt.Sprint(b.Forbidden), fmt.Sprint(b.Total))
+		t.add(start, fmt.Sprint(b.Allowed), fmt.Sprint(b.Unauthorized), fmt.Sprint(b.Forbidden), fmt.Sprint(b.Limited), fmt.Sprint(b.Total))
 	}
 	if !a.outTTY {
 		t.header = nil

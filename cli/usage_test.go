@@ -24,7 +24,7 @@ func TestUsageDemoTotalMarksTheSpikingKey(t *testing.T) {
 	var sum uint64
 	for _, b := range u.Buckets {
 		sum += b.Total
-		if b.Total != b.Allowed+b.Unauthorized+b.Forbidden {
+		if b.Total != b.Allowed+b.Unauthorized+b.Forbidden+b.Limited {
 			t.Fatalf("bucket total %+v", b)
 		}
 	}
