@@ -37,6 +37,7 @@ var sshRoleCommands = []sshRoleCommand{
 	{"keys enable", "keys enable enable-{r}", model.OpKeysEnable},
 	{"keys revoke", "keys revoke revoke-{r} --confirm revoke-{r}", model.OpKeysRevoke},
 	{"keys rotate", "keys rotate rotate-{r}", model.OpKeysRotate},
+	{"keys set", "keys set set-{r} --rate 5 --owner ops", model.OpKeysPolicy},
 	{"keys link", "keys link link-{r} spare-{r}.tn", model.OpKeysLink},
 	{"keys unlink", "keys unlink unlink-{r} {r}.tn --yes", model.OpKeysUnlink},
 	{"domains list", "domains list --json", model.OpDomainsRead},
@@ -109,7 +110,7 @@ func TestSSHRolesEveryCommandEveryRole(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, k := range []string{"show", "rename", "disable", "enable", "revoke", "rotate", "link", "unlink"} {
+		for _, k := range []string{"show", "rename", "disable", "enable", "revoke", "rotate", "link", "unlink", "set"} {
 			key, secret, err := st.CreateKey(c, name(k), model.Policy{})
 			if err != nil {
 				t.Fatal(err)
