@@ -256,6 +256,11 @@ const (
 	// EventResync means events were lost (a slow subscriber, a reconnect):
 	// reload everything.
 	EventResync EventKind = "resync"
+	// EventOffline means the store cannot be reached for now (a remote
+	// store's event stream broke and did not reconnect at once): what the
+	// subscriber holds may be stale. An EventResync follows once it is
+	// reached again.
+	EventOffline EventKind = "offline"
 )
 
 // Event is a change notification.

@@ -79,6 +79,7 @@ type App struct {
 	// status is the header's right side: the state of the connection to
 	// the store ("" while all is well).
 	status   banner
+	conn     conn // the link to the store (conn.go)
 	loaded   bool
 	loadErr  error
 	quitting bool
@@ -471,6 +472,8 @@ func (a *App) render() string {
 			body = a.fullHelpBody(bodyH)
 		case !a.loaded && a.loadErr == nil:
 			body = []string{text.Fit(a.th.Faint.Render(" Loading…"), w)}
+		case !a.loaded && unreachable(a.loadErr):
+			body = a.unreachableBody()
 		case !a.loaded:
 			body = []string{a.th.BannerErr.Render(text.Fit(" Could not load the store: "+describeErr(a.loadErr), w))}
 		default:

@@ -50,8 +50,9 @@ type watchStartedMsg struct {
 
 // storeEventsMsg carries the change events that arrived together.
 type storeEventsMsg struct {
-	ch  <-chan store.Event
-	evs []store.Event
+	ch    <-chan store.Event
+	evs   []store.Event
+	ended bool // the channel closed after these events
 }
 
 // opDoneMsg reports a change made from this console.
@@ -151,14 +152,14 @@ func waitEvents(ch <-chan store.Event) tea.Cmd {
 	return func() tea.Msg {
 		ev, ok := <-ch
 		if !ok {
-			return nil // the console is closing
+			return watchEndedMsg{}
 		}
 		evs := []store.Event{ev}
 		for len(evs) < 512 {
 			select {
 			case ev, ok := <-ch:
 				if !ok {
-					return storeEventsMsg{evs: evs}
+					return storeEventsMsg{evs: evs, ended: true}
 				}
 				evs = append(evs, ev)
 				continue
@@ -173,6 +174,9 @@ func waitEvents(ch <-chan store.Event) tea.Cmd {
 // onData handles the messages that are not input: the shell's own, then
 // every page and the dialog get them.
 func (a *App) onData(msg tea.Msg) tea.Cmd {
+	if cmd, ok := a.onConnMsg(msg); ok {
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case errMsg:
 		a.errBanner(msg.err)
@@ -187,12 +191,7 @@ func (a *App) onData(msg tea.Msg) tea.Cmd {
 	case domainsLoadedMsg:
 		return a.onDomainsLoaded(msg)
 	case watchStartedMsg:
-		if msg.err != nil {
-			a.status = banner{kind: bannerWarn, text: "live refresh off"}
-			a.setBanner(bannerWarn, "Live refresh is off: "+describeErr(msg.err))
-			return nil
-		}
-		return waitEvents(msg.ch)
+		return a.onWatchStarted(msg)
 	case storeEventsMsg:
 		return a.onEvents(msg)
 	case opDoneMsg:
@@ -213,7 +212,10 @@ func (a *App) onData(msg tea.Msg) tea.Cmd {
 
 func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 	var cmds []tea.Cmd
-	if msg.ch != nil {
+	switch {
+	case msg.ended:
+		cmds = append(cmds, func() tea.Msg { return watchEndedMsg{} })
+	case msg.ch != nil:
 		cmds = append(cmds, waitEvents(msg.ch))
 	}
 	ids := map[string]bool{}
@@ -227,10 +229,14 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 			doms = true
 		case store.EventResync:
 			all = true
+			a.conn.streamDown = false
+		case store.EventOffline:
+			a.conn.streamDown = true
 		case store.EventUsage:
 			usage = true
 		}
 	}
+	a.connStatus()
 	if usage {
 		cmds = append(cmds, a.usageSoon())
 	}
@@ -255,20 +261,28 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 
 func (a *App) onDataLoaded(msg dataLoadedMsg) tea.Cmd {
 	if msg.err != nil {
-		if !a.loaded {
+		switch {
+		case !a.loaded:
 			a.loadErr = msg.err
-		} else {
+		case !unreachable(msg.err):
 			a.errBanner(msg.err)
+		}
+		if unreachable(msg.err) {
+			return a.loadFailed()
 		}
 		return nil
 	}
 	a.loaded, a.loadErr = true, nil
+	a.loadDone()
 	a.data.setKeys(msg.keys)
 	a.data.setDomains(msg.doms)
 	return tea.Batch(a.broadcast(dataChangedMsg{keys: true, domains: true}), a.loadUsage())
 }
 
 func (a *App) onKeyLoaded(msg keyLoadedMsg) tea.Cmd {
+	if unreachable(msg.err) {
+		return a.loadFailed()
+	}
 	if msg.err != nil {
 		a.errBanner(msg.err)
 		return nil
@@ -283,6 +297,9 @@ func (a *App) onKeyLoaded(msg keyLoadedMsg) tea.Cmd {
 }
 
 func (a *App) onDomainsLoaded(msg domainsLoadedMsg) tea.Cmd {
+	if unreachable(msg.err) {
+		return a.loadFailed()
+	}
 	if msg.err != nil {
 		a.errBanner(msg.err)
 		return nil

@@ -40,6 +40,44 @@ type harness struct {
 	copies  []string // what reached the native clipboard
 	osc52   []string // what was sent with tea.SetClipboard
 	clipErr error
+	// ticks are the timers the App asked for, in order; fire runs them.
+	ticks []tick
+	// passWatch lets watchStartedMsg through to the App (its channel must
+	// never block).
+	passWatch bool
+}
+
+// tick is a timer the App asked for.
+type tick struct {
+	d  time.Duration
+	fn func(time.Time) tea.Msg
+}
+
+// fire runs the oldest pending timer whose message has the type of like
+// (as if its time had come) and returns its delay.
+func (hs *harness) fire(like tea.Msg) time.Duration {
+	hs.t.Helper()
+	for i, tk := range hs.ticks {
+		msg := tk.fn(fixedNow)
+		if reflect.TypeOf(msg) == reflect.TypeOf(like) {
+			hs.ticks = append(hs.ticks[:i:i], hs.ticks[i+1:]...)
+			hs.send(msg)
+			return tk.d
+		}
+	}
+	hs.t.Fatalf("no %T timer pending", like)
+	return 0
+}
+
+// pending counts the pending timers whose message has the type of like.
+func (hs *harness) pending(like tea.Msg) int {
+	n := 0
+	for _, tk := range hs.ticks {
+		if reflect.TypeOf(tk.fn(fixedNow)) == reflect.TypeOf(like) {
+			n++
+		}
+	}
+	return n
 }
 
 func newHarness(t testing.TB, st store.Store, w, h int) *harness {
@@ -54,7 +92,10 @@ func newHarness(t testing.TB, st store.Store, w, h int) *harness {
 			return nil
 		}})
 	t.Cleanup(hs.app.Close)
-	hs.app.tick = func(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return func() tea.Msg { return nil } }
+	hs.app.tick = func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
+		hs.ticks = append(hs.ticks, tick{d, fn})
+		return func() tea.Msg { return nil }
+	}
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
 	hs.run(hs.app.Init())
 	return hs
@@ -88,7 +129,9 @@ func (hs *harness) run(cmd tea.Cmd) {
 		hs.send(m)
 		return
 	case watchStartedMsg:
-		return
+		if !hs.passWatch {
+			return
+		}
 	}
 	v := reflect.ValueOf(msg)
 	if v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {

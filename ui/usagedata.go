@@ -125,6 +125,9 @@ func (a *App) onUsageLoaded(msg usageLoadedMsg) tea.Cmd {
 	if msg.gen < a.us.applied {
 		return nil // an older load finishing late
 	}
+	if unreachable(msg.err) {
+		return a.loadFailed()
+	}
 	if msg.err != nil {
 		if !errors.Is(msg.err, context.Canceled) {
 			a.setBanner(bannerWarn, "Usage could not be loaded: "+describeErr(msg.err))

@@ -2,7 +2,8 @@
 // (package server). Errors answered by the API come back as the same store
 // and model sentinels; a server that cannot be reached is store.ErrUnavailable
 // with a message that says so. Reads are retried briefly on network errors;
-// Watch follows the server's event stream, reconnects when it breaks and
+// Watch follows the server's event stream; when it breaks Watch says
+// store.EventOffline (unless it reconnects at once), reconnects forever and
 // then delivers store.EventResync.
 package remote
 
@@ -51,7 +52,7 @@ type Options struct {
 	// 0 means 150 ms.
 	RetryDelay time.Duration
 	// ReconnectDelay is the first pause before Watch reconnects, doubled up
-	// to 10 s; 0 means 500 ms.
+	// to 5 s; 0 means 500 ms.
 	ReconnectDelay time.Duration
 	// IdleTimeout ends an event stream that sent nothing (not even the
 	// server's keep-alive) for this long, and reconnects; 0 means 45 s.

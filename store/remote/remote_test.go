@@ -261,7 +261,11 @@ func TestWatchReconnectsWithResync(t *testing.T) {
 	go hs2.Serve(ln2)
 	defer hs2.Close()
 
-	if ev := next("resync"); ev.Kind != store.EventResync {
+	ev := next("resync")
+	if ev.Kind == store.EventOffline { // the daemon was away for 50 ms
+		ev = next("resync")
+	}
+	if ev.Kind != store.EventResync {
 		t.Fatalf("after the reconnect: %+v, want resync", ev)
 	}
 	k2, _, err := b.st.CreateKey(ctx, "after", model.Policy{})
@@ -270,6 +274,69 @@ func TestWatchReconnectsWithResync(t *testing.T) {
 	}
 	if ev := next("create after reconnect"); ev.Kind != store.EventKey || ev.ID != k2.ID {
 		t.Fatalf("after the reconnect: %+v", ev)
+	}
+	cancel()
+	for range ch {
+	}
+}
+
+// TestWatchSaysOffline: when the daemon is gone the stream says so at once
+// (EventOffline, so a console can mark its data stale), keeps trying, and
+// says EventResync once the daemon is back. Before this, a console showed
+// old data as if live.
+func TestWatchSaysOffline(t *testing.T) {
+	b := newBackend(t, false)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	hs := &http.Server{Handler: b.srv.Handler()}
+	go hs.Serve(ln)
+
+	s, err := remote.New("http://"+addr, b.token, remote.Options{ReconnectDelay: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ch, err := s.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func(what string) store.Event {
+		t.Helper()
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("channel closed waiting for %s", what)
+			}
+			return ev
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no event after 5s: %s", what)
+		}
+		return store.Event{}
+	}
+	hs.Close()
+	if ev := next("offline"); ev.Kind != store.EventOffline {
+		t.Fatalf("with the daemon gone: %+v, want offline", ev)
+	}
+	// It keeps trying: several attempts fail, and no other event comes.
+	select {
+	case ev := <-ch:
+		t.Fatalf("while the daemon is gone: %+v", ev)
+	case <-time.After(300 * time.Millisecond):
+	}
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs2 := &http.Server{Handler: b.srv.Handler()}
+	go hs2.Serve(ln2)
+	defer hs2.Close()
+	if ev := next("resync"); ev.Kind != store.EventResync {
+		t.Fatalf("with the daemon back: %+v, want resync", ev)
 	}
 	cancel()
 	for range ch {

@@ -14,13 +14,24 @@ import (
 )
 
 // maxReconnectDelay caps Watch's pause between reconnection attempts.
-const maxReconnectDelay = 10 * time.Second
+const maxReconnectDelay = 5 * time.Second
+
+// backoff is the pause before reconnection attempt n (0 first): first,
+// doubled each time, at most maxReconnectDelay.
+func backoff(first time.Duration, n int) time.Duration {
+	d := first
+	for i := 0; i < n && d < maxReconnectDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxReconnectDelay)
+}
 
 // Watch implements store.Store over GET /v1/events (server-sent events). The
 // subscription is in place when Watch returns. When the stream breaks, Watch
-// reconnects with a growing pause and then delivers store.EventResync,
-// because events may have been missed. The channel closes when ctx ends or
-// the store is closed.
+// tries once at once; if that fails it delivers store.EventOffline and
+// keeps trying forever with a growing pause (at most 5 s), then delivers
+// store.EventResync, because events may have been missed. The channel
+// closes when ctx ends, the store is closed or the token is refused.
 func (s *Store) Watch(ctx context.Context) (<-chan store.Event, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
@@ -106,32 +117,51 @@ func (s *Store) openEvents(ctx context.Context) (*http.Response, error) {
 
 // follow reads the stream into out, reconnecting until ctx ends.
 func (s *Store) follow(ctx context.Context, resp *http.Response, out chan<- store.Event) {
+	send := func(ev store.Event) bool {
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for {
 		s.read(ctx, resp, out)
 		resp.Body.Close()
 		if ctx.Err() != nil {
 			return
 		}
-		resp = s.reconnect(ctx)
-		if resp == nil {
-			return
+		// A stream that merely went quiet or was cut by a proxy comes back
+		// at once; a daemon that is gone does not, and the subscriber hears
+		// of it before the pauses.
+		var err error
+		if resp, err = s.openEvents(ctx); err != nil {
+			if !retryable(err) || !send(store.Event{Kind: store.EventOffline}) {
+				return
+			}
+			if resp = s.reconnect(ctx); resp == nil {
+				return
+			}
 		}
-		select {
-		case out <- store.Event{Kind: store.EventResync}:
-		case <-ctx.Done():
+		if !send(store.Event{Kind: store.EventResync}) {
 			resp.Body.Close()
 			return
 		}
 	}
 }
 
+// retryable reports whether a failure to open the stream may heal: a
+// refused token or a closed store will not.
+func retryable(err error) bool {
+	return !errors.Is(err, ErrUnauthorized) && !errors.Is(err, store.ErrClosed)
+}
+
 // reconnect tries again with a growing pause until it connects (nil when
-// ctx ends). A refused token also ends the attempts: it will not heal.
+// ctx ends or the failure will not heal).
 func (s *Store) reconnect(ctx context.Context) *http.Response {
-	delay := s.opt.ReconnectDelay
-	for {
+	for n := 0; ; n++ {
 		select {
-		case <-time.After(delay):
+		case <-time.After(backoff(s.opt.ReconnectDelay, n)):
 		case <-ctx.Done():
 			return nil
 		}
@@ -139,10 +169,9 @@ func (s *Store) reconnect(ctx context.Context) *http.Response {
 		if err == nil {
 			return resp
 		}
-		if errors.Is(err, ErrUnauthorized) || errors.Is(err, store.ErrClosed) {
+		if !retryable(err) {
 			return nil
 		}
-		delay = min(delay*2, maxReconnectDelay)
 	}
 }
 
