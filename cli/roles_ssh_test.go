@@ -45,6 +45,7 @@ var sshRoleCommands = []sshRoleCommand{
 	{"domains add", "domains add added-{r}.tn", model.OpDomainsAdd},
 	{"domains delete", "domains delete delete-{r}.tn --yes", model.OpDomainsDelete},
 	{"audit", "audit --limit 5", model.OpAuditRead},
+	{"alerts", "alerts --limit 5", model.OpAlertsRead},
 	{"usage", "usage --since 24h", model.OpUsageRead},
 	{"hygiene", "hygiene", model.OpHygieneRead},
 	{"check", "check --key {secret} --origin https://{r}.tn", model.OpKeysRead},

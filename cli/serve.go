@@ -35,6 +35,7 @@ type serveConfig struct {
 	flushEvery        time.Duration
 	trustActor        bool
 	ssh               sshFlags
+	alerts            alertFlags
 }
 
 const serveLong = `Run the daemon that owns the store: the management API under /v1 (operator
@@ -57,7 +58,12 @@ without dropping connections.
 Every flag can also come from the environment variable named beside it
 (TMAPS_LISTEN, TMAPS_TLS_CERT, ...; TMAPS_DB for --db); a flag on the
 command line wins. Booleans take true or false; --trusted-proxy takes a
-comma-separated list.`
+comma-separated list, and so does --alert-webhook (TMAPS_ALERT_WEBHOOK).
+
+Alerts (docs/alerts.md): spikes, bursts of refused hosts, keys expiring within
+7 days, leak reports, revoked and disabled keys are recorded in the store
+(tmaps alerts) and, with --alert-webhook and --alert-secret-file, POSTed as
+JSON signed with HMAC-SHA256, retried with backoff for up to 24 hours.`
 
 func (a *app) serveCmd() *cobra.Command {
 	var cfg serveConfig
@@ -93,6 +99,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.DurationVar(&cfg.flushEvery, "flush-every", gate.DefaultFlushEvery, "period of the usage flushes to the store")
 	f.BoolVar(&cfg.trustActor, "trust-client-actor", false, "audit API changes under the actor a client declares (X-Tmaps-Actor) instead of the token's name")
 	addSSHFlags(f, &cfg.ssh)
+	addAlertFlags(f, &cfg.alerts)
 	f.VisitAll(func(fl *pflag.Flag) { fl.Usage += " (env " + envName(fl.Name) + ")" })
 	return c
 }
@@ -208,6 +215,10 @@ func (a *app) serve(cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	alerts, err := a.alertComponent(cfg.alerts)
+	if err != nil {
+		return err
+	}
 
 	// SIGHUP is caught from here on: before, it would end the process.
 	hup := make(chan os.Signal, 1)
@@ -236,6 +247,7 @@ func (a *app) serve(cfg serveConfig) error {
 	if ssh != nil {
 		dc.Components = append(dc.Components, ssh)
 	}
+	dc.Components = append(dc.Components, alerts)
 	d, err := server.NewDaemon(dc)
 	if err != nil {
 		return err

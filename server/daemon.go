@@ -54,7 +54,8 @@ type Reloader interface {
 }
 
 // Announcer is a Component with a line to print on the daemon's stdout
-// once it is ready, e.g. "ssh 127.0.0.1:2222 host key SHA256:…".
+// once it is ready, e.g. "ssh 127.0.0.1:2222 host key SHA256:…" ("" prints
+// nothing).
 type Announcer interface {
 	Announce() string
 }
@@ -64,6 +65,9 @@ type Env struct {
 	Store  DaemonStore
 	Gate   *gate.Gate
 	Logger *slog.Logger
+	// Leader reports whether this node is the one of its cluster that runs
+	// cluster-wide work (sending alerts); never nil.
+	Leader func() bool
 }
 
 // ComponentFunc builds a component from the running daemon's parts.
@@ -98,6 +102,10 @@ type DaemonConfig struct {
 	ShutdownTimeout time.Duration
 	// Components run beside the API, in this order (see Component).
 	Components []ComponentFunc
+	// Leader reports whether this node leads its cluster, for components
+	// whose work one node must do (the alert sender); nil means always
+	// (one node). A clustered backend hands its election's answer here.
+	Leader func() bool
 	// Logger receives the daemon's logs; nil discards them. Wrap its
 	// handler with NewRedactingHandler.
 	Logger *slog.Logger
@@ -220,7 +228,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	d.http.RegisterOnShutdown(d.api.Close)
 
-	env := Env{Store: st, Gate: d.gate, Logger: d.log}
+	leader := d.cfg.Leader
+	if leader == nil {
+		leader = func() bool { return true }
+	}
+	env := Env{Store: st, Gate: d.gate, Logger: d.log, Leader: leader}
 	for _, mk := range d.cfg.Components {
 		c, err := mk(env)
 		if err != nil {
@@ -254,7 +266,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	fmt.Fprintf(d.cfg.Stdout, "ready %s\n", d.url)
 	for _, c := range d.comps {
 		if a, ok := c.(Announcer); ok {
-			fmt.Fprintln(d.cfg.Stdout, a.Announce())
+			if line := a.Announce(); line != "" {
+				fmt.Fprintln(d.cfg.Stdout, line)
+			}
 		}
 	}
 	d.running = true

@@ -60,6 +60,7 @@ var roleRequests = map[string]roleRequest{
 		h := time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339)
 		return "/v1/usage", `{"deltas":[{"key_id":"` + rf.key.ID + `","hour":"` + h + `","allowed":3}]}`
 	},
+	"GET /v1/alerts":              func(*roleFixture) (string, string) { return "/v1/alerts?limit=10", "" },
 	"GET /v1/hygiene":             func(*roleFixture) (string, string) { return "/v1/hygiene", "" },
 	"GET /v1/events":              func(*roleFixture) (string, string) { return "/v1/events", "" },
 	"GET /v1/tokens":              func(*roleFixture) (string, string) { return "/v1/tokens", "" },

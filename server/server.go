@@ -121,6 +121,7 @@ var routes = []Route{
 	{"GET", "/v1/usage", model.OpUsageRead, (*Server).usage},
 	{"POST", "/v1/usage", model.OpUsageRecord, (*Server).recordUsage},
 	{"GET", "/v1/hygiene", model.OpHygieneRead, (*Server).hygiene},
+	{"GET", "/v1/alerts", model.OpAlertsRead, (*Server).alerts},
 	{"GET", "/v1/events", model.OpEventsRead, (*Server).events},
 	{"GET", "/v1/tokens", model.OpTokensRead, (*Server).listTokens},
 	{"POST", "/v1/tokens", model.OpTokensCreate, (*Server).createToken},
@@ -799,6 +800,41 @@ func (srv *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// ---- alerts ----
+
+func (srv *Server) alerts(w http.ResponseWriter, r *http.Request) {
+	ar, ok := srv.s.(store.AlertReader)
+	if !ok {
+		srv.fail(w, r, store.ErrNoAlerts)
+		return
+	}
+	qv := r.URL.Query()
+	q := store.AlertQuery{KeyID: qv.Get("key")}
+	var err error
+	if q.Since, err = parseTime(qv.Get("since"), "since"); err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	if l := qv.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			badRequest(w, "limit must be a whole number ≥ 0 (0 means no limit)")
+			return
+		}
+		q.Limit = n
+	}
+	as, err := ar.Alerts(r.Context(), q)
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	out := make([]wire.Alert, len(as))
+	for i, a := range as {
+		out[i] = wire.FromAlert(a)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // ---- events ----

@@ -316,8 +316,22 @@ func (g *Guarded) TokenByDigest(ctx context.Context, d model.Digest) (Token, err
 	return ts.TokenByDigest(ctx, d)
 }
 
+// Alerts implements AlertReader; a store that keeps no alerts answers
+// ErrUnsupported.
+func (g *Guarded) Alerts(ctx context.Context, q AlertQuery) ([]model.Alert, error) {
+	if err := g.check(ctx, model.OpAlertsRead, ""); err != nil {
+		return nil, err
+	}
+	ar, ok := g.st.(AlertReader)
+	if !ok {
+		return nil, ErrNoAlerts
+	}
+	return ar.Alerts(ctx, q)
+}
+
 var (
-	_ Store      = (*Guarded)(nil)
-	_ TokenStore = (*Guarded)(nil)
-	_ LinkUsage  = guardedLinks{}
+	_ AlertReader = (*Guarded)(nil)
+	_ Store       = (*Guarded)(nil)
+	_ TokenStore  = (*Guarded)(nil)
+	_ LinkUsage   = guardedLinks{}
 )

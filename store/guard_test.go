@@ -119,6 +119,10 @@ func (r *recorder) TokenByDigest(context.Context, model.Digest) (Token, error) {
 	r.hit("TokenByDigest")
 	return Token{}, nil
 }
+func (r *recorder) Alerts(context.Context, AlertQuery) ([]model.Alert, error) {
+	r.hit("Alerts")
+	return nil, nil
+}
 func (r *recorder) MatchedHosts(context.Context, string) ([]MatchedHost, error) {
 	r.hit("MatchedHosts")
 	return nil, nil
@@ -134,7 +138,7 @@ func (r *recorder) AppendAudit(ctx context.Context, action, object, before, afte
 func methodsOf() []reflect.Method {
 	var out []reflect.Method
 	for _, it := range []reflect.Type{
-		reflect.TypeFor[Store](), reflect.TypeFor[TokenStore](), reflect.TypeFor[LinkUsage](),
+		reflect.TypeFor[Store](), reflect.TypeFor[TokenStore](), reflect.TypeFor[LinkUsage](), reflect.TypeFor[AlertReader](),
 	} {
 		for i := range it.NumMethod() {
 			out = append(out, it.Method(i))
@@ -185,7 +189,7 @@ func callAll(t *testing.T, st any) map[string]error {
 // every role: a method reaches the store underneath exactly when the role
 // table allows its op; a refused change is a ForbiddenError and is audited.
 func TestGuardEveryMethodEveryRole(t *testing.T) {
-	reads := []string{"Audit", "Domain", "Domains", "Key", "KeyByDigest", "Keys", "MatchedHosts", "RefusedHosts", "Usage", "Watch"}
+	reads := []string{"Alerts", "Audit", "Domain", "Domains", "Key", "KeyByDigest", "Keys", "MatchedHosts", "RefusedHosts", "Usage", "Watch"}
 	tokens := []string{"CreateToken", "RevokeToken", "SetTokenRole", "TokenByDigest", "Tokens"}
 	for _, role := range model.Roles() {
 		rec := &recorder{}
@@ -247,6 +251,9 @@ func TestGuardKeepsOptionalInterfacesHonest(t *testing.T) {
 	}
 	if _, err := g.(TokenStore).Tokens(context.Background()); err == nil || !strings.Contains(err.Error(), "no operator tokens") {
 		t.Errorf("tokens over a store without them: %v", err)
+	}
+	if _, err := g.(AlertReader).Alerts(context.Background(), AlertQuery{}); !errors.Is(err, ErrNoAlerts) {
+		t.Errorf("alerts over a store without them: %v", err)
 	}
 	// A refusal over a store that cannot audit is still a refusal.
 	if _, _, err := Guard(plain{&recorder{}}, model.RoleAuditor).CreateKey(context.Background(), "x", model.Policy{}); !errors.Is(err, model.ErrForbidden) {

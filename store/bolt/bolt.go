@@ -17,6 +17,9 @@
 //	refused      key id + 0x00 + host → count (8 bytes) + last seen (8 bytes)
 //	tokens       token name → JSON token record (digest, prefix, created)
 //	token_digests digest → token name
+//	alerts       found time (8 bytes) + alert id → JSON alert record (alerts.go)
+//	alert_ids    alert id → its key in alerts
+//	alert_dedup  dedup key → alert id (one alert per condition and period)
 //
 // Keys() is one pass over keys and key_domains side by side (both ordered by
 // seq), so listing 100k keys needs no sort and no index rebuild. Secrets are
@@ -61,9 +64,13 @@ var (
 	bTokens       = []byte("tokens")
 	bTokenDigests = []byte("token_digests")
 	bMatched      = []byte("matched") // key id, 0, host → matchedRecord (matched.go)
+	bAlerts       = []byte("alerts")
+	bAlertIDs     = []byte("alert_ids")
+	bAlertDedup   = []byte("alert_dedup")
 
 	allBuckets = [][]byte{bMeta, bKeys, bKeyIDs, bKeyDigests, bKeyDomains, bDomains,
-		bDomainKeys, bAudit, bAuditObjects, bUsage, bUsageTotal, bRefused, bTokens, bTokenDigests, bMatched}
+		bDomainKeys, bAudit, bAuditObjects, bUsage, bUsageTotal, bRefused, bTokens, bTokenDigests, bMatched,
+		bAlerts, bAlertIDs, bAlertDedup}
 )
 
 // Options tune Open.

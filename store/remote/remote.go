@@ -592,6 +592,31 @@ func (s *Store) Usage(ctx context.Context, uq store.UsageQuery) ([]store.UsageBu
 	return bs, nil
 }
 
+// ---- alerts ----
+
+// Alerts implements store.AlertReader over GET /v1/alerts.
+func (s *Store) Alerts(ctx context.Context, aq store.AlertQuery) ([]model.Alert, error) {
+	q := url.Values{}
+	if aq.KeyID != "" {
+		q.Set("key", aq.KeyID)
+	}
+	timeParam(q, "since", aq.Since)
+	if aq.Limit > 0 {
+		q.Set("limit", strconv.Itoa(aq.Limit))
+	}
+	var as []wire.Alert
+	if err := s.do(ctx, call{method: "GET", path: "/v1/alerts", query: q, out: &as, read: true}); err != nil {
+		return nil, err
+	}
+	out := make([]model.Alert, len(as))
+	for i, a := range as {
+		out[i] = a.ToAlert()
+	}
+	return out, nil
+}
+
+var _ store.AlertReader = (*Store)(nil)
+
 // ---- operator tokens (with an existing token) ----
 
 // CreateToken creates another operator token on the server.

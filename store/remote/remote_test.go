@@ -471,3 +471,42 @@ func TestRolesOverTheAPI(t *testing.T) {
 		t.Fatalf("SetTokenRole(unknown): %v", err)
 	}
 }
+
+// TestAlertsOverTheAPI: the alert history, with its deliveries, reads the
+// same through GET /v1/alerts.
+func TestAlertsOverTheAPI(t *testing.T) {
+	b := newBackend(t, false)
+	ts := serve(t, b)
+	s, err := remote.New(ts.URL, b.token, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	a := model.Alert{ID: model.NewAlertID(), Kind: model.AlertRefused, Time: now, KeyID: "k1", KeyName: "web", KeyPrefix: "ak_01234567",
+		Summary: "burst", Count: 150, TopHosts: []model.HostCount{{Host: "evil.example", Count: 140}}, Dedup: model.AlertDedup(model.AlertRefused, "k1", now)}
+	if _, _, err := b.st.AddAlert(c, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.st.SetAlertDelivery(c, a.ID, model.Delivery{Target: "hooks.example.tn 0a1b2c3d", Attempts: 2, Delivered: now}); err != nil {
+		t.Fatal(err)
+	}
+	old := a
+	old.ID, old.Time, old.KeyID, old.Dedup = model.NewAlertID(), now.Add(-48*time.Hour), "k2", "x"
+	if _, _, err := b.st.AddAlert(c, old); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Alerts(c, store.AlertQuery{Since: now.Add(-time.Hour)})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Alerts = %+v, %v", got, err)
+	}
+	g := got[0]
+	if g.ID != a.ID || g.Kind != a.Kind || !g.Time.Equal(a.Time) || g.Count != 150 || len(g.TopHosts) != 1 || g.TopHosts[0].Host != "evil.example" ||
+		len(g.Deliveries) != 1 || g.Deliveries[0].Attempts != 2 || !g.Deliveries[0].Delivered.Equal(now) {
+		t.Fatalf("Alerts over the API = %+v", g)
+	}
+	if got, err := s.Alerts(c, store.AlertQuery{KeyID: "k2"}); err != nil || len(got) != 1 || got[0].ID != old.ID {
+		t.Fatalf("Alerts(k2) = %+v, %v", got, err)
+	}
+}

@@ -3,7 +3,10 @@ package storetest
 import (
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
@@ -17,6 +20,7 @@ type DaemonBackend interface {
 	store.Store
 	store.TokenStore
 	store.AuditAppender
+	store.AlertStore
 }
 
 // RunDaemon runs the conformance tests of what a daemon's store adds to
@@ -29,6 +33,10 @@ func RunDaemon(t *testing.T, open func(t *testing.T) DaemonBackend) {
 		{"TokenRoles", testTokenRoles},
 		{"TokenSetRole", testTokenSetRole},
 		{"AppendAudit", testAppendAudit},
+		{"Alerts", testAlerts},
+		{"AlertDedupRace", testAlertDedupRace},
+		{"AlertDeliveries", testAlertDeliveries},
+		{"PruneAlerts", testPruneAlerts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,5 +116,152 @@ func testAppendAudit(t *testing.T, s DaemonBackend) {
 	}
 	if got := r(s.Key(c, k.ID)).must(t); got.Status != model.Active || got.Name != "web" {
 		t.Fatalf("AppendAudit changed the key: %+v", got)
+	}
+}
+
+func newAlert(kind model.AlertKind, keyID string, at time.Time) model.Alert {
+	return model.Alert{ID: model.NewAlertID(), Kind: kind, Time: at, KeyID: keyID, KeyName: "web",
+		KeyPrefix: "ak_01234567", Summary: "x", Count: 42, TopHosts: []model.HostCount{{Host: "evil.example", Count: 40}},
+		Dedup: model.AlertDedup(kind, keyID, at)}
+}
+
+func testAlerts(t *testing.T, s DaemonBackend) {
+	c := ctx(t)
+	events, err := s.Watch(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
+	a1 := newAlert(model.AlertSpike, "k1", base.Add(5*time.Minute))
+	got, added, err := s.AddAlert(c, a1)
+	if err != nil || !added || got.ID != a1.ID || got.Dedup != a1.Dedup || !got.Time.Equal(a1.Time) || got.Count != 42 ||
+		len(got.TopHosts) != 1 || got.TopHosts[0].Host != "evil.example" {
+		t.Fatalf("AddAlert = %+v, %v, %v", got, added, err)
+	}
+	waitEvent(t, events, "the alert", func(ev store.Event) bool { return ev.Kind == store.EventAlert && ev.ID == a1.ID })
+	// The same condition in the same hour is not added again.
+	dup := newAlert(model.AlertSpike, "k1", base.Add(50*time.Minute))
+	got, added, err = s.AddAlert(c, dup)
+	if err != nil || added || got.ID != a1.ID {
+		t.Fatalf("duplicate AddAlert = %+v, %v, %v; want the first alert", got, added, err)
+	}
+	// Another hour, another key or another condition is a new alert.
+	a2 := newAlert(model.AlertSpike, "k1", base.Add(time.Hour+time.Minute))
+	a3 := newAlert(model.AlertRefused, "k1", base.Add(time.Hour+2*time.Minute))
+	a4 := newAlert(model.AlertSpike, "k2", base.Add(2*time.Hour))
+	for _, a := range []model.Alert{a2, a3, a4} {
+		if _, added, err := s.AddAlert(c, a); err != nil || !added {
+			t.Fatalf("AddAlert(%s) = %v, %v", a.Dedup, added, err)
+		}
+	}
+	ids := func(as []model.Alert) string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	all := r(s.Alerts(c, store.AlertQuery{})).must(t)
+	if ids(all) != ids([]model.Alert{a4, a3, a2, a1}) {
+		t.Fatalf("Alerts = %s, want newest first %s", ids(all), ids([]model.Alert{a4, a3, a2, a1}))
+	}
+	if got := r(s.Alerts(c, store.AlertQuery{KeyID: "k1", Limit: 2})).must(t); ids(got) != ids([]model.Alert{a3, a2}) {
+		t.Fatalf("Alerts(k1, limit 2) = %s", ids(got))
+	}
+	if got := r(s.Alerts(c, store.AlertQuery{Since: base.Add(time.Hour)})).must(t); ids(got) != ids([]model.Alert{a4, a3, a2}) {
+		t.Fatalf("Alerts(since) = %s", ids(got))
+	}
+	for _, bad := range []model.Alert{{Kind: model.AlertSpike, Time: base}, {ID: model.NewAlertID(), Time: base}} {
+		if _, _, err := s.AddAlert(c, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("AddAlert(%+v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if es := r(s.Audit(c, store.AuditQuery{})).must(t); len(es) != 0 {
+		t.Fatalf("alerts wrote audit entries: %+v", es)
+	}
+}
+
+// testAlertDedupRace: nodes racing to record the same condition record
+// it once.
+func testAlertDedupRace(t *testing.T, s DaemonBackend) {
+	c := ctx(t)
+	at := time.Now().UTC()
+	var wg sync.WaitGroup
+	var added atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			if _, ok, err := s.AddAlert(c, newAlert(model.AlertLeak, "k1", at)); err != nil {
+				t.Error(err)
+			} else if ok {
+				added.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := added.Load(); n != 1 {
+		t.Fatalf("%d of 8 racing AddAlert calls added the alert, want 1", n)
+	}
+	if got := r(s.Alerts(c, store.AlertQuery{})).must(t); len(got) != 1 {
+		t.Fatalf("%d alerts stored", len(got))
+	}
+}
+
+func testAlertDeliveries(t *testing.T, s DaemonBackend) {
+	c := ctx(t)
+	a, _, err := s.AddAlert(c, newAlert(model.AlertLeak, "k1", time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := time.Now().Add(time.Minute).UTC().Truncate(time.Millisecond)
+	if err := s.SetAlertDelivery(c, a.ID, model.Delivery{Target: "t1", Attempts: 1, Next: next, LastError: "503"}); err != nil {
+		t.Fatal(err)
+	}
+	done := time.Now().UTC().Truncate(time.Millisecond)
+	if err := s.SetAlertDelivery(c, a.ID, model.Delivery{Target: "t2", Attempts: 1, Delivered: done}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAlertDelivery(c, a.ID, model.Delivery{Target: "t1", Attempts: 2, Delivered: done}); err != nil {
+		t.Fatal(err)
+	}
+	got := r(s.Alerts(c, store.AlertQuery{})).must(t)
+	if len(got) != 1 || len(got[0].Deliveries) != 2 {
+		t.Fatalf("deliveries = %+v", got)
+	}
+	d1, ok1 := got[0].Delivery("t1")
+	d2, ok2 := got[0].Delivery("t2")
+	if !ok1 || !ok2 || d1.Attempts != 2 || !d1.Delivered.Equal(done) || !d1.Done() || d2.Attempts != 1 || !d2.Done() {
+		t.Fatalf("deliveries = %+v", got[0].Deliveries)
+	}
+	if err := s.SetAlertDelivery(c, "al0000000000000000", model.Delivery{Target: "t1"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SetAlertDelivery(unknown) = %v", err)
+	}
+	if err := s.SetAlertDelivery(c, a.ID, model.Delivery{}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("SetAlertDelivery(no target) = %v", err)
+	}
+}
+
+func testPruneAlerts(t *testing.T, s DaemonBackend) {
+	c := ctx(t)
+	now := time.Now().UTC()
+	old := newAlert(model.AlertSpike, "k1", now.Add(-40*24*time.Hour))
+	recent := newAlert(model.AlertSpike, "k1", now.Add(-time.Hour))
+	for _, a := range []model.Alert{old, recent} {
+		if _, _, err := s.AddAlert(c, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PruneAlerts(c, now.Add(-30*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneAlerts = %d, %v", n, err)
+	}
+	got := r(s.Alerts(c, store.AlertQuery{})).must(t)
+	if len(got) != 1 || got[0].ID != recent.ID {
+		t.Fatalf("after prune: %+v", got)
+	}
+	// The pruned alert's condition can be recorded again.
+	again := old
+	again.ID = model.NewAlertID()
+	if _, added, err := s.AddAlert(c, again); err != nil || !added {
+		t.Fatalf("re-adding a pruned condition: %v, %v", added, err)
 	}
 }

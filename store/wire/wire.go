@@ -289,6 +289,26 @@ type UsageRequest struct {
 	Deltas []store.UsageDelta `json:"deltas"`
 }
 
+// Alert is an alert as GET /v1/alerts sends it: the webhook's fields and
+// the state of its deliveries.
+type Alert struct {
+	model.Alert
+	Deliveries []model.Delivery `json:"deliveries"`
+}
+
+// FromAlert converts a model alert to its wire form.
+func FromAlert(a model.Alert) Alert {
+	d := append([]model.Delivery{}, a.Deliveries...)
+	return Alert{Alert: a.Clone(), Deliveries: d}
+}
+
+// ToAlert converts a wire alert back to the model's.
+func (a Alert) ToAlert() model.Alert {
+	out := a.Alert.Clone()
+	out.Deliveries = append([]model.Delivery(nil), a.Deliveries...)
+	return out
+}
+
 // TokenRequest is the body of POST /v1/tokens; Role "" means admin.
 type TokenRequest struct {
 	Name string     `json:"name"`
@@ -369,6 +389,7 @@ var table = [...]entry{
 	{"name_control", http.StatusUnprocessableEntity, model.ErrNameControl},
 	{"name_key_ref", http.StatusUnprocessableEntity, model.ErrNameKeyRef},
 	{"invalid", http.StatusUnprocessableEntity, store.ErrInvalid},
+	{"no_alerts", http.StatusNotImplemented, store.ErrNoAlerts},
 	{"closed", http.StatusServiceUnavailable, store.ErrClosed},
 	{"unavailable", http.StatusServiceUnavailable, store.ErrUnavailable},
 	{"in_use", http.StatusServiceUnavailable, store.ErrInUse},
