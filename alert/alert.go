@@ -209,7 +209,8 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the loops, waiting for an attempt in flight until ctx ends.
+// Stop ends the loops, waiting until ctx ends for an attempt in flight to
+// finish and be recorded (at most the 10 s timeout of one attempt).
 func (s *Service) Stop(ctx context.Context) error {
 	if s.cancel == nil {
 		return nil
@@ -486,21 +487,22 @@ func (s *Service) Deliver(ctx context.Context) error {
 			if d.Next.After(now) {
 				continue
 			}
-			err := s.send(ctx, t, a)
+			// An attempt under way is finished and recorded even when the
+			// service stops meanwhile (Stop waits for it): stopping in
+			// between would send the alert again after a restart.
+			actx := context.WithoutCancel(ctx)
+			err := s.send(actx, t, a)
 			d.Attempts++
 			if err == nil {
 				d.Delivered, d.Next, d.LastError = s.cfg.Now().UTC(), time.Time{}, ""
 				s.log.Info("alert delivered", "id", a.ID, "kind", string(a.Kind), "webhook", t.name, "attempts", d.Attempts)
 			} else {
-				if ctx.Err() != nil {
-					return ctx.Err() // stopping: this attempt does not count
-				}
 				down[t.name] = true
 				d.LastError = err.Error()
 				d.Next = s.cfg.Now().Add(s.backoff(d.Attempts)).UTC()
 				s.log.Warn("alert delivery failed; will retry", "id", a.ID, "webhook", t.name, "attempts", d.Attempts, "next", d.Next, "err", err)
 			}
-			if err := s.st.SetAlertDelivery(ctx, a.ID, d); err != nil {
+			if err := s.st.SetAlertDelivery(actx, a.ID, d); err != nil {
 				return err
 			}
 		}

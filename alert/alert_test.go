@@ -398,3 +398,53 @@ func TestLeaderOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStopFinishesTheAttemptInFlight: stopping while a webhook is
+// answering records the delivery, so a restart does not send it again
+// (a duplicate seen with the real binary stopped right after a delivery).
+func TestStopFinishesTheAttemptInFlight(t *testing.T) {
+	c := &clock{t: time.Now().UTC()}
+	st := openStore(t, c)
+	ctx := context.Background()
+	arrived := make(chan struct{})
+	answer := make(chan struct{})
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		close(arrived)
+		<-answer
+	}))
+	defer srv.Close()
+	a, _, err := st.AddAlert(ctx, model.Alert{ID: model.NewAlertID(), Kind: model.AlertRevoked, Time: c.Now(), KeyID: "k1", Dedup: "revoked:k1:x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(st, Config{Webhooks: []string{srv.URL}, Secret: secret, Now: c.Now, CheckEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-arrived
+	stopped := make(chan error, 1)
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		stopped <- s.Stop(sctx)
+	}()
+	// Let Stop cancel the loops (no event to wait on), then answer.
+	time.Sleep(50 * time.Millisecond)
+	close(answer)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	as, err := st.Alerts(ctx, store.AlertQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := as[0].Delivery(TargetName(srv.URL))
+	if as[0].ID != a.ID || d.Delivered.IsZero() || d.Attempts != 1 || calls.Load() != 1 {
+		t.Fatalf("after stopping during the attempt: %+v (%d calls), want it delivered once", d, calls.Load())
+	}
+}
