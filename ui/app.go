@@ -75,6 +75,7 @@ type App struct {
 	active   int      // the tab shown
 	dlg      Page     // the dialog over everything, or nil
 	showHelp bool
+	hs       helpSearch // the ? help's search (helpsearch.go)
 	banner   banner
 	// status is the header's right side: the state of the connection to
 	// the store ("" while all is well).
@@ -280,11 +281,7 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	a.banner = banner{}
 	if a.showHelp {
-		if key.Matches(msg, g.Quit) && !a.typing() {
-			return a.quit()
-		}
-		a.showHelp = false
-		return nil
+		return a.helpKey(msg)
 	}
 	if a.dlg != nil {
 		return a.dlg.Update(msg)
@@ -295,7 +292,7 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, g.Help):
-		a.showHelp = true
+		a.openHelp()
 		return nil
 	case key.Matches(msg, g.Quit):
 		return a.quit()
@@ -303,6 +300,9 @@ func (a *App) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return a.showTab(a.active + 1)
 	case key.Matches(msg, g.PrevTab):
 		return a.showTab(a.active - 1)
+	case key.Matches(msg, g.Palette):
+		a.dialog(a.newPalette())
+		return nil
 	}
 	for i, b := range a.tabKeys() {
 		if key.Matches(msg, b) {
@@ -443,7 +443,7 @@ func (a *App) activeHelp() helpSet {
 		h.shell = 2
 		col := []key.Binding{g.NextTab, g.PrevTab}
 		col = append(col, a.tabKeys()...)
-		h.full = append(h.full, append(col, g.Help, g.Quit, g.ForceQuit))
+		h.full = append(h.full, append(col, g.Palette, g.Help, g.Quit, g.ForceQuit))
 	}
 	return h
 }
@@ -581,7 +581,7 @@ func (a *App) footerLine() string {
 // fullHelpBody is the ? help: every key of the view in columns, the
 // columns that do not fit beside the others below them.
 func (a *App) fullHelpBody(height int) []string {
-	lines := []string{a.th.Bold.Render(" Keys") + a.th.Faint.Render("  (any key closes this help)"), ""}
+	lines := []string{a.helpTitle(), ""}
 	hm := a.help
 	hm.SetWidth(0)
 	var band []string
@@ -598,7 +598,7 @@ func (a *App) fullHelpBody(height int) []string {
 		}
 		band, bandW = nil, 0
 	}
-	for _, group := range a.activeHelp().full {
+	for _, group := range a.helpGroups() {
 		col := hm.FullHelpView([][]key.Binding{group})
 		if col == "" {
 			continue

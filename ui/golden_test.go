@@ -24,6 +24,9 @@ func TestGolden(t *testing.T) {
 		{"delete-domain", []string{"2", "down", "D"}},
 		{"link-picker", []string{"down", "enter", "l"}},
 		{"help", []string{"?"}},
+		{"help-search", []string{"?", "/", "l", "i", "n", "k"}},
+		{"palette", []string{":"}},
+		{"palette-search", []string{":", "r", "e", "v"}},
 	}
 	for _, sz := range [][2]int{{100, 30}, {60, 15}} {
 		for _, st := range steps {

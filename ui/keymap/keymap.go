@@ -4,7 +4,12 @@
 // match keys with key.Matches only.
 package keymap
 
-import "charm.land/bubbles/v2/key"
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
 
 func b(keys []string, k, desc string) key.Binding {
 	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
@@ -12,7 +17,12 @@ func b(keys []string, k, desc string) key.Binding {
 
 // Global keys work on every page (unless a text field has the keyboard).
 type Global struct {
-	Help, Quit, ForceQuit, NextTab, PrevTab key.Binding
+	Help, Quit, ForceQuit, NextTab, PrevTab, Palette key.Binding
+}
+
+// HelpView keys of the ? help and of the command palette.
+type HelpView struct {
+	Search, Close, Run key.Binding
 }
 
 // List moves a cursor through rows.
@@ -81,6 +91,7 @@ type KeyMap struct {
 	Usage        Usage
 	Audit        Audit
 	Dialog       Dialog
+	HelpView     HelpView
 }
 
 // New returns the console's key bindings.
@@ -92,6 +103,12 @@ func New() KeyMap {
 			ForceQuit: b([]string{"ctrl+c"}, "ctrl+c", "quit"),
 			NextTab:   b([]string{"tab"}, "tab", "next page"),
 			PrevTab:   b([]string{"shift+tab"}, "shift+tab", "previous page"),
+			Palette:   b([]string{":"}, ":", "commands"),
+		},
+		HelpView: HelpView{
+			Search: b([]string{"/"}, "/", "search"),
+			Close:  b([]string{"esc"}, "esc", "close"),
+			Run:    b([]string{"enter"}, "enter", "run"),
 		},
 		List: List{
 			Up:     b([]string{"up", "k"}, "↑/k", "up"),
@@ -182,4 +199,51 @@ func With(b key.Binding, desc string) key.Binding {
 func Tab(i int, title string) key.Binding {
 	d := string(rune('1' + i))
 	return b([]string{d}, d, title)
+}
+
+// special are the named keys a binding may use, by name.
+var special = map[string]rune{
+	"enter": tea.KeyEnter, "tab": tea.KeyTab, "backspace": tea.KeyBackspace, "esc": tea.KeyEscape,
+	"space": tea.KeySpace, "up": tea.KeyUp, "down": tea.KeyDown, "left": tea.KeyLeft,
+	"right": tea.KeyRight, "insert": tea.KeyInsert, "delete": tea.KeyDelete, "pgup": tea.KeyPgUp,
+	"pgdown": tea.KeyPgDown, "home": tea.KeyHome, "end": tea.KeyEnd,
+}
+
+// Press returns the key press that a binding's key name (such as "d",
+// "G", "enter", "shift+tab" or "ctrl+c") matches, so a command palette can
+// run a binding as if it were typed; ok is false for a name it cannot make.
+func Press(name string) (msg tea.KeyPressMsg, ok bool) {
+	rest := name
+	var mod tea.KeyMod
+	for {
+		switch {
+		case strings.HasPrefix(rest, "ctrl+") && len(rest) > 5:
+			mod |= tea.ModCtrl
+			rest = rest[5:]
+			continue
+		case strings.HasPrefix(rest, "alt+") && len(rest) > 4:
+			mod |= tea.ModAlt
+			rest = rest[4:]
+			continue
+		case strings.HasPrefix(rest, "shift+") && len(rest) > 6:
+			mod |= tea.ModShift
+			rest = rest[6:]
+			continue
+		}
+		break
+	}
+	if code, found := special[rest]; found {
+		msg = tea.KeyPressMsg{Code: code, Mod: mod}
+		if code == tea.KeySpace && mod == 0 {
+			msg.Text = " "
+		}
+	} else if r := []rune(rest); len(r) == 1 {
+		msg = tea.KeyPressMsg{Code: r[0], Mod: mod}
+		if mod == 0 {
+			msg.Text = rest
+		}
+	} else {
+		return tea.KeyPressMsg{}, false
+	}
+	return msg, msg.String() == name
 }

@@ -226,3 +226,48 @@ func Names(names []string) string {
 	}
 	return Safe(names[0]) + " and " + Thousands(len(names)-1) + " more"
 }
+
+// Fuzzy reports whether every rune of query appears in hay in order (case
+// folded, spaces in query ignored) and scores the match: higher for a
+// whole substring, for runes that follow each other and for runes that
+// start a word, lower for runes skipped.
+func Fuzzy(hay, query string) (score int, ok bool) {
+	h := []rune(strings.ToLower(hay))
+	q := []rune(strings.ToLower(strings.ReplaceAll(query, " ", "")))
+	if len(q) == 0 {
+		return 0, true
+	}
+	wordStart := func(i int) bool {
+		if i == 0 {
+			return true
+		}
+		p := h[i-1]
+		return p == ' ' || p == '-' || p == '_' || p == '/' || p == '.' || p == '(' || p == '+'
+	}
+	if i := strings.Index(string(h), strings.ToLower(strings.TrimSpace(query))); i >= 0 {
+		score = 1000 - len([]rune(string(h)[:i]))
+		if wordStart(len([]rune(string(h)[:i]))) {
+			score += 200
+		}
+		return score, true
+	}
+	j, last := 0, -2
+	for i := 0; i < len(h) && j < len(q); i++ {
+		if h[i] != q[j] {
+			continue
+		}
+		score += 10
+		if i == last+1 {
+			score += 15
+		}
+		if wordStart(i) {
+			score += 20
+		}
+		if last >= 0 {
+			score -= min(i-last-1, 10)
+		}
+		last = i
+		j++
+	}
+	return score, j == len(q)
+}

@@ -71,3 +71,35 @@ func TestFitTruncatePlural(t *testing.T) {
 		t.Errorf("Thousands = %q", got)
 	}
 }
+
+func TestFuzzy(t *testing.T) {
+	for _, tc := range []struct {
+		hay, q string
+		ok     bool
+	}{
+		{"new key", "nk", true},
+		{"new key", "new", true},
+		{"revoke", "rvk", true},
+		{"revoke", "kv", false},
+		{"Link domain", "LINK dom", true},
+		{"anything", "", true},
+		{"copy prefix", "xyz", false},
+	} {
+		if _, ok := Fuzzy(tc.hay, tc.q); ok != tc.ok {
+			t.Errorf("Fuzzy(%q, %q) ok = %v, want %v", tc.hay, tc.q, ok, tc.ok)
+		}
+	}
+	rank := func(q string, hays ...string) {
+		t.Helper()
+		for i := 1; i < len(hays); i++ {
+			a, _ := Fuzzy(hays[i-1], q)
+			b, _ := Fuzzy(hays[i], q)
+			if a <= b {
+				t.Errorf("query %q: %q (%d) should rank above %q (%d)", q, hays[i-1], a, hays[i], b)
+			}
+		}
+	}
+	rank("dis", "disable", "this is dis", "d i s")
+	rank("lk", "link keys", "unlink")
+	rank("rev", "revoke", "previous page")
+}
