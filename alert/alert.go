@@ -407,7 +407,11 @@ func (s *Service) findKeyUsage(ctx context.Context, k model.Key, now time.Time) 
 		return err
 	}
 	for _, h := range hosts[:min(len(hosts), TopHosts)] {
-		a.TopHosts = append(a.TopHosts, model.HostCount{Host: h.Host, Count: h.Count})
+		host := h.Host
+		if h.Other {
+			host = "(other hosts)" // the hosts past the 100 kept per day
+		}
+		a.TopHosts = append(a.TopHosts, model.HostCount{Host: host, Count: h.Count})
 	}
 	var names []string
 	for _, h := range a.TopHosts {

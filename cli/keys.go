@@ -193,7 +193,11 @@ func (a *app) keysShow() *cobra.Command {
 						if i == 3 {
 							break
 						}
-						f.add("Refused host", fmt.Sprintf("%s (%d, last %s)", h.Host, h.Count, a.fmtTime(h.LastSeen)))
+						host := h.Host
+						if h.Other {
+							host = "(other hosts)"
+						}
+						f.add("Refused host", fmt.Sprintf("%s (%d, last %s)", host, h.Count, a.fmtTime(h.LastSeen)))
 					}
 				}
 				return a.printFields(f)

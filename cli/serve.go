@@ -248,6 +248,7 @@ func (a *app) serve(cfg serveConfig) error {
 		dc.Components = append(dc.Components, ssh)
 	}
 	dc.Components = append(dc.Components, alerts)
+	dc.Components = append(dc.Components, server.UsageMaintenance(0, a.now))
 	d, err := server.NewDaemon(dc)
 	if err != nil {
 		return err

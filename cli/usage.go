@@ -271,7 +271,11 @@ func (a *app) printUsage(u usageJSON, k model.Key) error {
 		a.stdout.Write([]byte("\nRefused hosts (403):\n"))
 		rt := &table{header: []string{"HOST", "COUNT", "LAST SEEN"}, wide: map[int]int{0: 60}}
 		for _, h := range u.Refused {
-			rt.add(h.Host, fmt.Sprint(h.Count), a.fmtTime(h.LastSeen))
+			host := h.Host
+			if h.Other {
+				host = "(other hosts)" // past the 100 kept per key and day
+			}
+			rt.add(host, fmt.Sprint(h.Count), a.fmtTime(h.LastSeen))
 		}
 		if !a.outTTY {
 			rt.header = nil

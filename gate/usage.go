@@ -16,7 +16,8 @@ import (
 
 // MaxRefusedHosts caps the distinct refused hosts remembered per key between
 // two flushes, so that a flood of made-up Origins cannot exhaust memory.
-// Refusals past the cap are still counted as 403s.
+// Refusals past the cap are still counted as 403s, and flushed as the
+// key's "other hosts" (UsageDelta.OtherHosts).
 const MaxRefusedHosts = 100
 
 // maxHostLen caps the length of a remembered refused host (the longest DNS
@@ -65,7 +66,7 @@ type counter struct {
 	hosts   map[hostHour]*uint64    // guarded by mu: refused hosts since the last flush
 	matched map[hostHour]*hostCount // guarded by mu: allowed requests per matched host
 	spill   []store.UsageDelta      // guarded by mu: hours rolled out of a slot before a flush
-	dropped uint64                  // guarded by mu: refused hosts not kept (cap)
+	dropped map[int64]uint64        // guarded by mu: refusals per hour whose host was not kept (cap)
 
 	reported int64 // guarded by usage.flushMu: lastUsed as last flushed
 }
@@ -206,7 +207,10 @@ func (c *counter) refused(h int64, host string) {
 		return
 	}
 	if len(c.hosts) >= MaxRefusedHosts {
-		c.dropped++
+		if c.dropped == nil {
+			c.dropped = map[int64]uint64{}
+		}
+		c.dropped[h]++
 		return
 	}
 	one := uint64(1)
@@ -264,6 +268,7 @@ func (g *Gate) flush(ctx context.Context) error {
 			}
 			m.RefusedHosts[h] += n
 		}
+		m.OtherHosts += d.OtherHosts
 		for h, n := range d.MatchedHosts {
 			if m.MatchedHosts == nil {
 				m.MatchedHosts = map[string]uint64{}
@@ -303,8 +308,12 @@ func (g *Gate) flush(ctx context.Context) error {
 			}
 			m.MatchedHosts[host] += n
 		})
-		dropped += c.dropped
-		c.spill, c.hosts, c.dropped = nil, nil, 0
+		for hour, n := range c.dropped {
+			m := add(store.UsageDelta{KeyID: c.id, Hour: hourTime(hour)})
+			m.OtherHosts += n
+			dropped += n
+		}
+		c.spill, c.hosts, c.dropped = nil, nil, nil
 		c.mu.Unlock()
 
 		if lu := c.lastUsed.Load(); c.id != "" && lu > c.reported {

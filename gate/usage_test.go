@@ -85,14 +85,15 @@ func TestRefusedHostsAreCapped(t *testing.T) {
 	if err := g.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var forbidden, hosts, h0 uint64
+	var forbidden, hosts, h0, other uint64
 	for _, d := range m.usage {
 		forbidden += d.Forbidden
 		hosts += uint64(len(d.RefusedHosts))
 		h0 += d.RefusedHosts["h0.evil.com"]
+		other += d.OtherHosts
 	}
-	if forbidden != MaxRefusedHosts+51 || hosts != MaxRefusedHosts || h0 != 2 {
-		t.Errorf("forbidden %d, distinct hosts %d, h0 %d; want %d, %d, 2", forbidden, hosts, h0, MaxRefusedHosts+51, MaxRefusedHosts)
+	if forbidden != MaxRefusedHosts+51 || hosts != MaxRefusedHosts || h0 != 2 || other != 50 {
+		t.Errorf("forbidden %d, distinct hosts %d, h0 %d, other hosts %d; want %d, %d, 2, 50", forbidden, hosts, h0, other, MaxRefusedHosts+51, MaxRefusedHosts)
 	}
 	var b strings.Builder
 	g.WriteMetrics(&b)

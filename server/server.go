@@ -661,16 +661,37 @@ func (srv *Server) unlinkKey(w http.ResponseWriter, r *http.Request) {
 	srv.keyChanged(w, r, http.StatusOK)(srv.s.UnlinkKey(r.Context(), r.PathValue("id"), domains...))
 }
 
+// refusedHosts answers one page of a key's refused hosts: ?limit= (default
+// 100, at most 1000) and ?cursor= from the previous page's X-Next-Cursor
+// header, absent after the last page.
 func (srv *Server) refusedHosts(w http.ResponseWriter, r *http.Request) {
+	qv := r.URL.Query()
+	limit := store.DefaultRefusedPage
+	if l := qv.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > store.MaxRefusedPage {
+			badRequest(w, fmt.Sprintf("limit must be a whole number from 1 to %d", store.MaxRefusedPage))
+			return
+		}
+		limit = n
+	}
 	hs, err := srv.s.RefusedHosts(r.Context(), r.PathValue("id"))
 	if err != nil {
 		srv.fail(w, r, err)
 		return
 	}
-	if hs == nil {
-		hs = []store.RefusedHost{}
+	page, next, err := store.PageRefusedHosts(hs, limit, qv.Get("cursor"))
+	if err != nil {
+		badRequest(w, err.Error())
+		return
 	}
-	writeJSON(w, http.StatusOK, hs)
+	if page == nil {
+		page = []store.RefusedHost{}
+	}
+	if next != "" {
+		w.Header().Set(wire.NextCursorHeader, next)
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 // ---- domains ----

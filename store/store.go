@@ -136,9 +136,30 @@ type UsageReader interface {
 type UsageStore interface {
 	UsageRecorder
 	UsageReader
-	// RefusedHosts returns the hosts refused with 403 for a key, most
-	// refused first.
+	// RefusedHosts returns the hosts refused with 403 for a key over the
+	// days kept, most refused first (RefusedBefore). Per key and UTC day at
+	// most MaxRefusedHostsPerDay hosts are kept; the refusals of further
+	// hosts are summed in one entry with Other set (Host ""), so a flood of
+	// made-up Origins cannot grow the store.
 	RefusedHosts(ctx context.Context, keyID string) ([]RefusedHost, error)
+}
+
+// UsageMaintainer is a store that keeps its usage within the bounds of
+// SPEC.md "Usage storage bounds". The daemon calls MaintainUsage at start
+// and every hour (in a cluster, one elected node may do it for all).
+type UsageMaintainer interface {
+	// MaintainUsage, as of now, rolls the hourly buckets of the UTC days
+	// that ended more than HourlyRetention ago into daily buckets, and
+	// deletes the daily buckets and refused hosts of the days that ended
+	// more than DailyRetention ago. Running it again changes nothing; it
+	// publishes one EventUsage when it changed something.
+	MaintainUsage(ctx context.Context, now time.Time) (UsageMaintenance, error)
+}
+
+// UsageMaintenance says what one MaintainUsage did.
+type UsageMaintenance struct {
+	RolledUpDays  int `json:"rolled_up_days"` // day records rolled into daily buckets
+	PrunedRecords int `json:"pruned_records"` // records deleted
 }
 
 // Watcher delivers change events.
@@ -217,8 +238,11 @@ type UsageDelta struct {
 	// MatchedHosts counts the allowed requests per matched host (steps 7
 	// and 8), for stores that implement LinkUsage.
 	MatchedHosts map[string]uint64 `json:"matched_hosts,omitempty"`
-	LastUsed     time.Time         `json:"last_used,omitzero"`
-	LastHost     string            `json:"last_host,omitempty"`
+	// OtherHosts counts refused requests whose host the gate did not keep
+	// (past its bound between flushes); they join the day's other hosts.
+	OtherHosts uint64    `json:"other_hosts,omitempty"`
+	LastUsed   time.Time `json:"last_used,omitzero"`
+	LastHost   string    `json:"last_host,omitempty"`
 }
 
 // UsageQuery selects usage buckets. KeyID "" means every key summed.
@@ -228,20 +252,36 @@ type UsageQuery struct {
 	Until time.Time // zero = now
 }
 
-// UsageBucket is one hour of counts.
+// UsageBucket is one hour of counts; or, with Daily, one UTC day's (Hour is
+// the day's start), for days older than HourlyRetention.
 type UsageBucket struct {
 	Hour         time.Time `json:"hour"`
+	Daily        bool      `json:"daily,omitempty"`
 	Allowed      uint64    `json:"allowed"`
 	Unauthorized uint64    `json:"unauthorized"`
 	Forbidden    uint64    `json:"forbidden"`
 	Limited      uint64    `json:"limited"` // 429
 }
 
-// RefusedHost is a host that was refused for a key.
+// RefusedHost is a host that was refused for a key; with Other, the sum of
+// the hosts not kept (Host is then "").
 type RefusedHost struct {
 	Host     string    `json:"host"`
+	Other    bool      `json:"other,omitempty"`
 	Count    uint64    `json:"count"`
 	LastSeen time.Time `json:"last_seen"`
+}
+
+// RefusedBefore is the order of RefusedHosts: named hosts most refused
+// first, then by name; the other-hosts entry last.
+func RefusedBefore(a, b RefusedHost) bool {
+	if a.Other != b.Other {
+		return b.Other
+	}
+	if a.Count != b.Count {
+		return a.Count > b.Count
+	}
+	return a.Host < b.Host
 }
 
 // EventKind says what changed.

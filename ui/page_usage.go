@@ -310,7 +310,11 @@ func (p *usagePage) table(height int) []string {
 		if k != nil && slices.Contains(k.Domains, h.Host) {
 			note = "  (now authorized)"
 		}
-		row := "  " + text.Fit(text.Safe(h.Host), 38) + "  " + text.PadLeft(text.Thousands(int(h.Count)), 7) + "   " + c.ago(h.LastSeen) + note
+		host := text.Safe(h.Host)
+		if h.Other {
+			host = "(other hosts)" // past the 100 kept per day
+		}
+		row := "  " + text.Fit(host, 38) + "  " + text.PadLeft(text.Thousands(int(h.Count)), 7) + "   " + c.ago(h.LastSeen) + note
 		out = append(out, p.row(row, i == p.list.Cursor))
 	}
 	return out
@@ -328,6 +332,10 @@ func (p *usagePage) row(row string, sel bool) string {
 func newAuthorizeDialog(c *common, keyID string, h store.RefusedHost) Page {
 	k, ok := c.data.key(keyID)
 	if !ok {
+		return nil
+	}
+	if h.Other {
+		c.shell.notify(bannerErr, "(other hosts) sums the hosts past the 100 kept per day: it cannot be authorized")
 		return nil
 	}
 	host := text.Safe(h.Host)

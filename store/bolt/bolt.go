@@ -14,7 +14,10 @@
 //	audit_objects object + 0x00 + seq → "" (the entries of one key or domain)
 //	usage        day (4 bytes) + key id → the day's hourly counters (codec.go)
 //	usage_total  day (4 bytes) → the same, summed over every key
-//	refused      key id + 0x00 + host → count (8 bytes) + last seen (8 bytes)
+//	usage_daily  day (4 bytes) + key id → the day's counters (rolled up after 35 days)
+//	usage_total_daily day (4 bytes) → the day's counters summed over every key
+//	refused_days key id + 0x00 + day (4 bytes) + host → count (8) + last seen (8);
+//	             at most 100 hosts per key and day, host "" sums the others
 //	tokens       token name → JSON token record (digest, prefix, created)
 //	token_digests digest → token name
 //	alerts       found time (8 bytes) + alert id → JSON alert record (alerts.go)
@@ -60,17 +63,21 @@ var (
 	bAuditObjects = []byte("audit_objects")
 	bUsage        = []byte("usage")
 	bUsageTotal   = []byte("usage_total")
-	bRefused      = []byte("refused")
-	bTokens       = []byte("tokens")
-	bTokenDigests = []byte("token_digests")
-	bMatched      = []byte("matched") // key id, 0, host → matchedRecord (matched.go)
-	bAlerts       = []byte("alerts")
-	bAlertIDs     = []byte("alert_ids")
-	bAlertDedup   = []byte("alert_dedup")
+	bRefusedDays  = []byte("refused_days") // refused.go
+	// bRefusedV1 held refused hosts without days; opening migrates it.
+	bRefusedV1       = []byte("refused")
+	bUsageDaily      = []byte("usage_daily")       // day + key id → dayRecord (slot 0 = the day)
+	bUsageTotalDaily = []byte("usage_total_daily") // day → dayRecord (slot 0 = the day)
+	bTokens          = []byte("tokens")
+	bTokenDigests    = []byte("token_digests")
+	bMatched         = []byte("matched") // key id, 0, host → matchedRecord (matched.go)
+	bAlerts          = []byte("alerts")
+	bAlertIDs        = []byte("alert_ids")
+	bAlertDedup      = []byte("alert_dedup")
 
 	allBuckets = [][]byte{bMeta, bKeys, bKeyIDs, bKeyDigests, bKeyDomains, bDomains,
-		bDomainKeys, bAudit, bAuditObjects, bUsage, bUsageTotal, bRefused, bTokens, bTokenDigests, bMatched,
-		bAlerts, bAlertIDs, bAlertDedup}
+		bDomainKeys, bAudit, bAuditObjects, bUsage, bUsageTotal, bRefusedDays, bUsageDaily, bUsageTotalDaily,
+		bTokens, bTokenDigests, bMatched, bAlerts, bAlertIDs, bAlertDedup}
 )
 
 // Options tune Open.
@@ -171,6 +178,14 @@ func checkLayout(tx *bbolt.Tx, create bool) error {
 			if err := indexAudit(tx); err != nil {
 				return err
 			}
+		}
+	}
+	if tx.Bucket(bRefusedV1) != nil {
+		if !create {
+			return errNeedsSetup
+		}
+		if err := migrateRefused(tx); err != nil {
+			return fmt.Errorf("move refused hosts to per-day records: %w", err)
 		}
 	}
 	meta := tx.Bucket(bMeta)

@@ -3,6 +3,7 @@ package bolt_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
@@ -379,44 +382,58 @@ func TestErrorsEscapeInput(t *testing.T) {
 	}
 }
 
-func TestPruneUsage(t *testing.T) {
-	s := openTemp(t)
-	c := ctx()
-	k, _, _ := s.CreateKey(c, "k", model.Policy{})
-	day := time.Now().UTC().Truncate(24 * time.Hour)
-	var deltas []store.UsageDelta
-	for d := range 5 {
-		for _, h := range []int{0, 13, 23} {
-			hour := day.Add(time.Duration(d-4)*24*time.Hour + time.Duration(h)*time.Hour)
-			deltas = append(deltas, store.UsageDelta{KeyID: k.ID, Hour: hour, Allowed: 1,
-				RefusedHosts: map[string]uint64{fmt.Sprintf("host%d.tn", d): 1}, LastUsed: hour})
-		}
-	}
-	if err := s.RecordUsage(c, deltas); err != nil {
-		t.Fatal(err)
-	}
-	cut := day.Add(-2*24*time.Hour + 5*time.Hour) // in the middle of day -2
-	n, err := s.PruneUsage(c, cut)
+// A store from before per-day refused hosts is migrated at open: each host
+// goes to the day it was last seen, within the daily bound, and the old
+// bucket is gone.
+func TestRefusedHostsMigrate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "console.db")
+	s, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Days -4 and -3 go (2 key records + 2 total records); day -2 stays
-	// whole; refused hosts last seen before the cut go (host0, host1).
-	if n != 6 {
-		t.Fatalf("pruned %d records, want 6", n)
+	k, _, err := s.CreateKey(ctx(), "old", model.Policy{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	future := day.Add(48 * time.Hour)
-	for _, q := range []store.UsageQuery{{KeyID: k.ID, Until: future}, {Until: future}} {
-		u, err := s.Usage(c, q)
-		if err != nil || len(u) != 9 || !u[0].Hour.Equal(day.Add(-2*24*time.Hour)) {
-			t.Fatalf("Usage(%+v) after prune: %d buckets from %v, %v", q, len(u), u[0].Hour, err)
+	s.Close()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := time.Now().UTC().Add(-time.Hour)
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("refused"))
+		if err != nil {
+			return err
 		}
+		for i := range 150 {
+			v := make([]byte, 16)
+			binary.BigEndian.PutUint64(v, uint64(i+1))
+			binary.BigEndian.PutUint64(v[8:], uint64(seen.UnixNano()))
+			if err := b.Put([]byte(fmt.Sprintf("%s\x00h%03d.tn", k.ID, i)), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
-	hs, _ := s.RefusedHosts(c, k.ID)
-	if len(hs) != 3 {
-		t.Fatalf("refused hosts after prune: %+v", hs)
+	s, err = bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n, err := s.PruneUsage(c, cut); err != nil || n != 0 {
-		t.Fatalf("second prune: %d, %v", n, err)
+	defer s.Close()
+	hs, err := s.RefusedHosts(ctx(), k.ID)
+	if err != nil || len(hs) != store.MaxRefusedHostsPerDay+1 || !hs[len(hs)-1].Other {
+		t.Fatalf("after migration: %d entries, %v", len(hs), err)
+	}
+	var sum uint64
+	for _, h := range hs {
+		sum += h.Count
+	}
+	if sum != 150*151/2 {
+		t.Fatalf("migrated counts sum to %d, want %d", sum, 150*151/2)
 	}
 }

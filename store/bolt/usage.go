@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,8 +77,9 @@ func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) erro
 		return err
 	}
 	return s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
-		usage, total, refused := tx.Bucket(bUsage), tx.Bucket(bUsageTotal), tx.Bucket(bRefused)
+		usage, total, refused := tx.Bucket(bUsage), tx.Bucket(bUsageTotal), tx.Bucket(bRefusedDays)
 		ids := tx.Bucket(bKeyIDs)
+		distinct := map[string]int{}
 		for i, d := range deltas {
 			if d.KeyID != "" && ids.Get([]byte(d.KeyID)) == nil {
 				return nil, &invalid{fmt.Errorf("delta %d: usage for the unknown key id \"%s\": nothing was recorded", i, model.Escape(d.KeyID))}
@@ -99,29 +100,16 @@ func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) erro
 			if seen.IsZero() {
 				seen = hourTime(h)
 			}
+			day, last := int64(h/24), seen.UnixNano()
 			for host, n := range d.RefusedHosts {
-				if n == 0 {
-					continue
+				if n > 0 {
+					if err := addRefused(refused, d.KeyID, day, strings.ToLower(host), n, last, distinct); err != nil {
+						return nil, err
+					}
 				}
-				host = strings.ToLower(host)
-				k := append([]byte(d.KeyID+"\x00"), host...)
-				var cnt uint64
-				var last int64
-				var err error
-				if v := refused.Get(k); len(v) == 16 {
-					cnt = binary.BigEndian.Uint64(v)
-					last = int64(binary.BigEndian.Uint64(v[8:]))
-				}
-				if cnt, err = store.AddCount(cnt, n); err != nil {
-					return nil, &invalid{fmt.Errorf("refused host %s: %w", host, err)}
-				}
-				if ns := seen.UnixNano(); ns > last {
-					last = ns
-				}
-				v := make([]byte, 16)
-				binary.BigEndian.PutUint64(v, cnt)
-				binary.BigEndian.PutUint64(v[8:], uint64(last))
-				if err := refused.Put(k, v); err != nil {
+			}
+			if d.OtherHosts > 0 {
+				if err := addRefused(refused, d.KeyID, day, "", d.OtherHosts, last, distinct); err != nil {
 					return nil, err
 				}
 			}
@@ -148,7 +136,8 @@ func (s *Store) RecordUsage(ctx context.Context, deltas []store.UsageDelta) erro
 }
 
 // Usage returns the hourly buckets whose hour is in [q.Since, q.Until),
-// oldest first. KeyID "" sums every key, unknown keys included.
+// and the daily buckets of the rolled-up days that overlap it, oldest
+// first. KeyID "" sums every key, unknown keys included.
 func (s *Store) Usage(ctx context.Context, q store.UsageQuery) ([]store.UsageBucket, error) {
 	until := q.Until
 	if until.IsZero() {
@@ -180,8 +169,34 @@ func (s *Store) Usage(ctx context.Context, q store.UsageQuery) ([]store.UsageBuc
 		}
 		return nil
 	}
+	// Days rolled up (older than the hourly retention) come as one daily
+	// bucket each, when the day overlaps [from, to).
+	emitDaily := func(k, v []byte) error {
+		day, err := decodeDay(v)
+		if err != nil {
+			return fmt.Errorf("daily usage %x: %w", k, err)
+		}
+		if cnt := day[0]; cnt != (counters{}) {
+			out = append(out, store.UsageBucket{Hour: hourTime(keyDay(k) * 24), Daily: true,
+				Allowed: cnt[0], Unauthorized: cnt[1], Forbidden: cnt[2], Limited: cnt[3]})
+		}
+		return nil
+	}
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		firstDay, lastDay := from/24, (to-1)/24
+		daily := tx.Bucket(bUsageDaily)
+		if q.KeyID == "" {
+			daily = tx.Bucket(bUsageTotalDaily)
+		}
+		c := daily.Cursor()
+		for k, v := c.Seek(dayKey(firstDay, "")); k != nil && keyDay(k) <= lastDay; k, v = c.Next() {
+			if q.KeyID == "" && len(k) != 4 || q.KeyID != "" && string(k[4:]) != q.KeyID {
+				continue
+			}
+			if err := emitDaily(k, v); err != nil {
+				return err
+			}
+		}
 		if q.KeyID == "" {
 			c := tx.Bucket(bUsageTotal).Cursor()
 			for k, v := c.Seek(dayKey(firstDay, "")); k != nil && len(k) == 4 && keyDay(k) <= lastDay; k, v = c.Next() {
@@ -192,7 +207,7 @@ func (s *Store) Usage(ctx context.Context, q store.UsageQuery) ([]store.UsageBuc
 			return nil
 		}
 		b := tx.Bucket(bUsage)
-		c := b.Cursor()
+		c = b.Cursor()
 		// Only visit the days that have data at all.
 		if k, _ := c.First(); k == nil {
 			return nil
@@ -215,74 +230,103 @@ func (s *Store) Usage(ctx context.Context, q store.UsageQuery) ([]store.UsageBuc
 	if err != nil {
 		return nil, err
 	}
+	slices.SortStableFunc(out, func(a, b store.UsageBucket) int { return a.Hour.Compare(b.Hour) })
 	return out, nil
 }
 
-// PruneUsage deletes the usage of the days that ended before before, and the
-// refused hosts last seen before it, in one transaction. It returns how many
-// records it deleted.
-func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int, error) {
-	n := 0
+// MaintainUsage implements store.UsageMaintainer in one transaction.
+func (s *Store) MaintainUsage(ctx context.Context, now time.Time) (store.UsageMaintenance, error) {
+	var rep store.UsageMaintenance
+	rollEnd := hourIndex(now.Add(-store.HourlyRetention)) / 24 // days before it roll up
+	pruneEnd := hourIndex(now.Add(-store.DailyRetention)) / 24 // days before it go
 	err := s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {
-		n = 0
-		end := hourIndex(before) / 24 // days < end are over
-		for _, name := range [][]byte{bUsage, bUsageTotal} {
-			c := tx.Bucket(name).Cursor()
-			for k, _ := c.First(); k != nil && keyDay(k) < end; k, _ = c.First() {
-				if err := c.Delete(); err != nil {
+		rep = store.UsageMaintenance{}
+		for _, pair := range [][2][]byte{{bUsage, bUsageDaily}, {bUsageTotal, bUsageTotalDaily}} {
+			hourly, daily := tx.Bucket(pair[0]), tx.Bucket(pair[1])
+			var old [][]byte
+			c := hourly.Cursor()
+			for k, _ := c.First(); k != nil && keyDay(k) < rollEnd; k, _ = c.Next() {
+				old = append(old, bytes.Clone(k))
+			}
+			for _, k := range old {
+				if keyDay(k) >= pruneEnd {
+					d, err := decodeDay(hourly.Get(k))
+					if err != nil {
+						return nil, fmt.Errorf("usage %x: %w", k, err)
+					}
+					var sum counters
+					for _, h := range d {
+						for i := range sum {
+							sum[i] = satAdd(sum[i], h[i])
+						}
+					}
+					if err := addDaily(daily, k, sum); err != nil {
+						return nil, err
+					}
+					rep.RolledUpDays++
+				} else {
+					rep.PrunedRecords++
+				}
+				if err := hourly.Delete(k); err != nil {
 					return nil, err
 				}
-				n++
 			}
-		}
-		c := tx.Bucket(bRefused).Cursor()
-		cut := before.UnixNano()
-		for k, v := c.First(); k != nil; {
-			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < cut {
-				if err := c.Delete(); err != nil {
+			var gone [][]byte
+			c = daily.Cursor()
+			for k, _ := c.First(); k != nil && keyDay(k) < pruneEnd; k, _ = c.Next() {
+				gone = append(gone, bytes.Clone(k))
+			}
+			for _, k := range gone {
+				if err := daily.Delete(k); err != nil {
 					return nil, err
 				}
-				n++
-				k, v = c.Seek(k)
-				continue
+				rep.PrunedRecords++
 			}
-			k, v = c.Next()
 		}
-		if n == 0 {
+		refused := tx.Bucket(bRefusedDays)
+		var gone [][]byte
+		err := refused.ForEach(func(k, _ []byte) error {
+			_, rest, ok := bytes.Cut(k, []byte{0})
+			if ok && len(rest) >= 4 && uint64(binary.BigEndian.Uint32(rest)) < pruneEnd {
+				gone = append(gone, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range gone {
+			if err := refused.Delete(k); err != nil {
+				return nil, err
+			}
+			rep.PrunedRecords++
+		}
+		if rep == (store.UsageMaintenance{}) {
 			return nil, nil
 		}
 		return []store.Event{{Kind: store.EventUsage}}, nil
 	})
-	return n, err
+	return rep, err
 }
 
-// RefusedHosts returns the hosts refused for a key, most refused first (then
-// by name).
-func (s *Store) RefusedHosts(ctx context.Context, keyID string) ([]store.RefusedHost, error) {
-	out := []store.RefusedHost{}
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		prefix := []byte(keyID + "\x00")
-		c := tx.Bucket(bRefused).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(v) != 16 {
-				continue
-			}
-			out = append(out, store.RefusedHost{
-				Host:     string(k[len(prefix):]),
-				Count:    binary.BigEndian.Uint64(v),
-				LastSeen: time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).UTC(),
-			})
-		}
-		return nil
-	})
+var _ store.UsageMaintainer = (*Store)(nil)
+
+// addDaily adds c to the daily record at k (its counts in slot 0).
+func addDaily(b *bbolt.Bucket, k []byte, c counters) error {
+	d, err := decodeDay(b.Get(k))
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("daily usage %x: %w", k, err)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Host < out[j].Host
-	})
-	return out, nil
+	for i := range c {
+		d[0][i] = satAdd(d[0][i], c[i])
+	}
+	return b.Put(k, d.encode())
+}
+
+// satAdd adds without wrapping: a sum of stored counts saturates.
+func satAdd(a, b uint64) uint64 {
+	if s, err := store.AddCount(a, b); err == nil {
+		return s
+	}
+	return ^uint64(0)
 }

@@ -149,6 +149,8 @@ type call struct {
 	body   any
 	out    any  // decoded on success when non-nil
 	read   bool // safe to retry after any network error
+	// header receives the answer's headers on success when non-nil.
+	header *http.Header
 }
 
 func (s *Store) endpoint(path string, q url.Values) string {
@@ -258,6 +260,9 @@ func (s *Store) once1(ctx context.Context, c call, body []byte) error {
 	}
 	if resp.StatusCode >= 400 {
 		return s.answerError(resp, data)
+	}
+	if c.header != nil {
+		*c.header = resp.Header.Clone()
 	}
 	if c.out != nil && resp.StatusCode != http.StatusNoContent {
 		if err := json.Unmarshal(data, c.out); err != nil {
@@ -471,12 +476,30 @@ func (s *Store) RefusedHosts(ctx context.Context, keyID string) ([]store.Refused
 	if keyID == "" {
 		return nil, fmt.Errorf("%w: empty id", store.ErrKeyNotFound)
 	}
+	// The route is paged: follow the cursors (a key has at most 100 hosts
+	// per day kept, so this ends).
 	var out []store.RefusedHost
-	err := s.do(ctx, call{method: "GET", path: "/v1/keys/" + seg(keyID) + "/refused-hosts", out: &out, read: true})
+	cursor := ""
+	for {
+		var page []store.RefusedHost
+		var h http.Header
+		q := url.Values{"limit": {strconv.Itoa(store.MaxRefusedPage)}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		err := s.do(ctx, call{method: "GET", path: "/v1/keys/" + seg(keyID) + "/refused-hosts", query: q, out: &page, read: true, header: &h})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if cursor = h.Get(wire.NextCursorHeader); cursor == "" || len(page) == 0 {
+			break
+		}
+	}
 	if len(out) == 0 {
 		out = nil
 	}
-	return out, err
+	return out, nil
 }
 
 // ---- domains ----

@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Revisions", testRevisions},
 		{"Usage", testUsage},
 		{"UsageRefusesBadInput", testUsageRefusesBadInput},
+		{"RefusedHostsBound", testRefusedHostsBound},
+		{"MaintainUsage", testMaintainUsage},
 		{"Concurrency", testConcurrency},
 		{"Close", testClose},
 	}
@@ -1505,5 +1507,125 @@ func testRevisions(t *testing.T, s store.Store) {
 	slices.Sort(keysOfDelete)
 	if !slices.Equal(keysOfDelete, sorted(a.ID, b.ID)) {
 		t.Fatalf("the domain delete published key events for %v, want %v", keysOfDelete, sorted(a.ID, b.ID))
+	}
+}
+
+// testRefusedHostsBound: per key and UTC day at most
+// store.MaxRefusedHostsPerDay hosts are kept; refusals of further hosts,
+// and the gate's OtherHosts, add to one Other entry; hosts already kept go
+// on counting; another day has its own bound.
+func testRefusedHostsBound(t *testing.T, s store.Store) {
+	c := ctx(t)
+	k, _ := createKey(t, s, "flooded")
+	h := time.Now().UTC().Truncate(time.Hour)
+	if h.Hour() == 0 {
+		h = h.Add(time.Hour) // keep both hours in one UTC day
+	}
+	hosts := func(from, to int) map[string]uint64 {
+		m := map[string]uint64{}
+		for i := from; i < to; i++ {
+			m[fmt.Sprintf("h%03d.evil.tn", i)] = 1
+		}
+		return m
+	}
+	must := func(ds ...store.UsageDelta) {
+		t.Helper()
+		if err := s.RecordUsage(c, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(store.UsageDelta{KeyID: k.ID, Hour: h.Add(-time.Hour), Forbidden: 100, RefusedHosts: hosts(0, store.MaxRefusedHostsPerDay)})
+	more := hosts(store.MaxRefusedHostsPerDay, store.MaxRefusedHostsPerDay+50)
+	more["h000.evil.tn"] = 3 // kept: counts on
+	must(store.UsageDelta{KeyID: k.ID, Hour: h, Forbidden: 53, RefusedHosts: more, OtherHosts: 7})
+	got := r(s.RefusedHosts(c, k.ID)).must(t)
+	if len(got) != store.MaxRefusedHostsPerDay+1 {
+		t.Fatalf("%d refused-host entries, want %d named and one other", len(got), store.MaxRefusedHostsPerDay)
+	}
+	var sum uint64
+	for i, e := range got {
+		sum += e.Count
+		if i < len(got)-1 && (e.Other || e.Host == "") {
+			t.Fatalf("entry %d is %+v, want a named host (Other comes last)", i, e)
+		}
+	}
+	if first, last := got[0], got[len(got)-1]; first.Host != "h000.evil.tn" || first.Count != 4 || !last.Other || last.Host != "" || last.Count != 57 {
+		t.Fatalf("first %+v, last %+v; want h000.evil.tn 4 and the other hosts 57 (50 past the bound + 7)", first, last)
+	}
+	if sum != 160 {
+		t.Fatalf("the entries sum to %d refusals, want 160", sum)
+	}
+	// Another day has its own bound.
+	must(store.UsageDelta{KeyID: k.ID, Hour: h.Add(-24 * time.Hour), Forbidden: 5, RefusedHosts: hosts(500, 505)})
+	if got := r(s.RefusedHosts(c, k.ID)).must(t); len(got) != store.MaxRefusedHostsPerDay+6 {
+		t.Fatalf("%d entries after 5 hosts on another day, want %d", len(got), store.MaxRefusedHostsPerDay+6)
+	}
+}
+
+// testMaintainUsage: hourly buckets of days older than HourlyRetention roll
+// up into daily buckets (Usage returns them with Daily set, at the day's
+// start), daily buckets and refused hosts older than DailyRetention go, and
+// a second run changes nothing. "now" is given to MaintainUsage, so no
+// clock is needed.
+func testMaintainUsage(t *testing.T, s store.Store) {
+	m, ok := s.(store.UsageMaintainer)
+	if !ok {
+		t.Log("this store keeps no usage of its own to maintain (store.UsageMaintainer)")
+		return
+	}
+	c := ctx(t)
+	k, _ := createKey(t, s, "old traffic")
+	now := time.Now().UTC()
+	today := now.Truncate(24 * time.Hour)
+	old := today.Add(-100 * 24 * time.Hour)   // rolled up now, pruned 305 days later
+	recent := today.Add(-10 * 24 * time.Hour) // hourly now, rolled up 305 days later
+	var ds []store.UsageDelta
+	for _, day := range []time.Time{old, recent} {
+		for _, hr := range []int{1, 13, 23} {
+			ds = append(ds, store.UsageDelta{KeyID: k.ID, Hour: day.Add(time.Duration(hr) * time.Hour),
+				Allowed: 10, Unauthorized: 2, Forbidden: 1, RefusedHosts: map[string]uint64{"x" + day.Format("0102") + ".tn": 1}})
+		}
+	}
+	if err := s.RecordUsage(c, ds); err != nil {
+		t.Fatal(err)
+	}
+	rep := r(m.MaintainUsage(c, now)).must(t)
+	if rep.RolledUpDays != 2 || rep.PrunedRecords != 0 {
+		t.Fatalf("MaintainUsage = %+v, want the old day rolled up (key and total)", rep)
+	}
+	for _, q := range []store.UsageQuery{{KeyID: k.ID, Since: old.Add(-time.Hour)}, {Since: old.Add(-time.Hour)}} {
+		u := r(s.Usage(c, q)).must(t)
+		if len(u) != 4 || !u[0].Daily || !u[0].Hour.Equal(old) || u[0].Allowed != 30 || u[0].Unauthorized != 6 || u[0].Forbidden != 3 {
+			t.Fatalf("Usage(%+v) = %+v, want the old day as one daily bucket, then 3 hours", q, u)
+		}
+		for _, b := range u[1:] {
+			if b.Daily || b.Allowed != 10 || b.Hour.Before(recent) {
+				t.Fatalf("Usage(%+v): %+v, want the recent hours", q, b)
+			}
+		}
+	}
+	// A query inside the rolled-up day still gets its daily bucket; one
+	// that ends before the day does not.
+	if u := r(s.Usage(c, store.UsageQuery{KeyID: k.ID, Since: old.Add(12 * time.Hour), Until: old.Add(13 * time.Hour)})).must(t); len(u) != 1 || !u[0].Daily {
+		t.Fatalf("Usage within the old day = %+v", u)
+	}
+	if u := r(s.Usage(c, store.UsageQuery{KeyID: k.ID, Since: old.Add(-48 * time.Hour), Until: old})).must(t); len(u) != 0 {
+		t.Fatalf("Usage before the old day = %+v", u)
+	}
+	if rep := r(m.MaintainUsage(c, now)).must(t); rep != (store.UsageMaintenance{}) {
+		t.Fatalf("a second MaintainUsage did %+v", rep)
+	}
+	later := now.Add(305 * 24 * time.Hour)
+	rep = r(m.MaintainUsage(c, later)).must(t)
+	if rep.RolledUpDays != 2 || rep.PrunedRecords != 3 {
+		t.Fatalf("MaintainUsage 305 days later = %+v, want the recent day rolled up and the old day's daily buckets (key, total) and refused host pruned", rep)
+	}
+	u := r(s.Usage(c, store.UsageQuery{KeyID: k.ID, Since: old.Add(-time.Hour), Until: later})).must(t)
+	if len(u) != 1 || !u[0].Daily || !u[0].Hour.Equal(recent) || u[0].Allowed != 30 {
+		t.Fatalf("Usage 305 days later = %+v, want only the recent day, daily", u)
+	}
+	hs := r(s.RefusedHosts(c, k.ID)).must(t)
+	if len(hs) != 1 || hs[0].Host != "x"+recent.Format("0102")+".tn" || hs[0].Count != 3 {
+		t.Fatalf("refused hosts 305 days later = %+v, want only the recent day's", hs)
 	}
 }

@@ -353,6 +353,10 @@ type Error struct {
 	Field string `json:"field,omitempty"`
 }
 
+// NextCursorHeader carries the cursor of the next page of a paged list
+// (GET /v1/keys/{id}/refused-hosts); it is absent on the last page.
+const NextCursorHeader = "X-Next-Cursor"
+
 // Codes of errors that are not store or model sentinels.
 const (
 	CodeBadRequest   = "bad_request"
