@@ -243,7 +243,7 @@ func (a *app) newRoot() *cobra.Command {
 				return err
 			}
 			defer done()
-			return runConsole(cmd, st, location, a.actor())
+			return runConsole(cmd, st, location, a.actor(), a.getenv)
 		}),
 	}
 	root.CompletionOptions.DisableDefaultCmd = true

@@ -53,7 +53,7 @@ func (c *common) keyActions(k *model.Key) []action {
 			}
 			return ""
 		}, func() tea.Cmd { return c.enableCmd(id) }},
-		{"Rotate", km.Rotate, revoked("rotated"), func() tea.Cmd { return c.rotateCmd(id) }},
+		{"Rotate", km.Rotate, revoked("rotated"), func() tea.Cmd { c.shell.dialog(newRotateDialog(c, id)); return nil }},
 		{"Link domain", km.Link, revoked("linked to domains"), func() tea.Cmd { c.shell.dialog(newDomainPicker(c, id)); return nil }},
 		{"Revoke", km.Revoke, func() string {
 			if st == model.Revoked {

@@ -360,8 +360,8 @@ func copyReport(msg copiedMsg) (string, bannerKind) {
 	case msg.native && msg.err == nil:
 		return "Copied the " + msg.what + " to the system clipboard (and sent it to the terminal with OSC 52).", bannerInfo
 	case msg.native:
-		return "The system clipboard failed (" + describeErr(msg.err) + "); the " + msg.what +
-			" was sent to the terminal with OSC 52: paste to check it arrived.", bannerWarn
+		return "Sent the " + msg.what + " to your terminal with OSC 52: paste to check it arrived (the system clipboard did not take it: " +
+			describeErr(msg.err) + ").", bannerWarn
 	}
 	return "No system clipboard here; the " + msg.what +
 		" was sent to your terminal with OSC 52 (works over SSH if the terminal allows it): paste to check.", bannerInfo
@@ -383,7 +383,7 @@ func (a *App) onDomainAdded(msg domainAddedMsg) tea.Cmd {
 		}
 		return nil
 	}
-	name := text.Safe(msg.dom.Name)
+	name := domainLabel(msg.dom.Name)
 	if msg.link != "" {
 		doms := append(append([]string(nil), msg.other...), msg.dom.Name)
 		return tea.Batch(a.loadDomains(), a.c.linkDomainsCmd(msg.link, doms))
@@ -408,15 +408,26 @@ func (c *common) addDomainCmd(input string, fromDialog bool, link string, other 
 }
 
 func (c *common) linkDomainsCmd(keyID string, doms []string) tea.Cmd {
+	wasUnrestricted := false
+	if k, ok := c.data.key(keyID); ok {
+		wasUnrestricted = k.Unrestricted()
+	}
 	return c.op(func(ctx context.Context, st store.Store) opDoneMsg {
 		k, err := st.LinkKey(ctx, keyID, doms...)
 		if err != nil {
 			return opDoneMsg{err: err}
 		}
-		return opDoneMsg{keys: []model.Key{k}, domains: true,
-			info: fmt.Sprintf("Linked %s to %s.", text.Names(doms), text.Quote(k.Name))}
+		info := fmt.Sprintf("Linked %s to %s.", domainLabels(doms), text.Quote(k.Name))
+		if wasUnrestricted && !k.Unrestricted() {
+			info += unrestrictedNotice
+		}
+		return opDoneMsg{keys: []model.Key{k}, domains: true, info: info}
 	})
 }
+
+// unrestrictedNotice is what linking the first domain to a key changes (the
+// CLI says the same).
+const unrestrictedNotice = " The key was unrestricted: requests that send an Origin or Referer must now come from a linked domain (calls with neither still pass)."
 
 // describeErr turns an error into one line for the banner, escaped.
 func describeErr(err error) string {

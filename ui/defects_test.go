@@ -268,3 +268,80 @@ func TestKeyScreenUnlinkCross(t *testing.T) {
 	hs.send(tea.MouseClickMsg{X: col, Y: y, Button: tea.MouseLeft})
 	hs.want("Unlink mysite.tn from “Production web”?")
 }
+
+// Issue 11, defect 10: the wording list.
+func TestWording(t *testing.T) {
+	st := openStore(t)
+	ks := seed(t, st)
+	ctx := store.WithActor(t.Context(), "seed")
+	if _, err := st.AddDomain(ctx, "unused.tn"); err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, st, 120, 40)
+	// Deleting a domain: its keys in a sentence that agrees with their number.
+	hs.keys("2", "/")
+	hs.typeText("localhost")
+	hs.keys("enter", "D")
+	hs.want("linked to 1 key, which will stop accepting")
+	hs.wantNot("1 key; they")
+	hs.keys("n", "esc", "/")
+	hs.typeText("unused")
+	hs.keys("enter", "D")
+	hs.want("linked to no key")
+	hs.wantNot("0 keys; they")
+	hs.keys("n", "esc")
+	// Adding café.tn: the banner says café.tn.
+	hs.keys("n")
+	hs.typeText("café.tn")
+	hs.keys("enter")
+	hs.want("Added café.tn")
+	hs.wantNot("Added xn--caf-dma.tn")
+	// Create and Rename buttons carry their key.
+	hs.keys("1", "n")
+	hs.want("[ enter  Create ]", "[ esc  Cancel ]")
+	hs.keys("esc")
+	// Rotate asks first.
+	hs.selectKey("Production web")
+	hs.keys(".", "t")
+	hs.want("Rotate “Production web”?")
+	if keys, _ := st.Keys(t.Context()); len(keys) != 3 {
+		t.Fatalf("rotated before confirming: %d keys", len(keys))
+	}
+	hs.keys("y")
+	hs.want("API key rotated")
+	hs.keys("c", "esc")
+	// Linking a domain to an unrestricted key says what changes.
+	hs.selectKey("Mobile app")
+	hs.keys("enter", "l")
+	hs.typeText("localhost")
+	hs.keys("enter")
+	hs.want("was unrestricted")
+	if k := mustKey(t, st, ks["Mobile app"].ID); len(k.Domains) != 1 {
+		t.Fatalf("Mobile app's domains: %v", k.Domains)
+	}
+	// Unlinking from a revoked key does not threaten a 403.
+	if _, err := st.RevokeKey(ctx, ks["Solo"].ID, "Solo"); err != nil {
+		t.Fatal(err)
+	}
+	hs.send(storeEventsMsg{evs: []store.Event{{Kind: store.EventKey, ID: ks["Solo"].ID}}})
+	hs.selectKey("Solo")
+	hs.keys("enter", "u")
+	hs.want("is revoked")
+	hs.wantNot("(403)")
+	hs.keys("n")
+	// The audit filter has a label.
+	hs.keys("4", "/")
+	hs.typeText("seed")
+	hs.want("filter “seed")
+}
+
+// Thousands have separators, in the hygiene report's count too.
+func TestFindingsCountHasSeparators(t *testing.T) {
+	keys, doms := bigData(4000)
+	hs := newHarness(t, openStore(t), 120, 40)
+	hs.send(dataLoadedMsg{keys: keys, doms: doms})
+	hs.keys("4", "l")
+	if !regexp.MustCompile(`[0-9],[0-9]{3} findings`).MatchString(hs.screen()) {
+		t.Fatalf("no separated count of findings:\n%s", hs.screen())
+	}
+}

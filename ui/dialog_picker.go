@@ -214,6 +214,12 @@ func (p *picker) confirm() tea.Cmd {
 		return c.linkDomainsCmd(p.keyID, picked)
 	}
 	dom := p.domain
+	var unrestricted []string
+	for _, id := range picked {
+		if k, ok := c.data.key(id); ok && k.Unrestricted() {
+			unrestricted = append(unrestricted, k.Name)
+		}
+	}
 	return c.op(func(ctx context.Context, st store.Store) opDoneMsg {
 		var keys []model.Key
 		for _, id := range picked {
@@ -223,8 +229,14 @@ func (p *picker) confirm() tea.Cmd {
 			}
 			keys = append(keys, k)
 		}
-		return opDoneMsg{keys: keys, domains: true,
-			info: "Linked " + text.Safe(dom) + " to " + text.Plural(len(keys), "key") + "."}
+		info := "Linked " + domainLabel(dom) + " to " + text.Plural(len(keys), "key") + "."
+		switch {
+		case len(unrestricted) == 1 && len(keys) == 1:
+			info += unrestrictedNotice
+		case len(unrestricted) > 0:
+			info += " " + text.Names(unrestricted) + " were unrestricted: requests that send an Origin or Referer must now come from a linked domain (calls with neither still pass)."
+		}
+		return opDoneMsg{keys: keys, domains: true, info: info}
 	})
 }
 

@@ -243,14 +243,14 @@ func (m *nameDialog) View() []string {
 	default:
 		lines = append(lines, t.Ok.Render("✓ ok"))
 	}
-	label := "Create"
+	label := "enter  Create"
 	if m.keyID != "" {
-		label = "Rename"
+		label = "enter  Rename"
 	}
 	if m.busy {
 		label = "Creating…"
 	}
-	return append(lines, "", m.button(label, true, err != nil)+"  "+m.button("Cancel", false, false))
+	return append(lines, "", m.button(label, true, err != nil)+"  "+m.button("esc  Cancel", false, false))
 }
 
 func (m *nameDialog) ShortHelp() []key.Binding {
@@ -468,6 +468,25 @@ func (c *common) enableCmd(id string) tea.Cmd {
 	})
 }
 
+// newRotateDialog asks before rotating a key: what the new key gets, and
+// that the old one stays in service until revoked.
+func newRotateDialog(c *common, id string) Page {
+	k, ok := c.data.key(id)
+	if !ok {
+		return nil
+	}
+	return &confirmDialog{
+		c:     c,
+		title: "Rotate " + text.Quote(k.Name) + "?",
+		lines: []string{
+			"A new key named " + text.Quote(k.Name) + ", linked to " + c.domainSummary(k.Domains, 40) + ", is created and its secret shown once.",
+			"The old key " + k.Prefix + " stays " + k.Status.Label() + " until you revoke it, after deploying the new one.",
+		},
+		yes:   "Rotate",
+		onYes: func() tea.Cmd { return c.rotateCmd(id) },
+	}
+}
+
 func (c *common) rotateCmd(id string) tea.Cmd {
 	st, ctx := c.cfg.Store, c.sctx()
 	return func() tea.Msg {
@@ -489,7 +508,11 @@ func newUnlinkDialog(c *common, keyID, dom string) Page {
 		return nil
 	}
 	name := k.Name
-	lines := []string{"Requests from browsers on " + text.Safe(dom) + " will be refused for this key (403).", c.linkImpactLine(keyID, dom)}
+	first := "Requests from browsers on " + domainLabel(dom) + " will be refused for this key (403)."
+	if k.Status == model.Revoked {
+		first = text.Quote(name) + " is revoked: it refuses every request already. Unlinking only tidies its record."
+	}
+	lines := []string{first, c.linkImpactLine(keyID, dom)}
 	last := len(k.Domains) == 1 && k.Domains[0] == dom && k.Status != model.Revoked
 	if last {
 		lines = append(lines, "", c.th.BannerWarn.Render("⚠ This is the key's last domain: "+text.Quote(name)+" ("+k.Prefix+
@@ -505,8 +528,8 @@ func newUnlinkDialog(c *common, keyID, dom string) Page {
 				if err != nil {
 					return opDoneMsg{err: err}
 				}
-				info := "Unlinked " + text.Safe(dom) + " from " + text.Quote(k.Name) + "."
-				if k.Unrestricted() {
+				info := "Unlinked " + domainLabel(dom) + " from " + text.Quote(k.Name) + "."
+				if k.Unrestricted() && k.Status != model.Revoked {
 					info += " The key is now unrestricted."
 				}
 				return opDoneMsg{keys: []model.Key{k}, domains: true, info: info}
@@ -520,8 +543,15 @@ func newDeleteDomainDialog(c *common, name string) Page {
 	if !ok {
 		return nil
 	}
-	lines := []string{"Delete " + text.Safe(name) + "? It is linked to " + text.Plural(len(dm.Keys), "key") +
-		"; they will stop accepting browser requests from it.", c.domainImpactLine(name)}
+	first := "Delete " + domainLabel(name) + "? It is linked to no key: no key's access changes."
+	switch len(dm.Keys) {
+	case 0:
+	case 1:
+		first = "Delete " + domainLabel(name) + "? It is linked to 1 key, which will stop accepting browser requests from it."
+	default:
+		first = "Delete " + domainLabel(name) + "? It is linked to " + text.Plural(len(dm.Keys), "key") + ", which will stop accepting browser requests from it."
+	}
+	lines := []string{first, c.domainImpactLine(name)}
 	if un := c.data.keysOnlyLinkedTo(name); len(un) > 0 {
 		lines = append(lines, "", c.th.BannerWarn.Render("⚠ These keys have no other domain and become UNRESTRICTED (usable from anywhere):"))
 		for i, k := range un {
@@ -542,7 +572,7 @@ func newDeleteDomainDialog(c *common, name string) Page {
 				if err != nil {
 					return opDoneMsg{err: err}
 				}
-				return opDoneMsg{deleted: d.Name, info: "Deleted " + text.Safe(d.Name) + " (unlinked from " + text.Plural(len(d.Keys), "key") + ")."}
+				return opDoneMsg{deleted: d.Name, info: "Deleted " + domainLabel(d.Name) + " (unlinked from " + text.Plural(len(d.Keys), "key") + ")."}
 			})
 		},
 	}

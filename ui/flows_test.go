@@ -47,7 +47,11 @@ func seed(t *testing.T, st store.Store) map[string]model.Key {
 // selectKey filters the keys page down to name and selects it.
 func (hs *harness) selectKey(name string) {
 	hs.t.Helper()
-	hs.keys("1", "/")
+	hs.keys("1")
+	for len(hs.app.stacks[0]) > 1 {
+		hs.keys("esc")
+	}
+	hs.keys("/")
 	hs.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
 	hs.typeText(name)
 	hs.keys("enter")
@@ -112,7 +116,7 @@ func TestCopyReportsFailedNativeClipboard(t *testing.T) {
 	hs.keys("n")
 	hs.typeText("Web app")
 	hs.keys("enter", "c")
-	hs.want("The system clipboard failed", "OSC 52")
+	hs.want("Sent the secret to your terminal with OSC 52", "did not take it")
 	if len(hs.osc52) != 1 {
 		t.Fatalf("OSC 52 copies: %d", len(hs.osc52))
 	}
@@ -195,6 +199,8 @@ func TestRotateShowsNewSecretAndReplacement(t *testing.T) {
 	hs := newHarness(t, st, 100, 30)
 	hs.selectKey("Production web")
 	hs.keys(".", "t")
+	hs.want("Rotate “Production web”?", "stays Active until you revoke it")
+	hs.keys("y")
 	hs.want("API key rotated", "replaces "+ks["Production web"].Prefix)
 	secret := secretRe.FindString(hs.screen())
 	nk, err := st.KeyByDigest(context.Background(), model.DigestOf(secret))
@@ -495,7 +501,7 @@ func TestErrorBannerKeepsPlace(t *testing.T) {
 	hs.typeText("Will fail")
 	st.Close() // the store goes away under the console
 	hs.keys("enter")
-	hs.want("closed", "Create API Key", "Will fail", "[ Create ]")
+	hs.want("closed", "Create API Key", "Will fail", "[ enter  Create ]")
 	hs.wantNot("Creating…")
 	hs.keys("esc")
 	if hs.keysPage().list.Cursor != cur {

@@ -53,6 +53,28 @@ func (c keyCols) header() string {
 	return hdr + text.Fit("Domains", c.domains)
 }
 
+// domainLabel names a domain for a message: its Unicode form, and the
+// stored ASCII form after it when they differ ("café.tn (xn--caf-dma.tn)").
+func domainLabel(name string) string {
+	if uni := model.DomainUnicode(name); uni != name {
+		return text.Safe(uni) + " (" + text.Safe(name) + ")"
+	}
+	return text.Safe(name)
+}
+
+// domainLabels lists domains for a message: "a", "a and b", "a and 3 more".
+func domainLabels(names []string) string {
+	switch len(names) {
+	case 0:
+		return "nothing"
+	case 1:
+		return domainLabel(names[0])
+	case 2:
+		return domainLabel(names[0]) + " and " + domainLabel(names[1])
+	}
+	return domainLabel(names[0]) + " and " + text.Thousands(len(names)-1) + " more"
+}
+
 // domainSummary is "mysite.tn, app.mysite.tn +2" in at most width cells, or
 // "unrestricted".
 func (c *common) domainSummary(doms []string, width int) string {
@@ -195,7 +217,7 @@ func (c *common) impactLine(id string) string {
 func (c *common) linkImpactLine(keyID, dom string) string {
 	s, ok := c.us.byKey[keyID]
 	if !ok {
-		return "The key had no request in the last days."
+		return "The key had no request in the last " + recentDays() + "."
 	}
 	if hs, ok := c.us.matched[keyID]; ok {
 		return text.Thousands(int(store.LinkLast7d(hs, dom))) + " allowed requests came from " + text.Safe(dom) +

@@ -319,9 +319,9 @@ func (p *auditPage) View() []string {
 	}
 	switch {
 	case p.filtering:
-		filt = append(filt, "“"+p.filter.View(max(10, w/4), true, t.Selected)+"”")
+		filt = append(filt, "filter “"+p.filter.View(max(10, w/4), true, t.Selected)+"”")
 	case p.filter.Value() != "":
-		filt = append(filt, "“"+text.Safe(p.filter.Value())+"”")
+		filt = append(filt, "filter “"+text.Safe(p.filter.Value())+"”")
 	}
 	right := text.Thousands(len(p.entries)) + " entries "
 	if len(filt) > 0 {

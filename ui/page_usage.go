@@ -275,7 +275,7 @@ func (p *usagePage) table(height int) []string {
 		nw := min(34, max(10, w-28))
 		out = append(out, t.ColHeader.Render(text.Fit("  "+text.Fit("Keys used lately (▲ spike)", nw)+"  "+text.Fit("24 h", 12)+"  "+text.PadLeft("requests", 8), w)))
 		if len(c.us.order) == 0 {
-			return append(out, t.Faint.Render(" No key was used in the last days."))
+			return append(out, t.Faint.Render(" No key was used in the last "+recentDays()+"."))
 		}
 		from, to := p.list.Visible()
 		to = min(to, from+height-1)
@@ -357,9 +357,9 @@ func newAuthorizeDialog(c *common, keyID string, h store.RefusedHost) Page {
 		"",
 	}
 	if _, exists := c.data.domain(name); exists {
-		lines = append(lines, "• "+text.Safe(name)+" is already an authorized domain.")
+		lines = append(lines, "• "+domainLabel(name)+" is already an authorized domain.")
 	} else {
-		lines = append(lines, "• Add the authorized domain "+text.Safe(name)+".")
+		lines = append(lines, "• Add the authorized domain "+domainLabel(name)+".")
 	}
 	lines = append(lines, "• Link it to "+text.Quote(k.Name)+" ("+k.Prefix+"), which has "+c.domainSummary(k.Domains, 40)+".",
 		"Requests from "+host+" with this key will then be allowed.")
@@ -378,7 +378,7 @@ func newAuthorizeDialog(c *common, keyID string, h store.RefusedHost) Page {
 					return opDoneMsg{err: err, domains: true}
 				}
 				return opDoneMsg{keys: []model.Key{k}, domains: true,
-					info: "Authorized " + text.Safe(name) + " for " + text.Quote(k.Name) + "."}
+					info: "Authorized " + domainLabel(name) + " for " + text.Quote(k.Name) + "."}
 			})
 		},
 	}

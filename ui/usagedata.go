@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/ui/chart"
+	"github.com/tmaps/console/ui/text"
 )
 
 // usageState is the console's copy of recent usage: the summaries (last 24
@@ -114,6 +115,11 @@ func (a *App) loadUsage() tea.Cmd {
 		}
 		return msg
 	}
+}
+
+// recentDays is the span the console keeps summaries for: "9 days".
+func recentDays() string {
+	return text.Plural(int(store.SpikeWindow()/(24*time.Hour)), "day")
 }
 
 func (a *App) onUsageTick() tea.Cmd {
