@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/tmaps/console/demo"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
@@ -343,5 +344,70 @@ func TestFindingsCountHasSeparators(t *testing.T) {
 	hs.keys("4", "l")
 	if !regexp.MustCompile(`[0-9],[0-9]{3} findings`).MatchString(hs.screen()) {
 		t.Fatalf("no separated count of findings:\n%s", hs.screen())
+	}
+}
+
+// columnsOf returns, for every line of the plain screen that holds mark,
+// the cell column of its last mark by grapheme widths and by rune widths
+// (terminals use either).
+func columnsOf(scr, mark string) (byGrapheme, byRune []int) {
+	for _, l := range strings.Split(scr, "\n") {
+		i := strings.LastIndex(l, mark)
+		if i < 0 {
+			continue
+		}
+		byGrapheme = append(byGrapheme, ansi.StringWidth(l[:i]))
+		byRune = append(byRune, ansi.StringWidthWc(l[:i]))
+	}
+	return
+}
+
+func allEqual(cols []int) bool {
+	for _, c := range cols {
+		if c != cols[0] {
+			return false
+		}
+	}
+	return len(cols) > 0
+}
+
+// Issue 11, defect 11: invisible characters in a name are refused with a
+// message naming them, and no name (a family emoji joined with U+200D, a
+// zero width space from before the rule) shifts its row or a dialog's
+// border, whichever width the terminal gives graphemes.
+func TestNamesNeverShiftRowsOrBorders(t *testing.T) {
+	st := openStore(t)
+	hs := newHarness(t, st, 100, 30)
+	hs.keys("n")
+	hs.typeText("Pay\u200bPal")
+	hs.want("U+200B")
+	hs.keys("enter")
+	if keys, _ := st.Keys(t.Context()); len(keys) != 0 {
+		t.Fatalf("a name with a zero width space was created: %q", keys[0].Name)
+	}
+	hs.keys("esc")
+
+	keys, doms := fixture()
+	keys[1].Name = "Family 👨\u200d👩\u200d👧\u200d👦 app"
+	keys[2].Name = "Pay\u200bPal"
+	hs.send(dataLoadedMsg{keys: keys, doms: doms})
+	hs.want(`Pay\u200bPal`)
+	g, r := columnsOf(hs.screen(), "⋯")
+	if len(g) != len(keys) || !allEqual(g) || !allEqual(r) || g[0] != r[0] {
+		t.Fatalf("the ⋯ cells are not in one column: by graphemes %v, by runes %v:\n%s", g, r, hs.screen())
+	}
+	for !strings.Contains(hs.screen(), "› Family") {
+		hs.keys("down")
+	}
+	hs.keys("d") // a dialog whose title and text hold the name, over the rows
+	hs.want("Disable “Family")
+	g, r = columnsOf(hs.screen(), "│")
+	if len(g) < 4 || !allEqual(g) || !allEqual(r) || g[0] != r[0] {
+		t.Fatalf("the dialog's right border moves: by graphemes %v, by runes %v:\n%s", g, r, hs.screen())
+	}
+	g, r = columnsOf(hs.screen(), "╮")
+	g2, r2 := columnsOf(hs.screen(), "╯")
+	if len(g) != 1 || g[0] != g2[0] || r[0] != r2[0] || g[0] != r[0] {
+		t.Fatalf("the dialog's corners move: %v %v %v %v", g, g2, r, r2)
 	}
 }

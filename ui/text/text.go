@@ -120,12 +120,25 @@ func Wrap(s string, w int) []string {
 }
 
 // Safe makes text from a user or a request safe to draw: control and bidi
-// characters and invalid UTF-8 are escaped (model.Escape), and so is any
-// part of a grapheme cluster whose width terminals disagree on (a zero
-// width joiner sequence, a variation selector), so a row or a border
-// drawn after it never shifts, whichever width the terminal uses.
+// characters and invalid UTF-8 are escaped (model.Escape); so is every
+// character model.CheckText refuses in names (invisible and format
+// characters: a zero width space shows as \u200b); and so is any part of
+// a grapheme cluster whose width terminals disagree on (a variation
+// selector), so a row or a border drawn after it never shifts, whichever
+// width the terminal uses.
 func Safe(s string) string {
 	s = model.Escape(s)
+	if model.CheckText("text", s) != nil {
+		var b strings.Builder
+		for _, r := range s {
+			if model.CheckText("text", string(r)) != nil {
+				writeEscape(&b, r)
+				continue
+			}
+			b.WriteRune(r)
+		}
+		s = b.String()
+	}
 	plainASCII := true
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {

@@ -40,7 +40,9 @@ func TestSafeWidthStable(t *testing.T) {
 		"Production web":       "Production web",
 		"café.tn":              "café.tn",
 		"evil\x1b[31m\u202e":   `evil\x1b[31m\u202e`,
-		"👨\u200d👩\u200d👧 team": `👨\u200d\U0001f469\u200d\U0001f467 team`,
+		"👨\u200d👩\u200d👧 team": `👨\u200d👩\u200d👧 team`,
+		"Pay\u200bPal":         `Pay\u200bPal`,
+		"tag\U000e0041":        `tag\U000e0041`,
 		"I ❤\ufe0f maps":       `I ❤\ufe0f maps`,
 		"日本語":                  "日本語",
 	} {
