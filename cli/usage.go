@@ -360,31 +360,25 @@ func (a *app) hygieneCmd() *cobra.Command {
 		Long: `Report what a regular audit of keys and domains looks for, each finding with
 the command that fixes it:
 
-  unrestricted   an active key with no authorized domain (any site can use it)
+  unrestricted   an active key with no authorized domain that browsers use, or
+                 of kind browser (server and mobile keys need no domain)
   never_used     a key (not revoked) never used, older than a day
   idle           a key (not revoked) not used for 30 days
-  orphan_domain  a domain linked to no key
-  stale_link     a link whose domain matched no request with the key for 30 days
+  orphan_domain  a domain linked to no key, added more than a day ago
+  stale_link     a link whose domain matched no request with the key for 30
+                 days, made more than a day ago
 
 Revoked keys are kept for the record and never reported. The exit code is 0
 whatever is found.`,
 		Args: nargs(0, 0),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			return a.withStore(func(ctx context.Context, st store.Store) error {
-				keys, err := st.Keys(ctx)
+				rep, err := store.Hygiene(ctx, st, a.now())
 				if err != nil {
 					return err
 				}
-				domains, err := st.Domains(ctx)
-				if err != nil {
-					return err
-				}
-				seen, checked, err := store.LinksSeen(ctx, st, keys)
-				if err != nil {
-					return err
-				}
-				out := hygieneJSON{Findings: []hygieneFinding{}, LinksChecked: checked}
-				for _, f := range model.Hygiene(model.HygieneInput{Keys: keys, Domains: domains, Now: a.now(), LinksSeen: seen}) {
+				out := hygieneJSON{Findings: []hygieneFinding{}, LinksChecked: rep.LinksChecked}
+				for _, f := range rep.Findings {
 					out.Findings = append(out.Findings, hygieneFinding{f, fixCommand(f)})
 				}
 				if asJSON {

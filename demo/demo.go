@@ -24,8 +24,12 @@ const (
 	SpikeKey = "Production frontend"
 	// LeakyKey is the key whose secret is used by sites it is not linked to.
 	LeakyKey = "Souk Digital storefront"
-	// UnrestrictedKey is an Active key with no domain.
+	// UnrestrictedKey is an Active key with no domain, used by a server
+	// (no Origin, no Referer): not a hygiene finding.
 	UnrestrictedKey = "Server-to-server geocoding"
+	// BrowserUnrestrictedKey is an Active key with no domain that browsers
+	// use (from the orphan domain promo-ete-2025.tn): a hygiene finding.
+	BrowserUnrestrictedKey = "Summer promo landing"
 	// IDNDomain is the internationalised domain, as typed.
 	IDNDomain = "café.tn"
 	// Days is how much history the demo has.
@@ -214,6 +218,7 @@ func (f *filler) history() {
 	f.do("enable", "Livraison Express tracking", func(id string) (model.Key, error) {
 		return s.EnableKey(f.at(14, 20, sami), id)
 	})
+	f.create(f.at(12, 0, youssef), BrowserUnrestrictedKey)
 	// Rotation, the seed's best practice: create new, deploy, revoke old.
 	if f.err == nil {
 		nk, _, err := s.RotateKey(f.at(10, 0, ci), f.keys[SpikeKey].ID, 0)
@@ -256,6 +261,7 @@ func (f *filler) history() {
 		{name: "Legacy website 2019", peak: 30, until: 25, offAfter: true},
 		{name: UnrestrictedKey, peak: 1400},
 		{name: "Hackathon Sfax 2025", peak: 5, from: Days - 1, until: 22.2},
+		{name: BrowserUnrestrictedKey, peak: 6, from: 12, browser: "promo-ete-2025.tn"},
 	}
 }
 
@@ -281,6 +287,8 @@ type plan struct {
 	leak bool
 	// unused: linked domains no request comes from (a stale link).
 	unused []string
+	// browser: the host browsers call an unrestricted key from.
+	browser string
 }
 
 // usage is 30 days of synthetic hourly counts for every planned key, plus
@@ -335,6 +343,9 @@ func (f *filler) usage() []store.UsageDelta {
 					// Browsers send 70 % of the allowed requests, from the
 					// key's used domains, the first one most; the last host
 					// is one of them (none for an unrestricted key).
+					if p.browser != "" {
+						d.LastHost = p.browser
+					}
 					if doms := usedDomains(k.Domains, p.unused); len(doms) > 0 {
 						d.LastHost = doms[rng.IntN(len(doms))]
 						d.MatchedHosts = map[string]uint64{}

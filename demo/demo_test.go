@@ -59,8 +59,8 @@ func TestFillShape(t *testing.T) {
 			t.Errorf("unrealistic key name %q", k.Name)
 		}
 	}
-	if count[model.Active] != 10 || count[model.Disabled] != 2 || count[model.Revoked] != 3 {
-		t.Errorf("statuses = %v, want 10 active, 2 disabled, 3 revoked", count)
+	if count[model.Active] != 11 || count[model.Disabled] != 2 || count[model.Revoked] != 3 {
+		t.Errorf("statuses = %v, want 11 active, 2 disabled, 3 revoked", count)
 	}
 	if unrestrictedActive == 0 {
 		t.Error("no Active key without a domain")

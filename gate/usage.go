@@ -124,7 +124,9 @@ func (u *usage) count(c *counter, ns int64, d model.Decision) {
 	case 200:
 		s.n[0].Add(1)
 		if d.Host != "" {
-			c.match(h, d.Host)
+			if d.Reason != model.ReasonUnrestricted {
+				c.match(h, d.Host) // per link; an unrestricted key has none
+			}
 			if p := c.lastHost.Load(); p == nil || !model.EqualFoldASCII(*p, d.Host) {
 				host := clip(d.Host)
 				c.lastHost.Store(&host)

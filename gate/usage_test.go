@@ -298,3 +298,23 @@ func FuzzAPIKeys(f *testing.F) {
 		}
 	})
 }
+
+// A key without domains keeps the host a browser sent as its last host
+// (the hygiene report tells keys browsers use), but no per-link count: it
+// has no link, and random Origins must not grow the store.
+func TestUnrestrictedKeyKeepsBrowserHost(t *testing.T) {
+	m := &memStore{}
+	k, secret := memKey("k1", model.Active)
+	m.add(k)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	g := newMemGate(t, m, Options{Now: func() time.Time { return now }})
+	g.Decide(call(tile(secret), "Origin", "https://shop.tn"))
+	g.Decide(call(tile(secret)))
+	if err := g.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []store.UsageDelta{{KeyID: "k1", Hour: now.Truncate(time.Hour), Allowed: 2, LastUsed: now, LastHost: "shop.tn"}}
+	if !reflect.DeepEqual(m.usage, want) {
+		t.Errorf("recorded %+v\nwant     %+v", m.usage, want)
+	}
+}

@@ -65,10 +65,17 @@ func Decide(in GateInput) Decision {
 	if len(k.AllowIPs) > 0 && !IPAllowed(in.ClientIP, k.AllowIPs) {
 		return Decision{Status: 403, Error: ErrMsgIP, Reason: ReasonIPNotAllowed}
 	}
-	if len(k.Domains) == 0 {
-		return limit(k, &in, Decision{Status: 200, Reason: ReasonUnrestricted})
-	}
 	origin, referer := trimOWS(in.Origin), trimOWS(in.Referer)
+	if len(k.Domains) == 0 {
+		d := Decision{Status: 200, Reason: ReasonUnrestricted}
+		// the host a browser sent: usage tells the keys browsers use
+		if h, ok := hostSpan(origin); ok && origin != "" {
+			d.Host = h
+		} else if h, ok := hostSpan(referer); ok && referer != "" {
+			d.Host = h
+		}
+		return limit(k, &in, d)
+	}
 	if origin == "" && referer == "" {
 		return limit(k, &in, Decision{Status: 200, Reason: ReasonNoHeaders})
 	}

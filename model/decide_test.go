@@ -54,7 +54,9 @@ func TestDecideSteps(t *testing.T) {
 		{"unknown status fails closed", GateInput{HTTPS: true, Key: keyWith("paused"), APIKeys: one}, 401, ReasonDisabled, ErrMsgDisabled, ""},
 		{"empty status fails closed", GateInput{HTTPS: true, Key: keyWith(""), APIKeys: one}, 401, ReasonDisabled, ErrMsgDisabled, ""},
 		// Step 5.
-		{"unrestricted", GateInput{HTTPS: true, Key: keyWith(Active), APIKeys: one, Origin: "https://evil.com"}, 200, ReasonUnrestricted, "", ""},
+		{"unrestricted", GateInput{HTTPS: true, Key: keyWith(Active), APIKeys: one, Origin: "https://evil.com"}, 200, ReasonUnrestricted, "", "evil.com"},
+		{"unrestricted, referer only", GateInput{HTTPS: true, Key: keyWith(Active), APIKeys: one, Referer: "https://shop.tn/x"}, 200, ReasonUnrestricted, "", "shop.tn"},
+		{"unrestricted, server call", GateInput{HTTPS: true, Key: keyWith(Active), APIKeys: one}, 200, ReasonUnrestricted, "", ""},
 		// Step 6.
 		{"no headers", GateInput{HTTPS: true, Key: restricted, APIKeys: one}, 200, ReasonNoHeaders, "", ""},
 		{"blank headers count as absent", GateInput{HTTPS: true, Key: restricted, APIKeys: one, Origin: " ", Referer: "\t"}, 200, ReasonNoHeaders, "", ""},

@@ -147,7 +147,9 @@ type Decision struct {
 	Error  string // "" when allowed; otherwise the message of the error body
 	Reason Reason
 	// Host is the header host that decided: the matched host when allowed
-	// by step 7/8, the refused host (Origin's, else Referer's) at step 9.
+	// by step 7/8, the refused host (Origin's, else Referer's) at step 9;
+	// for an unrestricted key (step 5), the host a browser sent (Origin's,
+	// else Referer's), so usage can tell which keys browsers use.
 	// It is a substring of the header, lowercased only if it already was.
 	Host string
 	// RetryAfter is the Retry-After of a 429, in whole seconds (at least 1).

@@ -10,7 +10,8 @@ import (
 const IdleAfter = 30 * 24 * time.Hour
 
 // NeverUsedGrace is how old a key that was never used must be before the
-// hygiene report names it (a key made a minute ago is not a finding).
+// hygiene report names it (a key made a minute ago is not a finding). Links
+// that never matched and domains linked to no key get the same grace.
 const NeverUsedGrace = 24 * time.Hour
 
 // Kinds of hygiene findings.
@@ -49,14 +50,28 @@ type HygieneInput struct {
 	// missing from it never matched. When nil, link staleness is unknown
 	// and not reported.
 	LinksSeen map[LinkUse]time.Time
+	// LinksMade holds when links were made (the audit log's "link"
+	// entries); for a link missing from it, the later of its key's and its
+	// domain's creation stands in.
+	LinksMade map[LinkUse]time.Time
+	// BrowserSeen, when not nil, holds the keys that had a request with an
+	// Origin or Referer. A key of unset kind without domains is a finding
+	// only if it is there; when nil (the store cannot tell), it always is.
+	BrowserSeen map[string]bool
 }
 
 // Hygiene returns the findings, grouped by kind in the order of the Find*
 // constants, then by key name (or domain name). Revoked keys are never
-// findings: they are kept for the record.
+// findings: they are kept for the record. An active key without domains is
+// a finding when its kind is browser, or when its kind is unset and
+// browsers used it (BrowserSeen); server and mobile keys need no domain.
 func Hygiene(in HygieneInput) []Finding {
 	out := []Finding{}
 	var unrestricted, never, idle, stale []Finding
+	domCreated := make(map[string]time.Time, len(in.Domains))
+	for _, d := range in.Domains {
+		domCreated[d.Name] = d.Created
+	}
 	for _, k := range in.Keys {
 		if k.Status == Revoked {
 			continue
@@ -66,8 +81,18 @@ func Hygiene(in HygieneInput) []Finding {
 			fixIdle = "revoke"
 		}
 		if k.Status == Active && k.Unrestricted() {
-			unrestricted = append(unrestricted, Finding{Kind: FindUnrestricted, KeyID: k.ID, Key: k.Name,
-				Detail: "no domain: any site may use it", Fix: "link"})
+			switch {
+			case k.Kind == KindBrowser:
+				unrestricted = append(unrestricted, Finding{Kind: FindUnrestricted, KeyID: k.ID, Key: k.Name,
+					Detail: "a browser key with no domain: any site may use it", Fix: "link"})
+			case k.Kind == KindUnset && (in.BrowserSeen == nil || in.BrowserSeen[k.ID]):
+				detail := "no domain: any site may use it"
+				if in.BrowserSeen != nil {
+					detail = "no domain, yet browsers use it"
+				}
+				unrestricted = append(unrestricted, Finding{Kind: FindUnrestricted, KeyID: k.ID, Key: k.Name,
+					Detail: detail, Fix: "link"})
+			}
 		}
 		switch {
 		case k.LastUsed.IsZero() && in.Now.Sub(k.Created) >= NeverUsedGrace:
@@ -79,9 +104,20 @@ func Hygiene(in HygieneInput) []Finding {
 		}
 		if in.LinksSeen != nil {
 			for _, d := range k.Domains {
-				t, ok := in.LinksSeen[LinkUse{k.ID, d}]
+				l := LinkUse{k.ID, d}
+				t, ok := in.LinksSeen[l]
 				if ok && in.Now.Sub(t) < IdleAfter {
 					continue
+				}
+				made, known := in.LinksMade[l]
+				if !known {
+					made = k.Created
+					if c := domCreated[d]; c.After(made) {
+						made = c
+					}
+				}
+				if !ok && in.Now.Sub(made) < NeverUsedGrace {
+					continue // a new link: give it time to be used
 				}
 				detail := "no request matched it"
 				if ok {
@@ -94,7 +130,7 @@ func Hygiene(in HygieneInput) []Finding {
 	}
 	var orphans []Finding
 	for _, d := range in.Domains {
-		if len(d.Keys) == 0 {
+		if len(d.Keys) == 0 && in.Now.Sub(d.Created) >= NeverUsedGrace {
 			orphans = append(orphans, Finding{Kind: FindOrphanDomain, Domain: d.Name,
 				Detail: "linked to no key", Fix: "delete_domain"})
 		}

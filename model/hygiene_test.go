@@ -1,6 +1,7 @@
 package model
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,7 +47,8 @@ func TestHygiene(t *testing.T) {
 			stale = append(stale, f.KeyID+"/"+f.Domain)
 		}
 	}
-	wantStale := []string{"k6/b.tn", "k2/a.tn", "k4/b.tn", "k3/a.tn"} // by key name: busy, fresh, idle, unused
+	// by key name: busy, idle, unused; fresh's link is an hour old (grace)
+	wantStale := []string{"k6/b.tn", "k4/b.tn", "k3/a.tn"}
 	if len(stale) != len(wantStale) {
 		t.Fatalf("stale = %v, want %v", stale, wantStale)
 	}
@@ -58,5 +60,58 @@ func TestHygiene(t *testing.T) {
 	}
 	if len(Hygiene(HygieneInput{Now: now})) != 0 {
 		t.Error("an empty store has no finding")
+	}
+}
+
+// Issue 11, defect 6: a link (or a domain) made a minute ago is not a
+// finding yet, with the grace a new key gets; a key without domains is a
+// finding when it is a browser key, or, kind unset, when browsers used it
+// (as far as the store can tell).
+func TestHygieneGraceAndBrowserUse(t *testing.T) {
+	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	old := now.Add(-90 * day)
+	keys := []Key{
+		{ID: "k1", Name: "web", Status: Active, Created: old, LastUsed: now.Add(-time.Hour), Domains: []string{"new.tn", "old.tn"}},
+		{ID: "k2", Name: "backend", Status: Active, Created: old, LastUsed: now, Policy: Policy{Kind: KindServer}},
+		{ID: "k3", Name: "android", Status: Active, Created: old, LastUsed: now, Policy: Policy{Kind: KindMobile}},
+		{ID: "k4", Name: "spa", Status: Active, Created: old, LastUsed: now, Policy: Policy{Kind: KindBrowser}},
+		{ID: "k5", Name: "legacy seen", Status: Active, Created: old, LastUsed: now},
+		{ID: "k6", Name: "legacy unseen", Status: Active, Created: old, LastUsed: now},
+	}
+	doms := []Domain{{Name: "new.tn", Created: old, Keys: []string{"k1"}}, {Name: "old.tn", Created: old, Keys: []string{"k1"}},
+		{Name: "fresh.tn", Created: now.Add(-time.Minute)}, {Name: "stale.tn", Created: old}}
+	in := HygieneInput{Keys: keys, Domains: doms, Now: now,
+		LinksSeen:   map[LinkUse]time.Time{},
+		LinksMade:   map[LinkUse]time.Time{{"k1", "new.tn"}: now.Add(-time.Minute), {"k1", "old.tn"}: old},
+		BrowserSeen: map[string]bool{"k5": true}}
+	var got []string
+	for _, f := range Hygiene(in) {
+		got = append(got, f.Kind+" "+f.KeyID+f.Domain)
+	}
+	want := []string{"unrestricted k5", "unrestricted k4", "orphan_domain stale.tn", "stale_link k1old.tn"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("findings %q\nwant     %q", got, want)
+	}
+	// Without the store's word on browser use, every key of unset kind
+	// without domains is reported, as before kinds existed.
+	in.BrowserSeen = nil
+	n := 0
+	for _, f := range Hygiene(in) {
+		if f.Kind == FindUnrestricted {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d unrestricted findings without browser data, want 3 (k4, k5, k6)", n)
+	}
+	// Without the time a link was made, the later of its key's and its
+	// domain's creation stands in for it.
+	in.LinksMade = nil
+	doms[0].Created = now.Add(-time.Minute)
+	for _, f := range Hygiene(in) {
+		if f.Kind == FindStaleLink && f.Domain == "new.tn" {
+			t.Fatal("a link to a domain added a minute ago is stale")
+		}
 	}
 }

@@ -8,14 +8,9 @@ import (
 	"github.com/tmaps/console/store"
 )
 
-// HygieneReport is the answer of GET /v1/hygiene: the findings of
-// model.Hygiene over every key and domain at the server's time.
-type HygieneReport struct {
-	Findings []model.Finding `json:"findings"`
-	// LinksChecked says whether links were checked for staleness (the
-	// store counts usage per link: store.LinkUsage).
-	LinksChecked bool `json:"links_checked"`
-}
+// HygieneReport is the answer of GET /v1/hygiene: store.HygieneOf over
+// every key and domain at the server's time.
+type HygieneReport = store.HygieneReport
 
 func (srv *Server) hygiene(w http.ResponseWriter, r *http.Request) {
 	keys, err := srv.s.Keys(r.Context())
@@ -28,11 +23,17 @@ func (srv *Server) hygiene(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, r, err)
 		return
 	}
-	seen, checked, err := store.LinksSeen(r.Context(), srv.s, keys)
+	now := time.Now
+	if srv.opt.Now != nil {
+		now = srv.opt.Now
+	}
+	rep, err := store.HygieneOf(r.Context(), srv.s, keys, doms, now(), 0)
 	if err != nil {
 		srv.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, HygieneReport{LinksChecked: checked,
-		Findings: model.Hygiene(model.HygieneInput{Keys: keys, Domains: doms, Now: time.Now(), LinksSeen: seen})})
+	if rep.Findings == nil {
+		rep.Findings = []model.Finding{}
+	}
+	writeJSON(w, http.StatusOK, rep)
 }

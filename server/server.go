@@ -63,6 +63,8 @@ type Options struct {
 	Sync func(ctx context.Context) error
 	// SyncTimeout bounds Sync; 0 means 5 seconds.
 	SyncTimeout time.Duration
+	// Now is the clock of reports (GET /v1/hygiene); nil means time.Now.
+	Now func() time.Time
 }
 
 // Server serves the management API over a store.

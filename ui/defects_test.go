@@ -411,3 +411,24 @@ func TestNamesNeverShiftRowsOrBorders(t *testing.T) {
 		t.Fatalf("the dialog's corners move: %v %v %v %v", g, g2, r, r2)
 	}
 }
+
+// Issue 11, defect 6: in the console too, a link made a minute ago is not
+// stale and a server's key without domains is no finding.
+func TestHygieneGivesNewLinksTime(t *testing.T) {
+	st := openStore(t)
+	ctx := store.WithActor(t.Context(), "seed")
+	k, _, err := st.CreateKey(ctx, "web", model.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddDomain(ctx, "new.tn"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.LinkKey(ctx, k.ID, "new.tn"); err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, st, 120, 30)
+	hs.keys("4", "l")
+	hs.want("Nothing to clean up")
+	hs.wantNot("Stale link")
+}

@@ -1,8 +1,8 @@
 package ui
 
 import (
+	"slices"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -47,11 +47,12 @@ type auditPage struct {
 // hygiene report (one store call each); beyond, `tmaps hygiene` does it.
 const maxLinkCheckKeys = 2000
 
-// linksSeenMsg carries the last match of every link, for the hygiene report.
-type linksSeenMsg struct {
-	gen  int
-	seen map[model.LinkUse]time.Time
-	err  error
+// hygieneMsg carries the hygiene report made with the store's usage
+// (links checked, browser use), which replaces the first one.
+type hygieneMsg struct {
+	gen int
+	rep store.HygieneReport
+	err error
 }
 
 // auditLoadedMsg carries the audit log.
@@ -94,27 +95,22 @@ func (p *auditPage) enter() tea.Cmd {
 	return tea.Batch(p.load(), p.loadLinks())
 }
 
-// loadLinks fetches the use of every link (of keys not revoked), then the
-// report is made again with stale links.
+// loadLinks makes the report again with the store's usage (store.HygieneOf:
+// the same report as `tmaps hygiene` and GET /v1/hygiene), in a command.
 func (p *auditPage) loadLinks() tea.Cmd {
 	c := p.c
-	if _, ok := c.cfg.Store.(store.LinkUsage); !ok {
-		return nil
-	}
 	var keys []model.Key
 	for i := range c.data.keys {
-		if k := &c.data.keys[i]; k.Status != model.Revoked && len(k.Domains) > 0 {
+		if k := &c.data.keys[i]; k.Status != model.Revoked {
 			keys = append(keys, *k) // copies: Domains slices are replaced, never changed in place
 		}
 	}
-	if len(keys) > maxLinkCheckKeys {
-		return nil
-	}
+	doms := slices.Clone(c.data.doms)
 	p.linksGen++
-	gen, st, ctx := p.linksGen, c.cfg.Store, c.ctx
+	gen, st, ctx, now := p.linksGen, c.cfg.Store, c.ctx, c.now()
 	return func() tea.Msg {
-		seen, _, err := store.LinksSeen(ctx, st, keys)
-		return linksSeenMsg{gen: gen, seen: seen, err: err}
+		rep, err := store.HygieneOf(ctx, st, keys, doms, now, maxLinkCheckKeys)
+		return hygieneMsg{gen: gen, rep: rep, err: err}
 	}
 }
 
@@ -137,7 +133,7 @@ func (p *auditPage) Update(msg tea.Msg) tea.Cmd {
 		}
 		p.loaded, p.entries = true, msg.entries
 		p.refilter()
-	case linksSeenMsg:
+	case hygieneMsg:
 		if msg.gen != p.linksGen {
 			return nil
 		}
@@ -145,8 +141,7 @@ func (p *auditPage) Update(msg tea.Msg) tea.Cmd {
 			c.fail(msg.err)
 			return nil
 		}
-		p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now(), LinksSeen: msg.seen})
-		p.linksChecked = true
+		p.findings, p.linksChecked = msg.rep.Findings, msg.rep.LinksChecked
 		p.hlist.SetLen(len(p.findings))
 	case tea.PasteMsg:
 		if p.Typing() && p.filter.Update(msg) {

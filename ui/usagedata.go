@@ -62,12 +62,6 @@ type usageLoadedMsg struct {
 	err     error
 }
 
-// lastHoster is implemented by stores that remember the host of a key's
-// last request (the bolt store does).
-type lastHoster interface {
-	LastHost(ctx context.Context, id string) (string, error)
-}
-
 // loadUsage summarises the total and every key whose last use falls in the
 // spike window (a key unused for longer has an empty 24 hours and cannot
 // spike), in a command.
@@ -104,7 +98,7 @@ func (a *App) loadUsage() tea.Cmd {
 					msg.matched[id] = hs
 				}
 			}
-			if lh, ok := st.(lastHoster); ok {
+			if lh, ok := st.(store.LastHoster); ok {
 				if h, err := lh.LastHost(ctx, id); err == nil && h != "" {
 					if msg.hosts == nil {
 						msg.hosts = map[string]string{}

@@ -18,3 +18,13 @@ func (s *Store) MatchedHosts(ctx context.Context, keyID string) ([]store.Matched
 }
 
 var _ store.LinkUsage = (*Store)(nil)
+
+// Hygiene implements store.HygieneReporter over GET /v1/hygiene: the
+// server makes the report, with the usage its store keeps.
+func (s *Store) Hygiene(ctx context.Context) (store.HygieneReport, error) {
+	var out store.HygieneReport
+	err := s.do(ctx, call{method: "GET", path: "/v1/hygiene", out: &out, read: true})
+	return out, err
+}
+
+var _ store.HygieneReporter = (*Store)(nil)
