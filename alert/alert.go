@@ -377,6 +377,9 @@ func (s *Service) findKeyStatus(ctx context.Context, k model.Key, now time.Time)
 			Summary: fmt.Sprintf("key %q (%s) was revoked", k.Name, k.Prefix),
 			Dedup:   model.AlertDedup(model.AlertRevoked, k.ID, k.StatusChanged)})
 	case model.Disabled:
+		if k.Leaked.Equal(k.StatusChanged) {
+			return // disabled by the leak report: its leak alert says so
+		}
 		s.add(ctx, k, now, model.Alert{Kind: model.AlertDisabled,
 			Summary: fmt.Sprintf("key %q (%s) was disabled", k.Name, k.Prefix),
 			Dedup:   model.AlertDedup(model.AlertDisabled, k.ID, k.StatusChanged)})

@@ -1,8 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
@@ -252,5 +260,105 @@ func TestAlertWebhooksAcrossRestarts(t *testing.T) {
 	}
 	if strings.Contains(d.logs.String(), secret) || strings.Contains(d.logs.String(), webSecret[3:]) {
 		t.Error("a secret reached the log")
+	}
+}
+
+// TestLeakReportDaemon: the real binary with --leak-report-key and
+// --on-leak disable: a signed report disables our key before its answer
+// (the gate refuses the key at once), and the leak alert reaches the
+// webhook; a forged report changes nothing.
+func TestLeakReportDaemon(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "console.db")
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, secret, err := st.CreateKey(store.WithActor(context.Background(), "setup"), "web", model.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	reporter, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&reporter.PublicKey)
+	keyFile := filepath.Join(dir, "reporter.pub")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hookSecret := "a-webhook-secret-of-32-characters"
+	secretFile := filepath.Join(dir, "alert.secret")
+	os.WriteFile(secretFile, []byte(hookSecret), 0o600)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := &hookReceiver{t: t, addr: ln.Addr().String(), secret: []byte(hookSecret), received: map[string]int{}, kinds: map[string]model.AlertKind{}}
+	ln.Close()
+	rcv.up()
+	t.Cleanup(rcv.down)
+	env := append(os.Environ(), "HOME="+dir, "TMAPS_DB=", "TMAPS_API=", "TMAPS_TOKEN=", "XDG_DATA_HOME=")
+	d := startDaemon(t, env, false, "--db", db, "--allow-http", "--listen", "127.0.0.1:0", "--leak-report-key", keyFile,
+		"--on-leak", "disable", "--alert-webhook", "http://"+rcv.addr+"/hook", "--alert-secret-file", secretFile, "--alert-retry", "100ms")
+
+	report := func(body []byte, signer *ecdsa.PrivateKey) int {
+		t.Helper()
+		sum := sha256.Sum256(body)
+		sig, err := ecdsa.SignASN1(rand.Reader, signer, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("POST", d.URL+"/v1/leaks", bytes.NewReader(body))
+		req.Header.Set("Github-Public-Key-Signature", base64.StdEncoding.EncodeToString(sig))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	gate := func() string {
+		t.Helper()
+		resp, err := http.Get(d.URL + "/v1/authorize?api_key=" + secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.TrimSpace(string(b))
+	}
+	body := []byte(`[{"token":"` + secret + `","type":"tmaps_api_key","url":"https://github.com/octo/app/blob/1/.env","source":"content"}]`)
+	forger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if code := report(body, forger); code != http.StatusUnauthorized {
+		t.Fatalf("forged report: %d", code)
+	}
+	if g := gate(); g != "" {
+		t.Fatalf("after a forged report the gate says %q, want the key allowed", g)
+	}
+	if code := report(body, reporter); code != http.StatusOK {
+		t.Fatalf("report: %d", code)
+	}
+	if g := gate(); g != `{"error":"api_key disabled"}` {
+		t.Fatalf("right after the report the gate says %q", g)
+	}
+	waitFor(t, "the leak alert", func() bool {
+		got, kinds, _ := rcv.snapshot()
+		for id := range got {
+			if kinds[id] == model.AlertLeak {
+				return true
+			}
+		}
+		return false
+	}, d.logs.String)
+	d.Stop()
+	if strings.Contains(d.logs.String(), secret[3:]) {
+		t.Error("the reported secret reached the log")
+	}
+	var out, errb strings.Builder
+	if code := Execute(context.Background(), []string{"keys", "show", k.ID, "--db", db}, strings.NewReader(""), &out, &errb, func(string) string { return "" }); code != 0 ||
+		!strings.Contains(out.String(), "leaked\t") || !strings.Contains(out.String(), "https://github.com/octo/app/blob/1/.env") || !strings.Contains(out.String(), "status\tdisabled") {
+		t.Fatalf("keys show: %d %s %s", code, out.String(), errb.String())
 	}
 }

@@ -202,12 +202,12 @@ func TestCreateJSONListShow(t *testing.T) {
 			t.Errorf("keys show %q: %v %s", ref, err, r.stdout)
 		}
 	}
-	// Not a terminal: tab-separated, no header; kind, expires and owner
-	// come last, empty for a key without a policy.
+	// Not a terminal: tab-separated, no header; kind, expires, owner and
+	// the leak time come last, empty for a key without a policy or a leak.
 	r = e.must("keys", "list")
 	fields := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\t")
-	if len(fields) != 9 || fields[0] != c.Key.ID || fields[1] != "Production frontend" || fields[3] != "active" || fields[5] != "" ||
-		fields[6] != "" || fields[7] != "" || fields[8] != "" {
+	if len(fields) != 10 || fields[0] != c.Key.ID || fields[1] != "Production frontend" || fields[3] != "active" || fields[5] != "" ||
+		fields[6] != "" || fields[7] != "" || fields[8] != "" || fields[9] != "" {
 		t.Errorf("keys list (not a terminal) = %q", r.stdout)
 	}
 	// A terminal: a table with a header and the unrestricted note.

@@ -32,8 +32,8 @@ func (f *fixedStore) open(a *app) (store.Store, string, func(), error) {
 // sessions use it): st is wrapped in store.Guard, so a command the role
 // does not allow fails with "forbidden: <role> cannot <action>", changes
 // nothing and is audited as refused. No environment variable is read. The
-// console (no command) and `serve` are refused: the caller serves the
-// console itself.
+// console (no command), `serve` and `scan` (it would read the daemon's
+// files) are refused: the caller serves the console itself.
 func ExecuteWithStore(ctx context.Context, st store.Store, location, actor string, role model.Role, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{
 		ctx:         ctx,
@@ -55,6 +55,9 @@ func ExecuteWithStore(ctx context.Context, st store.Store, location, actor strin
 			return ExitUsage
 		case cmd.Parent() == root && cmd.Name() == "serve":
 			a.printError(usagef("serve cannot run inside the daemon"))
+			return ExitUsage
+		case cmd.Parent() == root && cmd.Name() == "scan":
+			a.printError(usagef("scan reads local files: run it on your machine, with --api to look the secrets up"))
 			return ExitUsage
 		}
 	}

@@ -54,6 +54,15 @@ type keyJSON struct {
 	Expired      bool `json:"expired"`
 }
 
+// statusLabel is the status a table shows, with the leak mark: "Active,
+// LEAKED" for a key a leak report named.
+func statusLabel(k model.Key) string {
+	if k.Leaked.IsZero() {
+		return k.Status.Label()
+	}
+	return k.Status.Label() + ", LEAKED"
+}
+
 func jsonKey(k model.Key) keyJSON {
 	if k.Domains == nil {
 		k.Domains = []string{}
@@ -75,7 +84,9 @@ func (a *app) keysList() *cobra.Command {
 On a terminal: a table, with the key's policy marks (Expired, expires in 3 d,
 ip, rate, quota). Otherwise one key per line, tab-separated: id, name, prefix,
 status, created (RFC 3339), linked domains (comma-separated, empty when the key
-is unrestricted), kind, expires (RFC 3339, empty when never), owner.
+is unrestricted), kind, expires (RFC 3339, empty when never), owner, leaked
+(RFC 3339 time of the first leak report, empty when never). On a terminal a
+leaked key's status reads "Active, LEAKED".
 
 --owner keeps the keys whose owner contains the text (any case).`,
 		Args: nargs(0, 0),
@@ -121,13 +132,17 @@ is unrestricted), kind, expires (RFC 3339, empty when never), owner.
 				now := a.now()
 				for _, k := range out {
 					if a.outTTY {
-						t.add(k.Name, k.ID, k.Prefix, k.Status.Label(), k.Kind.Label(), a.fmtTime(k.Created), domainsSummary(k.Domains), policyMarks(k, now))
+						t.add(k.Name, k.ID, k.Prefix, statusLabel(k), k.Kind.Label(), a.fmtTime(k.Created), domainsSummary(k.Domains), policyMarks(k, now))
 					} else {
 						exp := ""
 						if !k.Expires.IsZero() {
 							exp = k.Expires.UTC().Format(time.RFC3339)
 						}
-						t.add(k.ID, k.Name, k.Prefix, string(k.Status), a.fmtTime(k.Created), strings.Join(k.Domains, ","), string(k.Kind), exp, k.Owner)
+						leaked := ""
+						if !k.Leaked.IsZero() {
+							leaked = k.Leaked.UTC().Format(time.RFC3339)
+						}
+						t.add(k.ID, k.Name, k.Prefix, string(k.Status), a.fmtTime(k.Created), strings.Join(k.Domains, ","), string(k.Kind), exp, k.Owner, leaked)
 					}
 				}
 				return a.printTable(t)
@@ -168,6 +183,13 @@ func (a *app) keysShow() *cobra.Command {
 					f.add("Status", k.Status.Label())
 				} else {
 					f.add("Status", string(k.Status))
+				}
+				if !k.Leaked.IsZero() {
+					where := k.LeakURL
+					if where == "" {
+						where = "(no URL given)"
+					}
+					f.add("Leaked", a.fmtTime(k.Leaked)+" "+where)
 				}
 				f.add("Created", a.fmtTime(k.Created))
 				f.add("Status changed", a.fmtTime(k.StatusChanged))

@@ -141,6 +141,8 @@ func (a *app) exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue) || !a.running:
 		return ExitUsage
+	case errors.Is(err, errFound):
+		return ExitFound
 	case errors.As(err, &re), errors.Is(err, model.ErrConfirmMismatch), errors.Is(err, store.ErrNotFound), errors.Is(err, model.ErrForbidden):
 		return ExitRefused
 	}
@@ -222,7 +224,8 @@ With --read-only it works as an auditor: everything can be read, nothing
 changed (a change is refused with "forbidden: auditor cannot …").
 
 Configuration: defaults, then TMAPS_DB, TMAPS_API and TMAPS_TOKEN, then flags.
-Exit codes: 0 ok, 1 error, 2 usage error, 4 not found, refused or forbidden.`
+Exit codes: 0 ok, 1 error, 2 usage error, 3 scan found a live key,
+4 not found, refused or forbidden.`
 
 func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{

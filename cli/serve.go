@@ -36,6 +36,8 @@ type serveConfig struct {
 	trustActor        bool
 	ssh               sshFlags
 	alerts            alertFlags
+	leakKeyFile       string
+	onLeak            string
 }
 
 const serveLong = `Run the daemon that owns the store: the management API under /v1 (operator
@@ -100,6 +102,8 @@ func (a *app) serveCmd() *cobra.Command {
 	f.BoolVar(&cfg.trustActor, "trust-client-actor", false, "audit API changes under the actor a client declares (X-Tmaps-Actor) instead of the token's name")
 	addSSHFlags(f, &cfg.ssh)
 	addAlertFlags(f, &cfg.alerts)
+	f.StringVar(&cfg.leakKeyFile, "leak-report-key", "", "accept signed leak reports at POST /v1/leaks: the reporter's ECDSA public keys (PEM, or GitHub's public_keys JSON; see docs/leaks.md)")
+	f.StringVar(&cfg.onLeak, "on-leak", "record", "what a leak report does to an active key: record (mark it leaked and alert) or disable (also disable it at once)")
 	f.VisitAll(func(fl *pflag.Flag) { fl.Usage += " (env " + envName(fl.Name) + ")" })
 	return c
 }
@@ -219,6 +223,10 @@ func (a *app) serve(cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	leakKeys, onLeakDisable, err := leakConfig(cfg.leakKeyFile, cfg.onLeak)
+	if err != nil {
+		return err
+	}
 
 	// SIGHUP is caught from here on: before, it would end the process.
 	hup := make(chan os.Signal, 1)
@@ -237,6 +245,8 @@ func (a *app) serve(cfg serveConfig) error {
 		TrustedProxies:   proxies,
 		FlushEvery:       cfg.flushEvery,
 		TrustActorHeader: cfg.trustActor,
+		LeakKeys:         leakKeys,
+		OnLeakDisable:    onLeakDisable,
 		ShutdownTimeout:  cfg.shutdownTimeout,
 		Logger:           log,
 		Stdout:           a.stdout,

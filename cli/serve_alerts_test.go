@@ -7,22 +7,24 @@ import (
 	"testing"
 )
 
-// TestAlertDocFlags checks every flag docs/alerts.md names exists on serve
-// with its environment variable.
+// TestAlertDocFlags checks every flag docs/alerts.md and docs/leaks.md
+// name exists on serve, with its environment variable in the doc.
 func TestAlertDocFlags(t *testing.T) {
-	doc, err := os.ReadFile("../docs/alerts.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := newEnv(t)
 	help := e.must("serve", "--help").stdout
-	flags := regexp.MustCompile("`(--alert-[a-z-]+)").FindAllStringSubmatch(string(doc), -1)
-	if len(flags) < 5 {
-		t.Fatalf("docs/alerts.md names %d alert flags", len(flags))
-	}
-	for _, f := range flags {
-		if !strings.Contains(help, f[1]+" ") || !strings.Contains(string(doc), envName(f[1][2:])) {
-			t.Errorf("docs/alerts.md names %s: not a serve flag, or its variable %s is not in the doc", f[1], envName(f[1][2:]))
+	for doc, re := range map[string]string{"alerts.md": "`(--alert-[a-z-]+)", "leaks.md": "`(--(?:leak|on-leak)[a-z-]*)"} {
+		text, err := os.ReadFile("../docs/" + doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flags := regexp.MustCompile(re).FindAllStringSubmatch(string(text), -1)
+		if len(flags) < 2 {
+			t.Fatalf("docs/%s names %d flags", doc, len(flags))
+		}
+		for _, f := range flags {
+			if !strings.Contains(help, f[1]+" ") || !strings.Contains(string(text), envName(f[1][2:])) {
+				t.Errorf("docs/%s names %s: not a serve flag, or its variable %s is not in the doc", doc, f[1], envName(f[1][2:]))
+			}
 		}
 	}
 }
@@ -53,6 +55,10 @@ func TestServeAlertFlagErrors(t *testing.T) {
 		{[]string{"--alert-webhook", "https://h.tn/", "--alert-secret-file", e.home + "/missing"}, ExitError, "--alert-secret-file"},
 		{[]string{"--alert-check-every", "0s"}, ExitUsage, "--alert-check-every"},
 		{[]string{"--alert-refused-min", "0"}, ExitUsage, "--alert-refused-min"},
+		{[]string{"--on-leak", "panic"}, ExitUsage, `--on-leak "panic": use record or disable`},
+		{[]string{"--on-leak", "disable"}, ExitUsage, "add --leak-report-key FILE"},
+		{[]string{"--leak-report-key", secret}, ExitError, "no public key found"},
+		{[]string{"--leak-report-key", e.home + "/missing"}, ExitError, "--leak-report-key"},
 	} {
 		r := e.run(append(append([]string{}, base...), c.args...)...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.want) || strings.Contains(r.stdout, "ready") {

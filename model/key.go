@@ -220,6 +220,11 @@ type Key struct {
 	// Policy holds the key's kind, expiry, IP allowlist, rate limit,
 	// monthly quota, owner and note; its JSON fields sit beside the others.
 	Policy
+	// Leaked is when a leak report first named the key (zero: never), and
+	// LeakURL where the latest report found it. The mark stays: a leaked
+	// secret is leaked for good (rotate the key).
+	Leaked  time.Time `json:"leaked,omitzero"`
+	LeakURL string    `json:"leak_url,omitempty"`
 }
 
 // Unrestricted reports whether the key has no linked domain.

@@ -97,6 +97,9 @@ type DaemonConfig struct {
 	FlushEvery     time.Duration
 	// TrustActorHeader: see Options.TrustActorHeader.
 	TrustActorHeader bool
+	// LeakKeys and OnLeakDisable: see Options.
+	LeakKeys      *LeakKeys
+	OnLeakDisable bool
 	// ShutdownTimeout bounds how long requests and sessions in flight may
 	// take to finish at shutdown; 0 means 10 s.
 	ShutdownTimeout time.Duration
@@ -213,6 +216,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Tokens: st, Authorize: d.gate.AuthorizeHandler(), Metrics: d.gate.WriteMetrics,
 		Logger: d.log.With("component", "api"), TrustActorHeader: d.cfg.TrustActorHeader,
 		Readiness: d.Readiness, Sync: d.gate.Sync,
+		LeakKeys: d.cfg.LeakKeys, OnLeakDisable: d.cfg.OnLeakDisable,
 	})
 	if err != nil {
 		return err

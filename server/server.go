@@ -39,6 +39,11 @@ type Options struct {
 	Authorize http.Handler
 	// Metrics writes the Prometheus text of GET /metrics. Nil answers 503.
 	Metrics func(io.Writer)
+	// LeakKeys verify the signature of leak reports (POST /v1/leaks);
+	// nil answers 503 there. OnLeakDisable disables an Active key a report
+	// names, at once.
+	LeakKeys      *LeakKeys
+	OnLeakDisable bool
 	// Logger receives request logs; nil discards them. Wrap it with
 	// NewRedactingHandler (New does not, so callers choose the handler).
 	Logger *slog.Logger
@@ -132,6 +137,7 @@ var routes = []Route{
 	{"GET", "/v1/whoami", model.OpWhoAmI, (*Server).whoAmI},
 	{"GET", "/metrics", model.OpMetricsRead, (*Server).metrics},
 	{"GET", "/v1/authorize", "", (*Server).authorize},
+	{"POST", "/v1/leaks", "", (*Server).leaks},
 	{"GET", "/healthz", "", (*Server).healthz},
 	{"GET", "/readyz", "", (*Server).readyz},
 }

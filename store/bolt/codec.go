@@ -19,11 +19,12 @@ type keyRecord struct {
 }
 
 // Versions of the key record: 1 has no policy (stores made before key
-// policies; its keys decode with the zero Policy), 2 appends the policy.
-// encodeKey writes version 2.
+// policies; its keys decode with the zero Policy), 2 appends the policy,
+// 3 the leak mark. encodeKey writes version 3.
 const (
 	keyRecordV1      = 1
-	keyRecordVersion = 2
+	keyRecordV2      = 2
+	keyRecordVersion = 3
 )
 
 var errCorrupt = errors.New("corrupt record in the store file")
@@ -73,11 +74,12 @@ func nanoTime(n int64) time.Time {
 // version, id, name, prefix, digest[32], status, created, status changed,
 // last used, replaces, replaced by, last host; then (version 2) the policy:
 // kind, expires, allowlist count and entries (family 4 or 6, address, bits),
-// rate (float64 bits, 8 bytes), burst, quota, owner, note.
+// rate (float64 bits, 8 bytes), burst, quota, owner, note; then (version 3)
+// leaked (time), leak URL.
 func encodeKey(r *keyRecord) []byte {
 	k := &r.key
 	b := make([]byte, 0, 96+len(k.ID)+len(k.Name)+len(k.Prefix)+len(k.Replaces)+len(k.ReplacedBy)+len(r.lastHost)+
-		len(k.Owner)+len(k.Note)+18*len(k.AllowIPs)+6*binary.MaxVarintLen64)
+		len(k.Owner)+len(k.Note)+len(k.LeakURL)+18*len(k.AllowIPs)+8*binary.MaxVarintLen64)
 	b = append(b, keyRecordVersion)
 	b = appendString(b, k.ID)
 	b = appendString(b, k.Name)
@@ -112,6 +114,8 @@ func encodeKey(r *keyRecord) []byte {
 	b = binary.AppendUvarint(b, p.Quota)
 	b = appendString(b, p.Owner)
 	b = appendString(b, p.Note)
+	b = binary.AppendVarint(b, timeNano(k.Leaked))
+	b = appendString(b, k.LeakURL)
 	return b
 }
 
@@ -221,7 +225,7 @@ func uvarint(s string) (uint64, int) {
 
 func decodeKey(seq uint64, b []byte) (keyRecord, error) {
 	r := keyRecord{seq: seq}
-	if len(b) == 0 || b[0] != keyRecordV1 && b[0] != keyRecordVersion {
+	if len(b) == 0 || b[0] < keyRecordV1 || b[0] > keyRecordVersion {
 		return r, errCorrupt
 	}
 	d := decoder{s: string(b[1:])}
@@ -239,8 +243,12 @@ func decodeKey(seq uint64, b []byte) (keyRecord, error) {
 	k.Replaces = d.string()
 	k.ReplacedBy = d.string()
 	r.lastHost = d.string()
-	if b[0] == keyRecordVersion {
+	if b[0] >= keyRecordV2 {
 		d.policy(&k.Policy)
+	}
+	if b[0] >= keyRecordVersion {
+		k.Leaked = nanoTime(d.varint())
+		k.LeakURL = d.string()
 	}
 	if d.err == nil && len(d.s) != 0 {
 		d.err = errCorrupt

@@ -24,6 +24,8 @@ func TestKeyRecordRoundTrip(t *testing.T) {
 			AllowIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("203.0.113.7/32"),
 				netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("::/0")},
 			Rate: 0.25, Burst: 1 << 20, Quota: 1 << 50, Owner: "Équipe", Note: "a note"}}},
+		{seq: 5, key: model.Key{ID: "k4", Status: model.Disabled, Leaked: time.Date(2026, 6, 1, 2, 3, 4, 5, time.UTC),
+			LeakURL: "https://github.com/octo/repo/blob/0123/.env"}},
 	} {
 		got, err := decodeKey(r.seq, encodeKey(&r))
 		if err != nil {
@@ -33,7 +35,7 @@ func TestKeyRecordRoundTrip(t *testing.T) {
 			got.key.Prefix != r.key.Prefix || got.key.Digest != r.key.Digest || got.key.Status != r.key.Status ||
 			!got.key.Created.Equal(r.key.Created) || !got.key.StatusChanged.Equal(r.key.StatusChanged) ||
 			!got.key.LastUsed.Equal(r.key.LastUsed) || got.key.Replaces != r.key.Replaces || got.key.ReplacedBy != r.key.ReplacedBy ||
-			!samePolicy(got.key.Policy, r.key.Policy) {
+			!samePolicy(got.key.Policy, r.key.Policy) || !got.key.Leaked.Equal(r.key.Leaked) || got.key.LeakURL != r.key.LeakURL {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, r)
 		}
 		// Every truncation is an error, never a panic.
@@ -87,7 +89,7 @@ func TestKeyRecordV1(t *testing.T) {
 	if _, err := decodeKey(7, append(b, 0)); err == nil {
 		t.Fatal("a version 1 record with a trailing byte decoded")
 	}
-	if _, err := decodeKey(7, append([]byte{3}, b[1:]...)); err == nil {
+	if _, err := decodeKey(7, append([]byte{4}, b[1:]...)); err == nil {
 		t.Fatal("an unknown record version decoded")
 	}
 }
@@ -185,4 +187,36 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// v2Record is a key record as stores made before leak marks wrote it
+// (version 2), captured from that encoder.
+const v2Record = "020d6b3031323334353637383961620a506f6c696379207765620b616b5f3030303130323033000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f0080d8f5d9b0c0c5993100000000096d79736974652e746e018080e8b9a389bef63101040a0000000840140000000000000ae807036f7073016e"
+
+// TestKeyRecordV2 reads a record of a store made before leak marks: its
+// policy is kept and the key was never leaked.
+func TestKeyRecordV2(t *testing.T) {
+	b, err := hex.DecodeString(v2Record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := decodeKey(9, b)
+	if err != nil {
+		t.Fatalf("a version 2 record no longer decodes: %v", err)
+	}
+	k := r.key
+	if k.Name != "Policy web" || k.Kind != model.KindBrowser || k.Quota != 1000 || k.Note != "n" || r.lastHost != "mysite.tn" ||
+		len(k.AllowIPs) != 1 || !k.Expires.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("version 2 record decoded as %+v", r)
+	}
+	if !k.Leaked.IsZero() || k.LeakURL != "" {
+		t.Fatalf("a version 2 key is leaked: %+v", k)
+	}
+	if _, err := decodeKey(9, append(b, 0)); err == nil {
+		t.Fatal("a version 2 record with a trailing byte decoded")
+	}
+	again, err := decodeKey(9, encodeKey(&r))
+	if err != nil || !samePolicy(again.key.Policy, k.Policy) || again.key.Name != k.Name {
+		t.Fatalf("re-encoded v2 record: %+v, %v", again, err)
+	}
 }

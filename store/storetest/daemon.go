@@ -21,6 +21,7 @@ type DaemonBackend interface {
 	store.TokenStore
 	store.AuditAppender
 	store.AlertStore
+	store.LeakStore
 }
 
 // RunDaemon runs the conformance tests of what a daemon's store adds to
@@ -37,6 +38,8 @@ func RunDaemon(t *testing.T, open func(t *testing.T) DaemonBackend) {
 		{"AlertDedupRace", testAlertDedupRace},
 		{"AlertDeliveries", testAlertDeliveries},
 		{"PruneAlerts", testPruneAlerts},
+		{"LeakReports", testLeakReports},
+		{"LeakDisable", testLeakDisable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,5 +266,114 @@ func testPruneAlerts(t *testing.T, s DaemonBackend) {
 	again.ID = model.NewAlertID()
 	if _, added, err := s.AddAlert(c, again); err != nil || !added {
 		t.Fatalf("re-adding a pruned condition: %v, %v", added, err)
+	}
+}
+
+func testLeakReports(t *testing.T, s DaemonBackend) {
+	c := store.WithActor(ctx(t), "leak-report")
+	a, secretA := createKey(t, s, "web")
+	rk, secretR := createKey(t, s, "old")
+	r(s.RevokeKey(c, rk.ID, "old")).must(t)
+	other, _ := createKey(t, s, "untouched")
+	unknown := model.DigestOf(model.NewSecret())
+	url := "https://github.com/octo/app/blob/0123/.env"
+	auditBefore := len(r(s.Audit(c, store.AuditQuery{})).must(t))
+
+	// Unknown secrets only: nothing at all.
+	res := r(s.ReportLeaks(c, []model.Leak{{Digest: unknown, URL: url}}, false)).must(t)
+	if len(res) != 0 || len(r(s.Audit(c, store.AuditQuery{})).must(t)) != auditBefore || len(r(s.Alerts(c, store.AlertQuery{})).must(t)) != 0 {
+		t.Fatalf("a report of unknown secrets left a trace: %+v", res)
+	}
+
+	report := []model.Leak{
+		{Digest: model.DigestOf(secretA), URL: url, Source: "content"},
+		{Digest: unknown, URL: "https://example.com/x"},
+		{Digest: model.DigestOf(secretR), URL: "https://gist.github.com/x\x1b[31m", Source: "gist"},
+	}
+	res = r(s.ReportLeaks(c, report, false)).must(t)
+	if len(res) != 2 || res[0].Key.ID != a.ID || !res[0].New || res[0].Disabled || res[1].Key.ID != rk.ID || !res[1].New {
+		t.Fatalf("ReportLeaks = %+v", res)
+	}
+	ka := r(s.Key(c, a.ID)).must(t)
+	if ka.Leaked.IsZero() || ka.LeakURL != url || ka.Status != model.Active || !res[0].Key.Leaked.Equal(ka.Leaked) {
+		t.Fatalf("leaked key: %+v", ka)
+	}
+	if kr := r(s.Key(c, rk.ID)).must(t); kr.Leaked.IsZero() || kr.Status != model.Revoked || strings.ContainsRune(kr.LeakURL, 0x1b) {
+		t.Fatalf("leaked revoked key: %+v (the URL must be escaped)", kr)
+	}
+	if ko := r(s.Key(c, other.ID)).must(t); !ko.Leaked.IsZero() || ko.LeakURL != "" {
+		t.Fatalf("a key not in the report is marked: %+v", ko)
+	}
+	es := r(s.Audit(c, store.AuditQuery{Object: "key:" + a.ID})).must(t)
+	if es[0].Action != model.AuditLeak || es[0].After != url || es[0].Actor != "leak-report" {
+		t.Fatalf("leak audit: %+v", es[0])
+	}
+	as := r(s.Alerts(c, store.AlertQuery{})).must(t)
+	if len(as) != 2 {
+		t.Fatalf("%d alerts after the report, want 2", len(as))
+	}
+	for _, al := range as {
+		if al.Kind != model.AlertLeak || (al.KeyID == a.ID && (al.URL != url || al.Source != "content" || al.KeyPrefix != a.Prefix)) {
+			t.Fatalf("leak alert: %+v", al)
+		}
+	}
+	auditAfter := len(r(s.Audit(c, store.AuditQuery{})).must(t))
+
+	// The same report again changes nothing.
+	res = r(s.ReportLeaks(c, report, false)).must(t)
+	if len(res) != 2 || res[0].New || res[1].New {
+		t.Fatalf("replayed report: %+v", res)
+	}
+	if n := len(r(s.Audit(c, store.AuditQuery{})).must(t)); n != auditAfter {
+		t.Fatalf("a replayed report wrote %d audit entries", n-auditAfter)
+	}
+	if n := len(r(s.Alerts(c, store.AlertQuery{})).must(t)); n != 2 {
+		t.Fatalf("a replayed report added alerts: %d", n)
+	}
+	if again := r(s.Key(c, a.ID)).must(t); !again.Leaked.Equal(ka.Leaked) || again.LeakURL != url {
+		t.Fatalf("replay changed the key: %+v", again)
+	}
+
+	// Another place: the URL follows, the first time stays.
+	url2 := "https://github.com/octo/app/blob/4567/config.js?" + strings.Repeat("x", 3000)
+	res = r(s.ReportLeaks(c, []model.Leak{{Digest: model.DigestOf(secretA), URL: url2}}, false)).must(t)
+	k2 := r(s.Key(c, a.ID)).must(t)
+	if len(res) != 1 || !res[0].New || !k2.Leaked.Equal(ka.Leaked) || len(k2.LeakURL) != model.MaxLeakURL || !strings.HasPrefix(url2, k2.LeakURL) {
+		t.Fatalf("second place: %+v; key %q", res, k2.LeakURL)
+	}
+}
+
+func testLeakDisable(t *testing.T, s DaemonBackend) {
+	c := store.WithActor(ctx(t), "leak-report")
+	a, secretA := createKey(t, s, "web")
+	d, secretD := createKey(t, s, "paused")
+	r(s.DisableKey(c, d.ID)).must(t)
+	res := r(s.ReportLeaks(c, []model.Leak{{Digest: model.DigestOf(secretA), URL: "u1"}, {Digest: model.DigestOf(secretD), URL: "u2"}}, true)).must(t)
+	if len(res) != 2 || !res[0].Disabled || res[0].Key.Status != model.Disabled || res[1].Disabled {
+		t.Fatalf("ReportLeaks(disable) = %+v", res)
+	}
+	ka := r(s.Key(c, a.ID)).must(t)
+	if ka.Status != model.Disabled || ka.Leaked.IsZero() {
+		t.Fatalf("key after a leak with disable: %+v", ka)
+	}
+	es := r(s.Audit(c, store.AuditQuery{Object: "key:" + a.ID})).must(t)
+	if len(es) < 2 || es[0].Action != "disable" || es[1].Action != model.AuditLeak {
+		t.Fatalf("audit: %+v", es)
+	}
+	var leakAlert model.Alert
+	for _, al := range r(s.Alerts(c, store.AlertQuery{KeyID: a.ID})).must(t) {
+		if al.Kind == model.AlertLeak {
+			leakAlert = al
+		}
+	}
+	if !leakAlert.Disabled {
+		t.Fatalf("the leak alert does not say the key was disabled: %+v", leakAlert)
+	}
+	// The key can be enabled again by an operator; a replay does not
+	// disable it a second time.
+	r(s.EnableKey(c, a.ID)).must(t)
+	res = r(s.ReportLeaks(c, []model.Leak{{Digest: model.DigestOf(secretA), URL: "u1"}}, true)).must(t)
+	if len(res) != 1 || res[0].New || res[0].Disabled || r(s.Key(c, a.ID)).must(t).Status != model.Active {
+		t.Fatalf("replay after enabling: %+v", res)
 	}
 }

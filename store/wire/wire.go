@@ -309,6 +309,15 @@ func (a Alert) ToAlert() model.Alert {
 	return out
 }
 
+// LeakItem is one token of a leak report (POST /v1/leaks), in the format
+// of GitHub's secret scanning partner program.
+type LeakItem struct {
+	Token  string `json:"token"`
+	Type   string `json:"type"`
+	URL    string `json:"url"`
+	Source string `json:"source"`
+}
+
 // TokenRequest is the body of POST /v1/tokens; Role "" means admin.
 type TokenRequest struct {
 	Name string     `json:"name"`
