@@ -7,7 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,7 +119,7 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	}()
 	t.Cleanup(stop)
 	sshLine := regexp.MustCompile(`^ssh 127\.0\.0\.1:(\d+) host key (SHA256:\S+)$`)
-	var port, hostFP string
+	var port, hostFP, apiURL string
 	for port == "" {
 		select {
 		case l, ok := <-lines:
@@ -125,6 +128,9 @@ func TestServeSSHEndToEnd(t *testing.T) {
 			}
 			if m := sshLine.FindStringSubmatch(l); m != nil {
 				port, hostFP = m[1], m[2]
+			}
+			if u, ok := strings.CutPrefix(l, "ready "); ok {
+				apiURL = u
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatalf("serve never announced SSH; log:\n%s", logs.String())
@@ -259,6 +265,29 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	}
 
 	// Stopping the daemon tells the consoles and releases the store.
+	// Read your writes over SSH too: once a command that disables a key
+	// returns, this node's gate refuses the key.
+	for i := range 3 {
+		name := fmt.Sprintf("ryw-%d", i)
+		out, errOut, code := remote(opKey, "keys", "create", "--name", name)
+		if code != 0 {
+			t.Fatalf("keys create over SSH: %d %s", code, errOut)
+		}
+		s := strings.TrimSpace(out)
+		if _, errOut, code := remote(opKey, "keys", "disable", name, "--yes"); code != 0 {
+			t.Fatalf("keys disable over SSH: %d %s", code, errOut)
+		}
+		resp, err := http.Get(apiURL + "/v1/authorize?api_key=" + s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || !strings.Contains(string(body), "disabled") {
+			t.Fatalf("round %d: right after an SSH disable the gate answered %d %s", i, resp.StatusCode, body)
+		}
+	}
+
 	stop()
 	screenB := tm.WaitUntil("b", contains("SSH-EXIT="), "the end of the session")
 	if !strings.Contains(screenB, "tmaps: the server is shutting down") {
@@ -268,6 +297,8 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("local keys list --json: exit %d, %s", code, errOut)
 	}
+	// The keys of the read-your-writes rounds were used since: leave them out.
+	localOut = withoutKeys(t, localOut, "ryw-")
 	if localOut != overSSH {
 		t.Fatalf("ssh output differs from local output:\nssh:   %s\nlocal: %s", overSSH, localOut)
 	}
@@ -288,7 +319,7 @@ func TestServeSSHEndToEnd(t *testing.T) {
 			bySSH++
 		}
 	}
-	if bySSH != 1 {
+	if bySSH != 1+3 { // the console's key and the three read-your-writes keys
 		t.Fatalf("no create entry by %q in the audit log:\n%s", wantActor, auditOut)
 	}
 
@@ -361,4 +392,26 @@ func TestSSHDocFlags(t *testing.T) {
 			t.Errorf("docs/ssh.md names %s, which serve does not have", f[1])
 		}
 	}
+}
+
+// withoutKeys removes from a `keys list --json` output the keys whose name
+// starts with prefix, keeping the output's layout.
+func withoutKeys(t *testing.T, listJSON, prefix string) string {
+	t.Helper()
+	var keys []json.RawMessage
+	if err := json.Unmarshal([]byte(listJSON), &keys); err != nil {
+		t.Fatalf("keys list --json: %v", err)
+	}
+	kept := []json.RawMessage{}
+	for _, k := range keys {
+		var named struct{ Name string }
+		if json.Unmarshal(k, &named) == nil && !strings.HasPrefix(named.Name, prefix) {
+			kept = append(kept, k)
+		}
+	}
+	out, err := json.MarshalIndent(kept, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out) + "\n"
 }

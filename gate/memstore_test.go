@@ -22,6 +22,9 @@ type memStore struct {
 	calls    int
 	failNext error
 	readErrs int // Key and Keys fail this many more times
+	// refuse, when set, refuses a whole batch that holds a delta it
+	// returns an error for, as a real store refuses invalid usage.
+	refuse func(store.UsageDelta) error
 }
 
 // readFail consumes one injected read failure; m.mu is held.
@@ -89,6 +92,13 @@ func (m *memStore) RecordUsage(_ context.Context, d []store.UsageDelta) error {
 	if err := m.failNext; err != nil {
 		m.failNext = nil
 		return err
+	}
+	for _, x := range d {
+		if m.refuse != nil {
+			if err := m.refuse(x); err != nil {
+				return err
+			}
+		}
 	}
 	for _, x := range d {
 		x.RefusedHosts = clone(x.RefusedHosts)

@@ -318,3 +318,39 @@ func TestUnrestrictedKeyKeepsBrowserHost(t *testing.T) {
 		t.Errorf("recorded %+v\nwant     %+v", m.usage, want)
 	}
 }
+
+// A batch the store refuses as invalid is sent again one delta at a time:
+// only the refused deltas are lost, and nothing is retried forever.
+func TestFlushDropsOnlyRefusedDeltas(t *testing.T) {
+	m := &memStore{}
+	good, goodSecret := memKey("kgood", model.Active)
+	bad, badSecret := memKey("kbad", model.Active)
+	m.add(good)
+	m.add(bad)
+	m.refuse = func(d store.UsageDelta) error {
+		if d.KeyID == "kbad" {
+			return fmt.Errorf("%w: no such key", store.ErrInvalid)
+		}
+		return nil
+	}
+	g := newMemGate(t, m, Options{})
+	g.Decide(call(tile(goodSecret)))
+	g.Decide(call(tile(badSecret)))
+	if err := g.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var allowed uint64
+	for _, d := range m.usage {
+		if d.KeyID == "kbad" {
+			t.Fatalf("a refused delta was recorded: %+v", d)
+		}
+		allowed += d.Allowed
+	}
+	if allowed != 1 {
+		t.Fatalf("the good key's request was lost: %+v", m.usage)
+	}
+	calls := m.calls
+	if err := g.Flush(context.Background()); err != nil || m.calls != calls {
+		t.Fatalf("a later flush sent the refused counts again: %v, %d calls", err, m.calls-calls)
+	}
+}
