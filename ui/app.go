@@ -125,8 +125,32 @@ func (a *App) Init() tea.Cmd {
 
 // ---- layout of the shell ----
 
-// bannerRows is how many rows the banner takes.
-func (a *App) bannerRows() int { return 1 }
+// maxBannerRows is the most rows a long banner wraps to.
+const maxBannerRows = 3
+
+// bannerRows is how many rows the banner takes: one, or the rows its
+// message wraps to on a small screen's third of the body at most.
+func (a *App) bannerRows() int {
+	return len(a.bannerLines())
+}
+
+// bannerLines is the banner's message wrapped to the width (one empty
+// line when there is none), at most maxBannerRows.
+func (a *App) bannerLines() []string {
+	if a.banner.kind == bannerNone || a.w < 1 {
+		return []string{""}
+	}
+	lines := text.Wrap(" "+a.banner.text, a.w)
+	limit := maxBannerRows
+	if a.h < 12 {
+		limit = 1
+	}
+	if len(lines) > limit {
+		lines = lines[:limit]
+		lines[limit-1] = text.Truncate(lines[limit-1]+" …", a.w)
+	}
+	return lines
+}
 
 // bodyTop is the first row of the page area.
 func (a *App) bodyTop() int { return rowBanner + a.bannerRows() }
@@ -462,7 +486,7 @@ func (a *App) render() string {
 		lines = append(lines, a.tabsLine())
 	}
 	if h > 2 {
-		lines = append(lines, a.bannerLine())
+		lines = append(lines, a.bannerLine()...)
 	}
 	bodyH := h - a.bodyTop() - 1
 	if bodyH > 0 {
@@ -543,11 +567,15 @@ func (a *App) bannerStyle(k bannerKind) interface{ Render(...string) string } {
 	return a.th.BannerInfo
 }
 
-func (a *App) bannerLine() string {
+func (a *App) bannerLine() []string {
+	lines := a.bannerLines()
 	if a.banner.kind == bannerNone {
-		return ""
+		return lines
 	}
-	return a.bannerStyle(a.banner.kind).Render(text.Fit(" "+a.banner.text, a.w))
+	for i, l := range lines {
+		lines[i] = a.bannerStyle(a.banner.kind).Render(text.Fit(l, a.w))
+	}
+	return lines
 }
 
 // footerLine is the short help of whatever has the keyboard; the shell's

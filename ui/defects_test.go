@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -431,4 +432,57 @@ func TestHygieneGivesNewLinksTime(t *testing.T) {
 	hs.keys("4", "l")
 	hs.want("Nothing to clean up")
 	hs.wantNot("Stale link")
+}
+
+// Issue 11, defect 7: the Usage header does not say "no spike" while a key
+// spikes; "a authorize host" is offered only with a refused host selected;
+// a refusal for a long host wraps so its reason shows.
+func TestUsageHeaderAndAuthorize(t *testing.T) {
+	st := demoStore(t)
+	hs := newInsightHarness(t, st, 100, 30)
+	hs.ikeys("3")
+	scr := hs.screen()
+	if strings.Contains(scr, "×") && strings.Contains(scr, "no spike") {
+		t.Fatalf("the header says no spike while a key spikes:\n%s", scr)
+	}
+	hs.want("1 key spiking")
+
+	st2 := openStore(t)
+	ctx := t.Context()
+	quiet, _, err := st2.CreateKey(ctx, "quiet", model.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaky, _, err := st2.CreateKey(ctx, "leaky", model.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.Repeat("a", 70) + "." + strings.Repeat("b", 60) + ".bad_host." + strings.Repeat("c", 100) + ".tn"
+	h := fixedNow.Truncate(time.Hour)
+	if err := st2.RecordUsage(ctx, []store.UsageDelta{
+		{KeyID: quiet.ID, Hour: h, Allowed: 5, LastUsed: h},
+		{KeyID: leaky.ID, Hour: h, Allowed: 1, Forbidden: 2, RefusedHosts: map[string]uint64{host: 2}, LastUsed: h},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hs = newInsightHarness(t, st2, 100, 30)
+	hs.ikeys("3")
+	for !strings.Contains(hs.screen(), "› quiet") {
+		hs.ikeys("down")
+	}
+	hs.ikeys("enter")
+	hs.want("Usage · “quiet”", "No host was refused")
+	if f := footerOf(hs.screen()); strings.Contains(f, "authorize") {
+		t.Fatalf("authorize is offered with no refused host: %q", f)
+	}
+	hs.ikeys("esc")
+	for !strings.Contains(hs.screen(), "› leaky") {
+		hs.ikeys("down")
+	}
+	hs.ikeys("enter")
+	if f := footerOf(hs.screen()); !strings.Contains(f, "a authorize host") {
+		t.Fatalf("authorize is not offered for a refused host: %q", f)
+	}
+	hs.ikeys("a")
+	hs.want("cannot be an authorized domain", "which is not allowed in a domain name", "e.g. my-site.tn")
 }

@@ -202,6 +202,9 @@ func (p *usagePage) ShortHelp() []key.Binding {
 	if p.keyID == "" {
 		return []key.Binding{c.km.List.Up, c.km.List.Down, km.ShowKey}
 	}
+	if p.selectedHost() == nil {
+		return []key.Binding{km.AllKeys, c.km.List.Up, c.km.List.Down, km.OpenKey}
+	}
 	return []key.Binding{km.AllKeys, c.km.List.Up, c.km.List.Down, km.Authorize, km.OpenKey}
 }
 
@@ -233,8 +236,20 @@ func (p *usagePage) View() []string {
 		sum = store.SummaryOf(p.keyID, nil, now)
 	}
 	mark := t.Faint.Render("no spike")
-	if sum.Spike.Spiking {
+	spiking := 0
+	if p.keyID == "" {
+		for _, id := range c.us.order {
+			if c.us.spiking(id) {
+				spiking++
+			}
+		}
+	}
+	switch {
+	case sum.Spike.Spiking:
 		mark = t.Err.Render(fmt.Sprintf("▲ SPIKE ×%.0f", sum.Spike.Ratio))
+	case spiking > 0:
+		// the total is within its usual level, but some keys are not
+		mark = t.Err.Render("▲ " + text.Plural(spiking, "key") + " spiking")
 	}
 	lines = append(lines, text.Spread(t.Bold.Render(title), mark+" ", w))
 
@@ -338,7 +353,7 @@ func newAuthorizeDialog(c *common, keyID string, h store.RefusedHost) Page {
 		c.shell.notify(bannerErr, "(other hosts) sums the hosts past the 100 kept per day: it cannot be authorized")
 		return nil
 	}
-	host := text.Safe(h.Host)
+	host := text.Truncate(text.Safe(h.Host), 64)
 	name, err := model.NormalizeDomain(h.Host)
 	if err != nil {
 		c.shell.notify(bannerErr, host+" cannot be an authorized domain: "+describeErr(err))
