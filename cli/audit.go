@@ -13,16 +13,20 @@ import (
 
 func (a *app) auditCmd() *cobra.Command {
 	var asJSON bool
-	var object, actor string
+	var object, actor, text string
 	var limit int
+	var before uint64
 	c := &cobra.Command{
-		Use:   "audit [--object O] [--actor A] [--limit N]",
+		Use:   "audit [--object O] [--actor A] [--text T] [--limit N] [--before SEQ]",
 		Short: "Show the audit log, newest first",
 		Long: `Show the audit log (every change: who, when, what, before and after),
 newest first.
 
 --object is "key:ID", "domain:NAME", or a key reference (id, prefix, name) or
-a domain name, resolved for you. On a terminal: a table. Otherwise one entry
+a domain name, resolved for you. --text keeps entries whose actor, action,
+object, before or after holds the text (any case). --before SEQ shows the
+entries older than entry SEQ (the seq of the last entry of a previous page,
+in --json). On a terminal: a table. Otherwise one entry
 per line, tab-separated: time (RFC 3339), actor, action, object, before, after.`,
 		Args: nargs(0, 0),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
@@ -30,7 +34,7 @@ per line, tab-separated: time (RFC 3339), actor, action, object, before, after.`
 				return usagef("--limit must be 0 (everything) or more, not %d", limit)
 			}
 			return a.withStore(func(ctx context.Context, st store.Store) error {
-				q := store.AuditQuery{Actor: actor, Limit: limit}
+				q := store.AuditQuery{Actor: actor, Text: text, Limit: limit, Before: before}
 				if cmd.Flags().Changed("object") {
 					obj, err := auditObject(ctx, st, object)
 					if err != nil {
@@ -87,6 +91,8 @@ per line, tab-separated: time (RFC 3339), actor, action, object, before, after.`
 	c.Flags().StringVar(&object, "object", "", `only entries about this object: "key:ID", "domain:NAME", a key or a domain`)
 	c.Flags().StringVar(&actor, "actor", "", "only entries by this actor")
 	c.Flags().IntVar(&limit, "limit", 100, "at most N entries (0: all)")
+	c.Flags().StringVar(&text, "text", "", "only entries holding this text (any case) in actor, action, object, before or after")
+	c.Flags().Uint64Var(&before, "before", 0, "only entries older than the one with this seq (paging)")
 	return c
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -812,4 +813,30 @@ func TestUnknownCommandSuggests(t *testing.T) {
 	e := newEnv(t)
 	e.want(e.run("kyes", "list"), ExitUsage, `did you mean "keys"?`)
 	e.want(e.run("domains", "lst"), ExitUsage, `did you mean "list"?`)
+}
+
+// tmaps audit --text and --before page and search the whole log.
+func TestAuditTextAndBefore(t *testing.T) {
+	e := newEnv(t)
+	c := e.create("web", "mysite.tn")
+	e.must("keys", "rename", c.Key.ID, "Web App")
+	e.must("keys", "disable", c.Key.ID, "--yes")
+	var all, page, found []model.AuditEntry
+	if err := json.Unmarshal([]byte(e.must("audit", "--json").stdout), &all); err != nil {
+		t.Fatal(err)
+	}
+	r := e.must("audit", "--json", "--limit", "2", "--before", strconv.FormatUint(all[1].Seq, 10))
+	if err := json.Unmarshal([]byte(r.stdout), &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 2 || page[0].Seq != all[2].Seq || page[1].Seq != all[3].Seq {
+		t.Fatalf("--before --limit 2: %+v", page)
+	}
+	r = e.must("audit", "--json", "--text", "WEB APP")
+	if err := json.Unmarshal([]byte(r.stdout), &found); err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].Action != model.AuditRename {
+		t.Fatalf("--text: %+v", found)
+	}
 }

@@ -771,11 +771,17 @@ func (srv *Server) deleteDomain(w http.ResponseWriter, r *http.Request) {
 
 func (srv *Server) audit(w http.ResponseWriter, r *http.Request) {
 	qv := r.URL.Query()
-	q := store.AuditQuery{Object: qv.Get("object"), Actor: qv.Get("actor")}
+	q := store.AuditQuery{Object: qv.Get("object"), Actor: qv.Get("actor"), Text: qv.Get("text")}
 	var err error
 	if q.Since, err = parseTime(qv.Get("since"), "since"); err != nil {
 		badRequest(w, err.Error())
 		return
+	}
+	if b := qv.Get("before"); b != "" {
+		if q.Before, err = strconv.ParseUint(b, 10, 64); err != nil || q.Before == 0 {
+			badRequest(w, "before must be the seq of an audit entry (a whole number ≥ 1)")
+			return
+		}
 	}
 	if l := qv.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)

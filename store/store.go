@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/tmaps/console/model"
@@ -115,7 +116,9 @@ type DomainStore interface {
 
 // AuditReader reads the audit log.
 type AuditReader interface {
-	// Audit returns audit entries matching q, newest first.
+	// Audit returns audit entries matching q, newest first: Seq strictly
+	// decreases along the result. Page through the log by passing the Seq
+	// of a page's last entry as the next query's Before.
 	Audit(ctx context.Context, q AuditQuery) ([]model.AuditEntry, error)
 }
 
@@ -222,7 +225,36 @@ type AuditQuery struct {
 	Object string // exact object, e.g. "key:k0123456789ab" or "domain:mysite.tn"
 	Actor  string // exact actor
 	Since  time.Time
-	Limit  int // 0 = no limit
+	// Before keeps the entries older than the one with this Seq (a cursor:
+	// the Seq of the last entry of the previous page); 0 starts at the
+	// newest.
+	Before uint64
+	// Text keeps the entries whose actor, action, object, before or after
+	// holds it, ignoring case.
+	Text  string
+	Limit int // 0 = no limit
+}
+
+// Match reports whether e passes every filter of q (Limit aside). Backends
+// may read fewer entries (an index, a cursor), but keep exactly these.
+func (q *AuditQuery) Match(e *model.AuditEntry) bool {
+	switch {
+	case q.Object != "" && e.Object != q.Object,
+		q.Actor != "" && e.Actor != q.Actor,
+		!q.Since.IsZero() && e.Time.Before(q.Since),
+		q.Before != 0 && e.Seq >= q.Before:
+		return false
+	}
+	if q.Text == "" {
+		return true
+	}
+	t := strings.ToLower(q.Text)
+	for _, f := range []string{e.Actor, e.Action, e.Object, e.Before, e.After} {
+		if strings.Contains(strings.ToLower(f), t) {
+			return true
+		}
+	}
+	return false
 }
 
 // UsageDelta is what the gate counted for one key in one hourly bucket.

@@ -271,7 +271,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.MouseClickMsg:
 		cmd = a.onClick(msg.Mouse())
 	case tea.MouseWheelMsg:
-		a.onWheel(msg.Mouse())
+		cmd = a.onWheel(msg.Mouse())
 	default:
 		cmd = a.onData(msg)
 	}
@@ -410,7 +410,7 @@ func (a *App) onClick(m tea.Mouse) tea.Cmd {
 	return a.top().Click(m.X, y)
 }
 
-func (a *App) onWheel(m tea.Mouse) {
+func (a *App) onWheel(m tea.Mouse) tea.Cmd {
 	delta := 0
 	switch m.Button {
 	case tea.MouseWheelUp:
@@ -418,12 +418,12 @@ func (a *App) onWheel(m tea.Mouse) {
 	case tea.MouseWheelDown:
 		delta = 3
 	default:
-		return
+		return nil
 	}
 	if a.dlg != nil || a.showHelp {
-		return
+		return nil
 	}
-	a.top().Scroll(delta)
+	return a.top().Scroll(delta)
 }
 
 // broadcast sends msg to every page of every tab and to the dialog.

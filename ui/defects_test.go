@@ -12,6 +12,7 @@ import (
 	"github.com/tmaps/console/demo"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/ui/text"
 )
 
 // dialogRect is where the open dialog's frame is on screen.
@@ -485,4 +486,31 @@ func TestUsageHeaderAndAuthorize(t *testing.T) {
 	}
 	hs.ikeys("a")
 	hs.want("cannot be an authorized domain", "which is not allowed in a domain name", "e.g. my-site.tn")
+}
+
+// Issue 11, defect 2: the Audit page reads the log a page at a time from
+// the store, so the oldest entry of a long log is reachable, a filter
+// searches the whole log (in the store), and opening the tab reads one page.
+func TestAuditPagesThroughTheWholeLog(t *testing.T) {
+	keys, doms := bigData(50)
+	es := benchAudit(keys, 12_000)
+	es[len(es)-1].After = "the very first change"
+	st := &benchStore{listStore: listStore{keys: keys, doms: doms}, audit: es}
+	hs := newHarness(t, st, 120, 40)
+	hs.keys("4")
+	if n := len(hs.auditPage().entries); n != auditPageSize {
+		t.Fatalf("opening the tab read %d entries, want one page (%d)", n, auditPageSize)
+	}
+	hs.want(text.Thousands(auditPageSize) + "+ entries")
+	for i := 0; i < 100 && !strings.Contains(hs.screen(), "the very first change"); i++ {
+		hs.keys("G")
+	}
+	hs.want("the very first change", "12,000 entries")
+	hs.keys("g", "/")
+	hs.typeText("VERY FIRST")
+	hs.keys("enter")
+	hs.want("the very first change", "1 matching")
+	if n := len(hs.auditPage().entries); n != 1 {
+		t.Fatalf("the filter kept %d entries, want 1", n)
+	}
 }

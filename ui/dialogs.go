@@ -25,7 +25,7 @@ type dialogBase struct {
 }
 
 func (d *dialogBase) SetSize(w, h int)       { d.w, d.h = w, h }
-func (d *dialogBase) Scroll(int)             {}
+func (d *dialogBase) Scroll(int) tea.Cmd     { return nil }
 func (d *dialogBase) Click(int, int) tea.Cmd { return nil }
 
 // close closes the dialog shown (the caller's).
@@ -388,7 +388,7 @@ type confirmDialog struct {
 func (m *confirmDialog) Title() string             { return m.title }
 func (m *confirmDialog) Typing() bool              { return false }
 func (m *confirmDialog) SetSize(w, h int)          { m.w, m.h = w, h }
-func (m *confirmDialog) Scroll(int)                {}
+func (m *confirmDialog) Scroll(int) tea.Cmd        { return nil }
 func (m *confirmDialog) Click(x, y int) tea.Cmd    { return nil }
 func (m *confirmDialog) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
 

@@ -38,7 +38,7 @@ type Page interface {
 	// for a click outside it.
 	Click(x, y int) tea.Cmd
 	// Scroll moves the page's list by delta rows (the mouse wheel).
-	Scroll(delta int)
+	Scroll(delta int) tea.Cmd
 	// Typing reports whether a text field has the keyboard: the shell then
 	// leaves q, digits and tab to it.
 	Typing() bool

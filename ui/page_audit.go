@@ -13,12 +13,17 @@ import (
 	"github.com/tmaps/console/ui/textfield"
 )
 
-// auditLimit is how many audit entries the page loads (newest first).
-const auditLimit = 5000
+// auditPageSize is how many audit entries one load reads from the store.
+const auditPageSize = 500
 
-// auditPage is tab 4: the audit log, newest first, filterable by object and
-// actor; and the hygiene report, each finding with the action that fixes it.
-// ←/→ switch between the two.
+// auditPage is tab 4: the audit log, newest first, filterable by object,
+// actor and text; and the hygiene report, each finding with the action that
+// fixes it. ←/→ switch between the two.
+//
+// The log is read from the store a page at a time (the store filters):
+// opening the tab reads one page, and the next page is read when the
+// cursor comes near the end of what is loaded, so the whole history is
+// reachable and only what was scrolled through is held.
 type auditPage struct {
 	c       *common
 	w, h    int
@@ -26,8 +31,9 @@ type auditPage struct {
 
 	loaded  bool
 	gen     int
-	entries []model.AuditEntry
-	rows    []int // entries the filter keeps
+	entries []model.AuditEntry // the pages loaded, newest first, as filtered
+	more    bool               // the store may hold older matching entries
+	loading bool               // a page is being read
 	// object and actor filter the log exactly (o and a on an entry);
 	// filter is free text over actor, action, object and change.
 	object, actor string
@@ -55,11 +61,13 @@ type hygieneMsg struct {
 	err error
 }
 
-// auditLoadedMsg carries the audit log.
+// auditLoadedMsg carries a page of the audit log: the first (reset), the
+// next one, or the newest entries (fresh) after a change.
 type auditLoadedMsg struct {
-	gen     int
-	entries []model.AuditEntry
-	err     error
+	gen          int
+	reset, fresh bool
+	entries      []model.AuditEntry
+	err          error
 }
 
 // auditTop is the number of rows above the list: toolbar and column header.
@@ -76,14 +84,90 @@ func (p *auditPage) SetSize(w, h int) {
 	p.hlist.SetHeight(h - auditTop)
 }
 
-func (p *auditPage) load() tea.Cmd {
+// query is the store query of the page's filters.
+func (p *auditPage) query() store.AuditQuery {
+	return store.AuditQuery{Object: p.object, Actor: p.actor, Text: strings.TrimSpace(p.filter.Value()), Limit: auditPageSize}
+}
+
+// load reads the first page (reset) or the page after the loaded ones. A
+// newer load makes an older one's answer stale.
+func (p *auditPage) load(reset bool) tea.Cmd {
+	q := p.query()
+	if !reset {
+		if len(p.entries) == 0 || !p.more {
+			return nil
+		}
+		q.Before = p.entries[len(p.entries)-1].Seq
+	}
 	p.gen++
+	p.loading = true
 	gen := p.gen
 	st, ctx := p.c.cfg.Store, p.c.ctx
 	return func() tea.Msg {
-		es, err := st.Audit(ctx, store.AuditQuery{Limit: auditLimit})
-		return auditLoadedMsg{gen: gen, entries: es, err: err}
+		es, err := st.Audit(ctx, q)
+		return auditLoadedMsg{gen: gen, reset: reset, entries: es, err: err}
 	}
+}
+
+// refresh reads the newest page after a change, to put the new entries on
+// top without losing the place in what is loaded.
+func (p *auditPage) refresh() tea.Cmd {
+	if !p.loaded || p.loading {
+		return p.load(true)
+	}
+	q := p.query()
+	gen := p.gen
+	st, ctx := p.c.cfg.Store, p.c.ctx
+	return func() tea.Msg {
+		es, err := st.Audit(ctx, q)
+		return auditLoadedMsg{gen: gen, fresh: true, entries: es, err: err}
+	}
+}
+
+// onLoaded applies a page; it asks for the next one when the cursor is
+// already near the end (G, a long jump).
+func (p *auditPage) onLoaded(msg auditLoadedMsg) tea.Cmd {
+	switch {
+	case msg.fresh:
+		var newer []model.AuditEntry
+		if len(p.entries) > 0 {
+			for _, e := range msg.entries {
+				if e.Seq <= p.entries[0].Seq {
+					break
+				}
+				newer = append(newer, e)
+			}
+		}
+		if len(p.entries) == 0 || len(newer) == len(msg.entries) {
+			return p.load(true) // nothing to keep, or a gap: start again
+		}
+		p.entries = append(newer, p.entries...)
+		if p.list.Cursor > 0 {
+			p.list.Offset += len(newer)
+			p.list.Cursor += len(newer)
+		}
+	case msg.reset:
+		p.loading = false
+		p.entries = msg.entries
+		p.more = len(msg.entries) == auditPageSize
+		p.list.Top()
+	default:
+		p.loading = false
+		p.entries = append(p.entries, msg.entries...)
+		p.more = len(msg.entries) == auditPageSize
+	}
+	p.loaded = true
+	p.list.SetLen(len(p.entries))
+	return p.loadNear()
+}
+
+// loadNear reads the next page when the cursor is within a screen of the
+// end of what is loaded.
+func (p *auditPage) loadNear() tea.Cmd {
+	if p.loading || !p.more || p.list.Cursor < len(p.entries)-p.list.Height() {
+		return nil
+	}
+	return p.load(false)
 }
 
 // enter reloads the log and the report.
@@ -92,7 +176,7 @@ func (p *auditPage) enter() tea.Cmd {
 	p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now()})
 	p.linksChecked = false
 	p.hlist.SetLen(len(p.findings))
-	return tea.Batch(p.load(), p.loadLinks())
+	return tea.Batch(p.load(true), p.loadLinks())
 }
 
 // loadLinks makes the report again with the store's usage (store.HygieneOf:
@@ -121,18 +205,21 @@ func (p *auditPage) Update(msg tea.Msg) tea.Cmd {
 		return p.enter()
 	case storeChangedMsg:
 		if c.shell.shown(p) {
-			return p.enter()
+			c := p.c
+			p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now()})
+			p.hlist.SetLen(len(p.findings))
+			return tea.Batch(p.refresh(), p.loadLinks())
 		}
 	case auditLoadedMsg:
 		if msg.gen != p.gen {
 			return nil
 		}
 		if msg.err != nil {
+			p.loading = false
 			c.fail(msg.err)
 			return nil
 		}
-		p.loaded, p.entries = true, msg.entries
-		p.refilter()
+		return p.onLoaded(msg)
 	case hygieneMsg:
 		if msg.gen != p.linksGen {
 			return nil
@@ -145,7 +232,7 @@ func (p *auditPage) Update(msg tea.Msg) tea.Cmd {
 		p.hlist.SetLen(len(p.findings))
 	case tea.PasteMsg:
 		if p.Typing() && p.filter.Update(msg) {
-			p.refilter()
+			return p.load(true)
 		}
 	case tea.KeyPressMsg:
 		return p.onKey(msg)
@@ -153,28 +240,11 @@ func (p *auditPage) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (p *auditPage) refilter() {
-	p.rows = p.rows[:0]
-	q := strings.ToLower(strings.TrimSpace(p.filter.Value()))
-	for i := range p.entries {
-		e := &p.entries[i]
-		if p.object != "" && e.Object != p.object || p.actor != "" && e.Actor != p.actor {
-			continue
-		}
-		if q != "" && !strings.Contains(strings.ToLower(e.Actor+"\x00"+e.Action+"\x00"+e.Object+"\x00"+e.Before+"\x00"+e.After), q) {
-			continue
-		}
-		p.rows = append(p.rows, i)
-	}
-	p.list.SetLen(len(p.rows))
-	p.list.Top()
-}
-
 func (p *auditPage) selected() *model.AuditEntry {
-	if p.list.Cursor < 0 || p.list.Cursor >= len(p.rows) {
+	if p.list.Cursor < 0 || p.list.Cursor >= len(p.entries) {
 		return nil
 	}
-	return &p.entries[p.rows[p.list.Cursor]]
+	return &p.entries[p.list.Cursor]
 }
 
 func (p *auditPage) filterKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -183,14 +253,13 @@ func (p *auditPage) filterKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Clear):
 		p.filtering = false
 		p.filter.Reset()
-		p.refilter()
-		return nil
+		return p.load(true)
 	case key.Matches(msg, km.Keep):
 		p.filtering = false
 		return nil
 	}
 	if p.filter.Update(msg) {
-		p.refilter()
+		return p.load(true)
 	}
 	return nil
 }
@@ -215,7 +284,7 @@ func (p *auditPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	if p.list.Navigate(&c.km.List, msg) {
-		return nil
+		return p.loadNear()
 	}
 	switch {
 	case key.Matches(msg, c.km.Keys.Filter):
@@ -223,17 +292,19 @@ func (p *auditPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.ByObject):
 		if e := p.selected(); e != nil {
 			p.object = e.Object
-			p.refilter()
+			return p.load(true)
 		}
 	case key.Matches(msg, km.ByActor):
 		if e := p.selected(); e != nil {
 			p.actor = e.Actor
-			p.refilter()
+			return p.load(true)
 		}
 	case key.Matches(msg, km.ClearFilters):
-		p.object, p.actor = "", ""
-		p.filter.Reset()
-		p.refilter()
+		if p.object != "" || p.actor != "" || p.filter.Value() != "" {
+			p.object, p.actor = "", ""
+			p.filter.Reset()
+			return p.load(true)
+		}
 	}
 	return nil
 }
@@ -269,15 +340,19 @@ func (p *auditPage) Click(x, y int) tea.Cmd {
 	if again && p.hygiene {
 		p.c.shell.dialog(p.c.fixDialog(p.findings[r]))
 	}
+	if !p.hygiene {
+		return p.loadNear()
+	}
 	return nil
 }
 
-func (p *auditPage) Scroll(delta int) {
+func (p *auditPage) Scroll(delta int) tea.Cmd {
 	if p.hygiene {
 		p.hlist.Move(delta)
-		return
+		return nil
 	}
 	p.list.Move(delta)
+	return p.loadNear()
 }
 
 func (p *auditPage) ShortHelp() []key.Binding {
@@ -318,9 +393,13 @@ func (p *auditPage) View() []string {
 	case p.filter.Value() != "":
 		filt = append(filt, "filter “"+text.Safe(p.filter.Value())+"”")
 	}
-	right := text.Thousands(len(p.entries)) + " entries "
+	n := text.Thousands(len(p.entries))
+	if p.more {
+		n += "+"
+	}
+	right := n + " entries "
 	if len(filt) > 0 {
-		right = text.Thousands(len(p.rows)) + " of " + right
+		right = n + " matching "
 	}
 	left := tabs
 	if len(filt) > 0 {
@@ -337,13 +416,16 @@ func (p *auditPage) View() []string {
 	ow := min(40, max(12, (w-tw-aw-cw-10)/2))
 	chw := max(8, w-tw-aw-cw-ow-10)
 	lines = append(lines, t.ColHeader.Render(text.Fit("  "+text.Fit("Time", tw)+"  "+text.Fit("Actor", aw)+"  "+text.Fit("Action", cw)+"  "+text.Fit("Object", ow)+"  "+text.Fit("Change", chw), w)))
-	if len(p.rows) == 0 {
+	if len(p.entries) == 0 {
+		if p.loading {
+			return append(lines, t.Faint.Render(" Searching the audit log…"))
+		}
 		return append(lines, " No audit entry matches. Press esc to clear the filters.")
 	}
 	loc := c.now().Location()
 	from, to := p.list.Visible()
 	for r := from; r < to; r++ {
-		e := &p.entries[p.rows[r]]
+		e := &p.entries[r]
 		obj := e.Object
 		if id, ok := strings.CutPrefix(obj, "key:"); ok {
 			if k, ok := c.data.key(id); ok {

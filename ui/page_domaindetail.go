@@ -220,7 +220,7 @@ func (d *domainDetail) Click(x, y int) tea.Cmd {
 	return nil
 }
 
-func (d *domainDetail) Scroll(delta int) { d.list.Move(delta) }
+func (d *domainDetail) Scroll(delta int) tea.Cmd { d.list.Move(delta); return nil }
 
 func (d *domainDetail) ShortHelp() []key.Binding {
 	c := d.c

@@ -203,9 +203,10 @@ func (p *domainsPage) Click(x, y int) tea.Cmd {
 	return nil
 }
 
-func (p *domainsPage) Scroll(delta int) {
+func (p *domainsPage) Scroll(delta int) tea.Cmd {
 	p.list.Move(delta)
 	p.syncSel()
+	return nil
 }
 
 func (p *domainsPage) ShortHelp() []key.Binding {

@@ -131,7 +131,7 @@ func (d *keyDetail) Click(x, y int) tea.Cmd {
 	return nil
 }
 
-func (d *keyDetail) Scroll(delta int) { d.list.Move(delta) }
+func (d *keyDetail) Scroll(delta int) tea.Cmd { d.list.Move(delta); return nil }
 
 func (d *keyDetail) ShortHelp() []key.Binding {
 	c := d.c

@@ -292,9 +292,10 @@ func (p *keysPage) Click(x, y int) tea.Cmd {
 	return nil
 }
 
-func (p *keysPage) Scroll(delta int) {
+func (p *keysPage) Scroll(delta int) tea.Cmd {
 	p.list.Move(delta)
 	p.syncSel()
+	return nil
 }
 
 func (p *keysPage) ShortHelp() []key.Binding {

@@ -194,7 +194,7 @@ func (p *usagePage) Click(x, y int) tea.Cmd {
 	return nil
 }
 
-func (p *usagePage) Scroll(delta int) { p.list.Move(delta) }
+func (p *usagePage) Scroll(delta int) tea.Cmd { p.list.Move(delta); return nil }
 
 func (p *usagePage) ShortHelp() []key.Binding {
 	c := p.c

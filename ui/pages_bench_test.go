@@ -22,7 +22,7 @@ type benchStore struct {
 func (s *benchStore) Audit(_ context.Context, q store.AuditQuery) ([]model.AuditEntry, error) {
 	var out []model.AuditEntry
 	for _, e := range s.audit {
-		if q.Object != "" && e.Object != q.Object || q.Actor != "" && e.Actor != q.Actor {
+		if !q.Match(&e) {
 			continue
 		}
 		out = append(out, e)

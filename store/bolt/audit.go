@@ -59,16 +59,27 @@ func indexAudit(tx *bbolt.Tx) error {
 }
 
 // Audit returns entries matching q, newest first. An Object filter reads
-// only that object's entries.
+// only that object's entries; Before starts the walk below that entry; an
+// ASCII Text is looked for in the stored bytes before an entry is decoded.
 func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]model.AuditEntry, error) {
 	out := []model.AuditEntry{}
+	lq, prefilter := textKey(q.Text)
+	var buf []byte
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		log := tx.Bucket(bAudit)
-		// next walks the log (or the object's index) from the newest entry.
+		// next walks the log (or the object's index) from the newest entry
+		// (or the one before q.Before).
 		var next func() (seq []byte, v []byte)
 		if q.Object == "" {
 			c := log.Cursor()
-			k, v := c.Last()
+			var k, v []byte
+			if q.Before == 0 {
+				k, v = c.Last()
+			} else if k, _ = c.Seek(u64(q.Before)); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
 			next = func() ([]byte, []byte) {
 				rk, rv := k, v
 				if k != nil {
@@ -79,11 +90,16 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]model.AuditEnt
 		} else {
 			prefix := objectKey(q.Object, 0)[:len(q.Object)+1]
 			c := tx.Bucket(bAuditObjects).Cursor()
-			// Position after the object's last entry, then walk back.
-			k, _ := c.Seek(objectKey(q.Object, ^uint64(0)))
+			// Position after the object's last entry (or at q.Before), then
+			// walk back.
+			from := objectKey(q.Object, ^uint64(0))
+			if q.Before != 0 {
+				from = objectKey(q.Object, q.Before)
+			}
+			k, _ := c.Seek(from)
 			if k == nil {
 				k, _ = c.Last()
-			} else if !bytes.Equal(k, objectKey(q.Object, ^uint64(0))) {
+			} else if q.Before != 0 || !bytes.Equal(k, from) {
 				k, _ = c.Prev()
 			}
 			next = func() ([]byte, []byte) {
@@ -98,14 +114,18 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]model.AuditEnt
 			}
 		}
 		for k, v := next(); k != nil; k, v = next() {
+			if prefilter {
+				buf = lowerASCII(append(buf[:0], v...))
+				if !bytes.Contains(buf, lq) {
+					continue
+				}
+			}
 			var e model.AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
 				return errCorrupt
 			}
 			e.Seq = binary.BigEndian.Uint64(k)
-			if q.Object != "" && e.Object != q.Object ||
-				q.Actor != "" && e.Actor != q.Actor ||
-				!q.Since.IsZero() && e.Time.Before(q.Since) {
+			if !q.Match(&e) {
 				continue
 			}
 			out = append(out, e)
@@ -119,6 +139,30 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]model.AuditEnt
 		return nil, err
 	}
 	return out, nil
+}
+
+// textKey is the lowercased text to look for in an entry's stored JSON,
+// when that is sound: printable ASCII that JSON stores as is.
+func textKey(text string) ([]byte, bool) {
+	if text == "" {
+		return nil, false
+	}
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return nil, false
+		}
+	}
+	return lowerASCII([]byte(text)), true
+}
+
+// lowerASCII lowercases the ASCII letters of b in place.
+func lowerASCII(b []byte) []byte {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return b
 }
 
 // AppendAudit implements store.AuditAppender: one entry with the actor of

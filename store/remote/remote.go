@@ -578,6 +578,12 @@ func (s *Store) Audit(ctx context.Context, aq store.AuditQuery) ([]model.AuditEn
 	if aq.Actor != "" {
 		q.Set("actor", aq.Actor)
 	}
+	if aq.Text != "" {
+		q.Set("text", aq.Text)
+	}
+	if aq.Before != 0 {
+		q.Set("before", strconv.FormatUint(aq.Before, 10))
+	}
 	timeParam(q, "since", aq.Since)
 	if aq.Limit > 0 {
 		q.Set("limit", strconv.Itoa(aq.Limit))

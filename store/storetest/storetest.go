@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteDomain", testDeleteDomain},
 		{"Audit", testAudit},
 		{"AuditFilters", testAuditFilters},
+		{"AuditPaging", testAuditPaging},
 		{"Watch", testWatch},
 		{"Revisions", testRevisions},
 		{"Usage", testUsage},
@@ -1002,6 +1003,87 @@ func testAuditFilters(t *testing.T, s store.Store) {
 	}
 	if none := r(s.Audit(ctx(t), store.AuditQuery{Actor: "nobody"})).must(t); len(none) != 0 {
 		t.Fatalf("filter matching nothing returned %s", dump(none))
+	}
+}
+
+// testAuditPaging: Before pages through the log (each page the entries
+// after the previous page's last Seq, none twice, none missed), alone and
+// with the other filters; Text keeps the entries where any field holds the
+// text, ignoring case.
+func testAuditPaging(t *testing.T, s store.Store) {
+	carol := store.WithActor(ctx(t), "Carol")
+	var ids []string
+	for i := range 9 {
+		c := ctx(t)
+		if i%3 == 0 {
+			c = carol
+		}
+		k, _, err := s.CreateKey(c, fmt.Sprintf("Paged key %d", i), model.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, k.ID)
+		r(s.RenameKey(c, k.ID, fmt.Sprintf("Paged key %d (renamed)", i))).must(t)
+	}
+	all := r(s.Audit(ctx(t), store.AuditQuery{})).must(t)
+	if len(all) != 18 {
+		t.Fatalf("audit has %d entries, want 18: %s", len(all), dump(all))
+	}
+	page := func(q store.AuditQuery, size int) []model.AuditEntry {
+		t.Helper()
+		var out []model.AuditEntry
+		q.Limit = size
+		for n := 0; ; n++ {
+			es := r(s.Audit(ctx(t), q)).must(t)
+			out = append(out, es...)
+			if len(es) < size {
+				return out
+			}
+			if n > 100 {
+				t.Fatal("paging does not end")
+			}
+			q.Before = es[len(es)-1].Seq
+		}
+	}
+	same := func(what string, got, want []model.AuditEntry) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d entries, want %d:%s\nwant:%s", what, len(got), len(want), dump(got), dump(want))
+		}
+		for i := range got {
+			if got[i].Seq != want[i].Seq {
+				t.Fatalf("%s: entry %d is #%d, want #%d:%s", what, i, got[i].Seq, want[i].Seq, dump(got))
+			}
+		}
+	}
+	same("pages of 4", page(store.AuditQuery{}, 4), all)
+	same("pages of 1", page(store.AuditQuery{}, 1), all)
+	if es := r(s.Audit(ctx(t), store.AuditQuery{Before: all[len(all)-1].Seq})).must(t); len(es) != 0 {
+		t.Fatalf("before the oldest entry: %s", dump(es))
+	}
+	if es := r(s.Audit(ctx(t), store.AuditQuery{Before: all[5].Seq, Limit: 2})).must(t); len(es) != 2 || es[0].Seq != all[6].Seq {
+		t.Fatalf("Before #%d: %s", all[5].Seq, dump(es))
+	}
+
+	var carols, renamed7, obj []model.AuditEntry
+	for _, e := range all {
+		if e.Actor == "Carol" {
+			carols = append(carols, e)
+		}
+		if strings.Contains(e.After, "key 7 (renamed)") {
+			renamed7 = append(renamed7, e)
+		}
+		if e.Object == "key:"+ids[3] {
+			obj = append(obj, e)
+		}
+	}
+	same("Text carol (the actor, any case)", page(store.AuditQuery{Text: "cAROL"}, 2), carols)
+	same("Text in after", page(store.AuditQuery{Text: "KEY 7 (RENAMED"}, 5), renamed7)
+	same("Object, paged", page(store.AuditQuery{Object: "key:" + ids[3]}, 1), obj)
+	same("Object and Text", page(store.AuditQuery{Object: "key:" + ids[3], Text: "rename"}, 1), obj[:1])
+	same("Actor and Text", page(store.AuditQuery{Actor: "Carol", Text: "paged key 6"}, 1), []model.AuditEntry{carols[0], carols[1]})
+	if es := r(s.Audit(ctx(t), store.AuditQuery{Text: "no such text"})).must(t); len(es) != 0 {
+		t.Fatalf("Text matching nothing returned %s", dump(es))
 	}
 }
 
