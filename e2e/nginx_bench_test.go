@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,72 +79,82 @@ func BenchmarkNginxGate(b *testing.B) {
 	id, secret := stackCreateKey(b, bin, db, "web app")
 	stackRun(b, bin, nil, "--db", db, "keys", "link", id, "mysite.tn")
 	serve := startServe(b, bin, db)
-	up := startUpstream(b)
+	up := newUpstream(b, false)
 
 	gateUpstream := "    server 127.0.0.1:8443;\n    keepalive 32;\n"
+	tiny := "/v1/tiles/9/271/190.png?style=streets&api_key=" + secret // a 0.1 KB answer
+	vector := "/v1/tiles/9/271/190.pbf?api_key=" + secret             // a 20 KB answer
 	variants := []struct {
-		name string
-		edit func(testing.TB, string) string
+		name    string
+		path    string
+		latency bool // also the fixed-rate latency runs
+		edit    func(testing.TB, string) string
 	}{
-		{"docs", nil},
-		{"no-keepalive", func(t testing.TB, s string) string {
-			return replaceN(t, s, gateUpstream, "    server 127.0.0.1:8443;\n", 1)
+		{"docs", tiny, true, nil},
+		{"docs-20KB", vector, true, nil},
+		{"all-headers-to-gate", tiny, false, func(t testing.TB, s string) string {
+			return replaceN(t, s, "        proxy_pass_request_headers off;\n", "", 1)
 		}},
-		{"keepalive-8", func(t testing.TB, s string) string { // fewer than the calls in flight
-			return replaceN(t, s, gateUpstream, "    server 127.0.0.1:8443;\n    keepalive 8;\n", 1)
-		}},
-		{"headers-off", func(t testing.TB, s string) string {
-			return replaceN(t, s, "        proxy_pass_request_body off;\n", "        proxy_pass_request_body off;\n        proxy_pass_request_headers off;\n", 1)
-		}},
-		{"keepalive-requests-100k", func(t testing.TB, s string) string {
+		{"keepalive-requests-100k", tiny, false, func(t testing.TB, s string) string {
 			return replaceN(t, s, gateUpstream, gateUpstream+"    keepalive_requests 100000;\n", 1)
 		}},
+		{"keepalive-8", tiny, false, func(t testing.TB, s string) string { // fewer than the calls in flight
+			return replaceN(t, s, gateUpstream, "    server 127.0.0.1:8443;\n    keepalive 8;\n", 1)
+		}},
+		{"no-keepalive", tiny, false, func(t testing.TB, s string) string {
+			return replaceN(t, s, gateUpstream, "    server 127.0.0.1:8443;\n", 1)
+		}},
 	}
-	path := "/v1/tiles/9/271/190.png?style=streets&api_key=" + secret
 	for i, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
+			// One nginx worker per core, as worker_processes auto.
 			ngx := startNginx(b, filepath.Join(dir, strconv.Itoa(i)), serve.Addr, up.Addr(),
-				nginxOptions{Baseline: true, Edit: v.edit})
-			alone := fmt.Sprintf("https://127.0.0.1:%d%s", ngx.BaselinePort, path)
-			gated := fmt.Sprintf("https://127.0.0.1:%d%s", ngx.HTTPSPort, path)
+				nginxOptions{Baseline: true, Edit: v.edit, Workers: runtime.NumCPU()})
+			alone := fmt.Sprintf("https://127.0.0.1:%d%s", ngx.BaselinePort, v.path)
+			gated := fmt.Sprintf("https://127.0.0.1:%d%s", ngx.HTTPSPort, v.path)
+			pids := [2]int{ngx.cmd.Process.Pid, serve.cmd.Process.Pid}
 			// Both answer the tile (benchWrk fails otherwise), and both are
 			// warm, before anything is measured.
 			for _, u := range []string{alone, gated} {
-				benchWrk(b, wrk, u, time.Second, ngx.cmd.Process.Pid, serve.cmd.Process.Pid)
+				benchWrk(b, wrk, u, time.Second, pids)
 			}
 			for n := 0; n < b.N; n++ {
 				var ra, rg, ca, cg []float64
 				for p := 0; p < benchWrkPairs; p++ {
-					a := benchWrk(b, wrk, alone, benchWrkTime, ngx.cmd.Process.Pid, serve.cmd.Process.Pid)
-					g := benchWrk(b, wrk, gated, benchWrkTime, ngx.cmd.Process.Pid, serve.cmd.Process.Pid)
+					a := benchWrk(b, wrk, alone, benchWrkTime, pids)
+					g := benchWrk(b, wrk, gated, benchWrkTime, pids)
 					ra, ca = append(ra, a.rps), append(ca, a.cpuPerReq)
 					rg, cg = append(rg, g.rps), append(cg, g.cpuPerReq)
 					b.Logf("%s: CPU µs per request [nginx, tmaps serve, upstream, wrk]: alone %.0f, gated %.0f", v.name, a.parts, g.parts)
 				}
 				maxAlone, maxGated := median(ra), median(rg)
 				cpuAlone, cpuGated := median(ca), median(cg)
-				rate := maxGated / 2
-				req := []byte("GET " + path + " HTTP/1.1\r\nHost: api.tmaps.test\r\n" + strings.Join(benchHeaders, "\r\n") + "\r\n\r\n")
-				var la, lg []time.Duration
-				for p := 0; p < benchRatePair; p++ {
-					la = append(la, openLoop(b, ngx.Cert, ngx.BaselinePort, req, rate, benchRateTime)...)
-					lg = append(lg, openLoop(b, ngx.Cert, ngx.HTTPSPort, req, rate, benchRateTime)...)
-				}
-				pa, pg := percentiles(la), percentiles(lg)
 				b.ReportMetric(maxAlone, "alone-req/s")
 				b.ReportMetric(maxGated, "gated-req/s")
 				b.ReportMetric(maxGated/maxAlone, "ratio")
 				b.ReportMetric(cpuAlone, "alone-cpu-us/req")
 				b.ReportMetric(cpuGated, "gated-cpu-us/req")
 				b.ReportMetric(cpuAlone/cpuGated, "cpu-ratio")
+				b.Logf("%s: alone %v req/s, gated %v req/s (ratio %.2f); CPU per request alone %.0f µs, gated %.0f µs (ratio %.2f)",
+					v.name, ints(ra), ints(rg), maxGated/maxAlone, cpuAlone, cpuGated, cpuAlone/cpuGated)
+				if !v.latency {
+					continue
+				}
+				rate := maxGated / 2
+				req := []byte("GET " + v.path + " HTTP/1.1\r\nHost: api.tmaps.test\r\n" + strings.Join(benchHeaders, "\r\n") + "\r\n\r\n")
+				var la, lg []time.Duration
+				for p := 0; p < benchRatePair; p++ {
+					la = append(la, openLoop(b, ngx.Cert, ngx.BaselinePort, req, rate, benchRateTime)...)
+					lg = append(lg, openLoop(b, ngx.Cert, ngx.HTTPSPort, req, rate, benchRateTime)...)
+				}
+				pa, pg := percentiles(la), percentiles(lg)
 				b.ReportMetric(rate, "half-load-req/s")
 				b.ReportMetric(ms(pa[1]), "alone-p99-ms")
 				b.ReportMetric(ms(pg[1]), "gated-p99-ms")
 				b.ReportMetric(ms(pg[1]-pa[1]), "added-p99-ms")
 				b.ReportMetric(ms(pg[0]-pa[0]), "added-p50-ms")
-				b.Logf("%s: alone %v req/s, gated %v req/s (ratio %.2f); CPU per request alone %.0f µs, gated %.0f µs (ratio %.2f); at %.0f req/s p50/p99/p99.9 alone %v/%v/%v, gated %v/%v/%v",
-					v.name, ints(ra), ints(rg), maxGated/maxAlone, cpuAlone, cpuGated, cpuAlone/cpuGated,
-					rate, pa[0], pa[1], pa[2], pg[0], pg[1], pg[2])
+				b.Logf("%s: at %.0f req/s, p50/p99/p99.9 alone %v/%v/%v, gated %v/%v/%v",
+					v.name, rate, pa[0], pa[1], pa[2], pg[0], pg[1], pg[2])
 			}
 			b.StopTimer()
 			// The gated runs were allowed, not refused: the upstream saw them.
@@ -169,11 +180,12 @@ var (
 )
 
 // benchWrk runs wrk with benchConns keep-alive connections on one thread,
-// with benchHeaders (a tile's <img> on a linked site), for d. The CPU it reports is that of
-// nginx, tmaps serve, this process (the upstream) and wrk, over the run.
-func benchWrk(b *testing.B, wrk, url string, d time.Duration, nginxPid, servePid int) wrkResult {
+// with benchHeaders (a tile's <img> on a linked site), for d. The CPU it
+// reports is that of nginx (pids[0] and its workers), tmaps serve
+// (pids[1]), this process (the upstream) and wrk, over the run.
+func benchWrk(b *testing.B, wrk, url string, d time.Duration, pids [2]int) wrkResult {
 	b.Helper()
-	n0, s0, self0 := procCPU(b, nginxPid), procCPU(b, servePid), selfCPU(b)
+	n0, s0, self0 := treeCPU(b, pids[0]), procCPU(b, pids[1]), selfCPU(b)
 	args := []string{"-t1", "-c" + strconv.Itoa(benchConns), "-d" + strconv.Itoa(int(d.Seconds())) + "s"}
 	for _, h := range benchHeaders {
 		args = append(args, "-H", h)
@@ -183,7 +195,7 @@ func benchWrk(b *testing.B, wrk, url string, d time.Duration, nginxPid, servePid
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
-	parts := [4]time.Duration{procCPU(b, nginxPid) - n0, procCPU(b, servePid) - s0, selfCPU(b) - self0,
+	parts := [4]time.Duration{treeCPU(b, pids[0]) - n0, procCPU(b, pids[1]) - s0, selfCPU(b) - self0,
 		cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	m := wrkRPS.FindSubmatch(out)
 	n := wrkRequests.FindSubmatch(out)
@@ -215,6 +227,25 @@ func selfCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// treeCPU returns the CPU time used so far by process pid and its children
+// (nginx's master and workers).
+func treeCPU(b *testing.B, pid int) time.Duration {
+	total := procCPU(b, pid)
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range dirs {
+		stat, err := os.ReadFile(f)
+		if err != nil {
+			continue // gone since the glob
+		}
+		_, rest, _ := strings.Cut(string(stat), ") ")
+		if fs := strings.Fields(rest); len(fs) > 1 && fs[1] == strconv.Itoa(pid) {
+			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			total += procCPU(b, child)
+		}
+	}
+	return total
 }
 
 // procCPU returns the CPU time (user and system) process pid used so far,

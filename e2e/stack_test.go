@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,7 +165,8 @@ func (s *serveProc) Stop() error {
 }
 
 // upstream is the stand-in Mapping API behind nginx; it records the headers
-// of what reaches it. Paths ending in .png get a small PNG, others the text
+// of what reaches it. Paths ending in .png get a small PNG (unless the query
+// says as=text), in .pbf 20 KB standing for a vector tile, others the text
 // "upstream METHOD PATH".
 type upstream struct {
 	mu   sync.Mutex
@@ -190,15 +192,40 @@ var tilePNG = func() []byte {
 	return b.Bytes()
 }()
 
-func startUpstream(t testing.TB) *upstream {
+// tileVector is as large as a vector tile of a city, and as incompressible.
+var tileVector = func() []byte {
+	b := make([]byte, 20<<10)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}()
+
+func startUpstream(t testing.TB) *upstream { return newUpstream(t, true) }
+
+// newUpstream starts the stand-in; with record false it keeps nothing of
+// what it serves (the load benchmark's upstream, as lean as it can be).
+func newUpstream(t testing.TB, record bool) *upstream {
 	u := &upstream{}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.mu.Lock()
-		u.hits = append(u.hits, upstreamHit{r.Method, r.URL.Path, r.Header.Clone()})
-		u.mu.Unlock()
+		if record {
+			u.mu.Lock()
+			u.hits = append(u.hits, upstreamHit{r.Method, r.URL.Path, r.Header.Clone()})
+			u.mu.Unlock()
+		}
 		if strings.HasSuffix(r.URL.Path, ".png") && r.URL.Query().Get("as") != "text" {
 			w.Header().Set("Content-Type", "image/png")
 			w.Write(tilePNG)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, ".pbf") {
+			w.Header().Set("Content-Type", "application/x-protobuf")
+			w.Header().Set("Content-Length", strconv.Itoa(len(tileVector)))
+			w.Write(tileVector)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")
