@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/ui/text"
 )
 
 // dataset is the console's copy of the store: every key and domain, with
@@ -19,6 +20,7 @@ type dataset struct {
 	doms   []model.Domain
 	domIdx map[string]int // ASCII name -> index in doms
 	uni    []string       // Unicode form per domain (escaped for display)
+	uniW   []int          // width of uni per domain
 	mixed  []bool         // mixed-script warning per domain
 }
 
@@ -133,6 +135,7 @@ func (d *dataset) setDomains(doms []model.Domain) bool {
 	d.doms = doms
 	d.domIdx = make(map[string]int, len(doms))
 	d.uni = make([]string, len(doms))
+	d.uniW = make([]int, len(doms))
 	d.mixed = make([]bool, len(doms))
 	links := map[string][]string{}
 	for i := range doms {
@@ -143,6 +146,7 @@ func (d *dataset) setDomains(doms []model.Domain) bool {
 			u = model.DomainUnicode(dm.Name)
 		}
 		d.uni[i] = model.Escape(u)
+		d.uniW[i] = text.Width(d.uni[i])
 		d.mixed[i] = model.MixedScript(u)
 		for _, id := range dm.Keys {
 			links[id] = append(links[id], dm.Name)

@@ -236,7 +236,7 @@ func TestDomainScreenFiltersItsKeys(t *testing.T) {
 	hs.keys("esc")
 	hs.want("client 02", "client 17")
 	hs.keys("esc")
-	hs.want("domains · sort")
+	hs.want("1 domain · sort")
 }
 
 // Issue 11, defect 12: each domain on a key's screen has a clickable ×

@@ -17,13 +17,69 @@ import (
 type keyCols struct {
 	name, prefix, status, created, domains int
 	spark                                  int // the 24-hour sparkline (wide windows only)
+	statusX, createdX                      int // x of the Status and Created columns (createdX 0: none)
 	menuX                                  int // x of the ⋯ cell
+}
+
+// keyNeed is how wide the name and domains columns would like to be: the
+// widest name (with its spike mark) and the widest list of domains of the
+// keys a list shows, and the least the domains need to say something of
+// every key (its first domain and "+N").
+type keyNeed struct{ name, domains, domainsMin int }
+
+// cellWidth is the width of user text as drawn (escaped); plain ASCII is
+// measured without building anything.
+func cellWidth(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return text.Width(text.Safe(s))
+		}
+	}
+	return len(s)
+}
+
+// keyNeeds measures keys for keyColumns.
+func (c *common) keyNeeds(keys []model.Key) keyNeed {
+	var n keyNeed
+	d := c.data
+	for i := range keys {
+		k := &keys[i]
+		w := cellWidth(k.Name)
+		if c.us.spiking(k.ID) {
+			w += 2
+		}
+		n.name = max(n.name, w)
+		dw := 0
+		for j, dom := range k.Domains {
+			if j > 0 {
+				dw += 2
+			}
+			if di, ok := d.domIdx[dom]; ok && di < len(d.uniW) {
+				dw += d.uniW[di]
+			} else {
+				dw += len(dom)
+			}
+			if j == 0 {
+				first := dw
+				if more := len(k.Domains) - 1; more > 0 {
+					first += 2 + len(text.Thousands(more))
+				}
+				n.domainsMin = max(n.domainsMin, first)
+			}
+		}
+		n.domains = max(n.domains, dw)
+	}
+	return n
 }
 
 // keyColumns shares w cells among the columns by priority: name, prefix,
 // status and domains always; then Created (the seed's column) while name
-// and domains keep 12 cells each; then the sparkline on wide windows.
-func keyColumns(w int) keyCols {
+// and domains keep 12 cells each; then the sparkline on wide windows. Name
+// and domains share what is left by need: the name gets what its widest
+// entry needs (at most 64 cells) when the domains keep what theirs needs,
+// or at least each key's first domain and "+N"; otherwise the name gets
+// its share (45%, at most 40 cells), more when the domains need less.
+func keyColumns(w int, need keyNeed) keyCols {
 	c := keyCols{prefix: 11, status: 8}
 	fixed := 2 + 2 + (c.prefix + 2) + (c.status + 2) + 3 // marker, gaps, "  ⋯"
 	if w-fixed-12 >= 2*12 {
@@ -36,16 +92,55 @@ func keyColumns(w int) keyCols {
 	}
 	rest := max(8, w-fixed)
 	c.name = min(40, rest*45/100)
+	if need != (keyNeed{}) {
+		nameNeed := min(max(need.name, 8), 64) // room for "Name ▲"
+		domMin := max(need.domainsMin, 12)     // "unrestricted"
+		if nameNeed+domMin <= rest {
+			c.name = nameNeed
+		} else {
+			c.name = min(nameNeed, max(c.name, rest-domMin))
+		}
+	}
 	c.domains = rest - c.name
+	c.statusX = 2 + c.name + 2 + c.prefix + 2
+	if c.created > 0 {
+		c.createdX = c.statusX + c.status + 2
+	}
 	c.menuX = w - 2
 	return c
 }
 
-// header is the column header line of key rows.
-func (c keyCols) header() string {
-	hdr := "  " + text.Fit("Name", c.name) + "  " + text.Fit("Prefix", c.prefix) + "  " + text.Fit("Status", c.status) + "  "
+// Sort marks of column headers.
+const (
+	sortUp   = "▲"
+	sortDown = "▼"
+)
+
+// colTitle is a column's title in w cells, with mark ("", ▲ or ▼) after it.
+func colTitle(title, mark string, w int) string {
+	if mark != "" {
+		title += " " + mark
+	}
+	return text.Fit(title, w)
+}
+
+// header is the column header line of key rows; the column the list is
+// sorted by carries its mark (sortBy is a keys page order, or -1).
+func (c keyCols) header(sortBy int) string {
+	mark := func(s ...int) string {
+		switch {
+		case len(s) == 2 && sortBy == s[1]:
+			return sortUp
+		case sortBy == s[0] && s[0] == sortCreatedDesc:
+			return sortDown
+		case sortBy == s[0]:
+			return sortUp
+		}
+		return ""
+	}
+	hdr := "  " + colTitle("Name", mark(sortName), c.name) + "  " + text.Fit("Prefix", c.prefix) + "  " + colTitle("Status", mark(sortStatus), c.status) + "  "
 	if c.created > 0 {
-		hdr += text.Fit("Created", c.created) + "  "
+		hdr += colTitle("Created", mark(sortCreatedDesc, sortCreatedAsc), c.created) + "  "
 	}
 	if c.spark > 0 {
 		hdr += text.Fit("Last 24 h", c.spark) + "  "
@@ -73,6 +168,23 @@ func domainLabels(names []string) string {
 		return domainLabel(names[0]) + " and " + domainLabel(names[1])
 	}
 	return domainLabel(names[0]) + " and " + text.Thousands(len(names)-1) + " more"
+}
+
+// sortAt is the order a click on the header at x asks for (-1: none):
+// Name, Status, or Created (again: the other way).
+func (c keyCols) sortAt(x, current int) int {
+	switch {
+	case x >= 2 && x < 2+c.name:
+		return sortName
+	case x >= c.statusX && x < c.statusX+c.status:
+		return sortStatus
+	case c.createdX > 0 && x >= c.createdX && x < c.createdX+c.created:
+		if current == sortCreatedDesc {
+			return sortCreatedAsc
+		}
+		return sortCreatedDesc
+	}
+	return -1
 }
 
 // domainSummary is "mysite.tn, app.mysite.tn +2" in at most width cells, or

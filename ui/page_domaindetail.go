@@ -45,7 +45,7 @@ func (d *domainDetail) Typing() bool     { return d.filtering }
 
 func (d *domainDetail) SetSize(w, h int) {
 	d.w, d.h = w, h
-	d.cols = keyColumns(w)
+	d.cols = keyColumns(w, d.c.keyNeeds(d.keys))
 	d.list.SetHeight(h - domainDetailTop)
 }
 
@@ -75,6 +75,7 @@ func (d *domainDetail) refresh() {
 		}
 		return strings.Compare(x.ID, y.ID)
 	})
+	d.cols = keyColumns(d.w, d.c.keyNeeds(d.keys))
 	d.refilter()
 	if i := slices.IndexFunc(d.rows, func(r int) bool { return d.keys[r].ID == sel }); i >= 0 {
 		d.list.Select(i)

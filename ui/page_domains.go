@@ -18,6 +18,7 @@ type domainsPage struct {
 	c         *common
 	w, h      int
 	cols      domainCols // drawn and clicked
+	need      [2]int     // widest name and Unicode form (domainColumns)
 	byKeys    bool       // sort by linked-key count instead of name
 	filter    textfield.Model
 	filtering bool
@@ -40,17 +41,45 @@ type domainCols struct {
 	menuX           int // x of the ⋯ cell
 }
 
-func domainColumns(w int) domainCols {
-	c := domainCols{keys: 5, menuX: w - 1}
+// domainColumns shares w cells: the name gets 55% of what the Keys and
+// warning columns leave and the Unicode form the rest; when what the
+// widest name and Unicode form need fits, each gets that and the warning
+// column the rest (need: the widest name, the widest Unicode form that
+// differs from its name; zero: not measured).
+func domainColumns(w int, need [2]int) domainCols {
+	c := domainCols{keys: 6, menuX: w - 1}
 	rest := max(16, w-2-2-2-c.keys-2-16-3)
 	c.name = rest * 55 / 100
 	c.uni = rest - c.name
+	if need != [2]int{} {
+		nameNeed, uniNeed := max(need[0], 8), max(need[1], 12) // "Unicode form"
+		if nameNeed+uniNeed <= rest {
+			c.name, c.uni = nameNeed, uniNeed
+		} else {
+			c.name = min(nameNeed, max(c.name, rest-uniNeed))
+			c.uni = rest - c.name
+		}
+	}
 	return c
+}
+
+// measure sizes the columns to the domains.
+func (p *domainsPage) measure() {
+	d := p.c.data
+	var need [2]int
+	for i := range d.doms {
+		need[0] = max(need[0], cellWidth(d.doms[i].Name))
+		if d.uni[i] != d.doms[i].Name {
+			need[1] = max(need[1], d.uniW[i])
+		}
+	}
+	p.need = need
+	p.cols = domainColumns(p.w, need)
 }
 
 func (p *domainsPage) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.cols = domainColumns(w)
+	p.cols = domainColumns(w, p.need)
 	p.list.SetHeight(h - listTop)
 }
 
@@ -102,6 +131,7 @@ func (p *domainsPage) Update(msg tea.Msg) tea.Cmd {
 	case dataChangedMsg:
 		if msg.domains {
 			p.rebuild()
+			p.measure()
 		}
 	case domainAddedMsg:
 		if msg.err == nil && msg.link == "" {
@@ -159,13 +189,7 @@ func (p *domainsPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.applyFilter()
 		}
 	case key.Matches(msg, km.Sort):
-		p.byKeys = !p.byKeys
-		p.rebuild()
-		if p.byKeys {
-			c.info("Sorted by linked keys.")
-		} else {
-			c.info("Sorted by name.")
-		}
+		p.sortBy(!p.byKeys)
 	case key.Matches(msg, km.Open):
 		if dm := p.selected(); dm != nil {
 			c.openDomain(dm.Name)
@@ -184,7 +208,29 @@ func (p *domainsPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// sortBy sorts by linked keys (most first) or by name, and says so.
+func (p *domainsPage) sortBy(byKeys bool) {
+	p.byKeys = byKeys
+	p.rebuild()
+	if p.byKeys {
+		p.c.info("Sorted by linked keys.")
+	} else {
+		p.c.info("Sorted by name.")
+	}
+}
+
 func (p *domainsPage) Click(x, y int) tea.Cmd {
+	if y == listTop-1 && len(p.c.data.doms) > 0 {
+		// the column header: sort by the column clicked
+		keysX := 2 + p.cols.name + 2 + p.cols.uni + 2
+		switch {
+		case x >= 2 && x < 2+p.cols.name:
+			p.sortBy(false)
+		case x >= keysX && x < keysX+p.cols.keys:
+			p.sortBy(true)
+		}
+		return nil
+	}
 	r, ok := p.list.RowAt(y - listTop)
 	if !ok {
 		return nil
@@ -244,25 +290,17 @@ func (p *domainsPage) View() []string {
 	default:
 		tb = t.Faint.Render(" / to filter")
 	}
-	sortBy := "name"
+	sortBy, nameMark, keysMark := "name "+sortUp, sortUp, ""
 	if p.byKeys {
-		sortBy = "keys"
+		sortBy, nameMark, keysMark = "keys "+sortDown, "", sortDown
 	}
-	count := text.Thousands(len(d.doms)) + " domains · sort: " + sortBy + " "
-	if p.query != "" {
-		count = text.Thousands(len(p.rows)) + " of " + count
-	}
-	if gap := w - text.Width(tb) - text.Width(count); gap >= 1 {
-		lines = append(lines, tb+strings.Repeat(" ", gap)+t.Faint.Render(count))
-	} else {
-		lines = append(lines, text.Truncate(tb, w))
-	}
+	lines = append(lines, toolbar(t, tb, countLabel(&p.list, len(d.doms), "domain", p.query != ""), sortBy, w))
 	if len(d.doms) == 0 {
 		lines = append(lines, "", " "+t.Bold.Render("No authorized domains yet."))
 		return append(lines, indentWrap("Press n to add one (e.g. mysite.tn). A key linked to domains only works from those sites.", w)...)
 	}
 	cols := p.cols
-	hdr := "  " + text.Fit("Domain", cols.name) + "  " + text.Fit("Unicode form", cols.uni) + "  " + text.Fit("Keys", cols.keys)
+	hdr := "  " + colTitle("Domain", nameMark, cols.name) + "  " + text.Fit("Unicode form", cols.uni) + "  " + colTitle("Keys", keysMark, cols.keys)
 	lines = append(lines, t.ColHeader.Render(text.Fit(hdr, w)))
 	if len(p.rows) == 0 {
 		return append(lines, " No domain matches “"+text.Safe(p.filter.Value())+"”. Press esc to clear the filter.")

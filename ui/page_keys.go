@@ -25,13 +25,13 @@ const (
 func sortLabel(s int) string {
 	switch s {
 	case sortCreatedAsc:
-		return "created ↑"
+		return "created " + sortUp
 	case sortName:
-		return "name"
+		return "name " + sortUp
 	case sortStatus:
-		return "status"
+		return "status " + sortUp
 	}
-	return "created ↓"
+	return "created " + sortDown
 }
 
 // listTop is the number of rows of a list page above its list: the toolbar
@@ -44,6 +44,7 @@ type keysPage struct {
 	c         *common
 	w, h      int
 	cols      keyCols // the columns at this width: drawn and clicked
+	need      keyNeed // what the keys' names and domains need (keyColumns)
 	sort      int
 	filter    textfield.Model
 	filtering bool
@@ -65,7 +66,7 @@ func (p *keysPage) Typing() bool  { return p.filtering }
 
 func (p *keysPage) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.cols = keyColumns(w)
+	p.cols = keyColumns(w, p.need)
 	p.list.SetHeight(h - listTop)
 }
 
@@ -119,6 +120,13 @@ func (p *keysPage) rebuild() {
 		})
 	}
 	p.filterFrom(p.order)
+	p.measure()
+}
+
+// measure sizes the columns to the keys.
+func (p *keysPage) measure() {
+	p.need = p.c.keyNeeds(p.c.data.keys)
+	p.cols = keyColumns(p.w, p.need)
 }
 
 // filterFrom keeps the rows of from that match the query. Typing forward
@@ -196,6 +204,8 @@ func (p *keysPage) Update(msg tea.Msg) tea.Cmd {
 		if msg.keys {
 			p.rebuild()
 		}
+	case usageChangedMsg:
+		p.measure() // spike marks widen names
 	case keyCreatedMsg:
 		if msg.err == nil {
 			p.selID = msg.key.ID
@@ -252,9 +262,7 @@ func (p *keysPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.applyFilter()
 		}
 	case key.Matches(msg, km.Sort):
-		p.sort = (p.sort + 1) % sortCount
-		p.rebuild()
-		c.info("Sorted by " + sortLabel(p.sort) + ".")
+		p.sortBy((p.sort + 1) % sortCount)
 	case key.Matches(msg, km.Open):
 		if k := p.selected(); k != nil {
 			c.openKey(k.ID)
@@ -273,7 +281,21 @@ func (p *keysPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// sortBy sorts the list by order s and says so.
+func (p *keysPage) sortBy(s int) {
+	p.sort = s
+	p.rebuild()
+	p.c.info("Sorted by " + sortLabel(p.sort) + ".")
+}
+
 func (p *keysPage) Click(x, y int) tea.Cmd {
+	if y == listTop-1 && len(p.c.data.keys) > 0 {
+		// the column header: sort by the column clicked
+		if s := p.cols.sortAt(x, p.sort); s >= 0 {
+			p.sortBy(s)
+		}
+		return nil
+	}
 	r, ok := p.list.RowAt(y - listTop)
 	if !ok {
 		return nil
@@ -338,24 +360,12 @@ func (p *keysPage) View() []string {
 	default:
 		tb = t.Faint.Render(" / to filter")
 	}
-	keys := " keys"
-	if total == 1 {
-		keys = " key"
-	}
-	count := text.Thousands(len(p.rows)) + " of " + text.Thousands(total) + keys + " · sort: " + sortLabel(p.sort) + " "
-	if p.query == "" {
-		count = text.Thousands(total) + keys + " · sort: " + sortLabel(p.sort) + " "
-	}
-	if gap := w - text.Width(tb) - text.Width(count); gap >= 1 {
-		lines = append(lines, tb+strings.Repeat(" ", gap)+t.Faint.Render(count))
-	} else {
-		lines = append(lines, text.Truncate(tb, w))
-	}
+	lines = append(lines, toolbar(t, tb, countLabel(&p.list, total, "key", p.query != ""), sortLabel(p.sort), w))
 	if total == 0 {
 		lines = append(lines, "", " "+t.Bold.Render("No API keys yet."))
 		return append(lines, indentWrap("Press n to create your first key: you will see its secret once, to copy into your app.", w)...)
 	}
-	lines = append(lines, t.ColHeader.Render(text.Fit(p.cols.header(), w)))
+	lines = append(lines, t.ColHeader.Render(text.Fit(p.cols.header(p.sort), w)))
 	if len(p.rows) == 0 {
 		return append(lines, " No key matches “"+text.Safe(p.filter.Value())+"”. Press esc to clear the filter.")
 	}
