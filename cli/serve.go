@@ -34,6 +34,7 @@ type serveConfig struct {
 	shutdownTimeout   time.Duration
 	flushEvery        time.Duration
 	trustActor        bool
+	metricsListen     string
 	ssh               sshFlags
 	alerts            alertFlags
 	leakKeyFile       string
@@ -42,7 +43,8 @@ type serveConfig struct {
 
 const serveLong = `Run the daemon that owns the store: the management API under /v1 (operator
 tokens, see ` + "`tmaps tokens`" + `), the gate endpoint GET /v1/authorize for a reverse
-proxy or services, usage counting, and /metrics.
+proxy or services, usage counting, /healthz and /readyz (no token), and
+/metrics (with a token; without one on --metrics-listen's own address).
 
 TLS is required: give --tls-cert and --tls-key. Two exceptions:
   --allow-http        local development only: plain HTTP, and the gate treats
@@ -99,6 +101,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
 	f.DurationVar(&cfg.flushEvery, "flush-every", gate.DefaultFlushEvery, "period of the usage flushes to the store")
+	f.StringVar(&cfg.metricsListen, "metrics-listen", "", "also serve GET /metrics WITHOUT a token on this address (plain HTTP, keep it private, e.g. 127.0.0.1:9464)")
 	f.BoolVar(&cfg.trustActor, "trust-client-actor", false, "audit API changes under the actor a client declares (X-Tmaps-Actor) instead of the token's name")
 	addSSHFlags(f, &cfg.ssh)
 	addAlertFlags(f, &cfg.alerts)
@@ -247,6 +250,7 @@ func (a *app) serve(cfg serveConfig) error {
 		TrustActorHeader: cfg.trustActor,
 		LeakKeys:         leakKeys,
 		OnLeakDisable:    onLeakDisable,
+		MetricsListen:    cfg.metricsListen,
 		ShutdownTimeout:  cfg.shutdownTimeout,
 		Logger:           log,
 		Stdout:           a.stdout,

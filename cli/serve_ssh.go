@@ -11,6 +11,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"github.com/tmaps/console/server"
@@ -89,6 +90,15 @@ func (a *app) sshComponent(c sshFlags, dbPath string) (server.ComponentFunc, err
 		})
 		if err != nil {
 			return nil, err
+		}
+		if env.Metrics != nil {
+			err := env.Metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "tmaps_ssh_sessions",
+				Help: "Open SSH sessions (consoles and commands).",
+			}, func() float64 { return float64(srv.Sessions()) }))
+			if err != nil {
+				return nil, err
+			}
 		}
 		return &sshService{srv: srv, log: log}, nil
 	}, nil

@@ -79,7 +79,7 @@ func TestServeSSHEndToEnd(t *testing.T) {
 
 	// The daemon.
 	daemon := exec.Command(bin, "serve", "--db", db, "--allow-http", "--listen", "127.0.0.1:0",
-		"--ssh-listen", "127.0.0.1:0", "--authorized-keys", authKeys)
+		"--ssh-listen", "127.0.0.1:0", "--authorized-keys", authKeys, "--metrics-listen", "127.0.0.1:0")
 	daemon.Env = baseEnv
 	logs := &testkit.SyncBuffer{}
 	daemon.Stderr = logs
@@ -119,7 +119,7 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	}()
 	t.Cleanup(stop)
 	sshLine := regexp.MustCompile(`^ssh 127\.0\.0\.1:(\d+) host key (SHA256:\S+)$`)
-	var port, hostFP, apiURL string
+	var port, hostFP, apiURL, metricsURL string
 	for port == "" {
 		select {
 		case l, ok := <-lines:
@@ -131,6 +131,9 @@ func TestServeSSHEndToEnd(t *testing.T) {
 			}
 			if u, ok := strings.CutPrefix(l, "ready "); ok {
 				apiURL = u
+			}
+			if u, ok := strings.CutPrefix(l, "metrics "); ok {
+				metricsURL = u
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatalf("serve never announced SSH; log:\n%s", logs.String())
@@ -190,6 +193,9 @@ func TestServeSSHEndToEnd(t *testing.T) {
 		t.Fatalf("console A:\n%s", screenA)
 	}
 	tm.WaitUntil("b", contains("seed-key"), "the key list in the second session")
+	if body := httpGet(t, metricsURL); !strings.Contains(body, "\ntmaps_ssh_sessions 2\n") {
+		t.Fatalf("metrics with two SSH sessions open:\n%s", body)
+	}
 
 	// The layout fills the window: the help line is on the last row.
 	lastRow := func(s string) string {
@@ -414,4 +420,18 @@ func withoutKeys(t *testing.T, listJSON, prefix string) string {
 		t.Fatal(err)
 	}
 	return string(out) + "\n"
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
 }

@@ -1,10 +1,12 @@
 package gate
 
 import (
-	"fmt"
 	"io"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/tmaps/console/model"
 )
@@ -41,18 +43,6 @@ func (h *histogram) observe(d time.Duration) {
 	}
 	h.counts[i].n.Add(1)
 	h.sum.Add(int64(d))
-}
-
-func (h *histogram) write(w io.Writer, name string) {
-	var cum uint64
-	for i, b := range h.bounds {
-		cum += h.counts[i].n.Load()
-		fmt.Fprintf(w, "%s_bucket{le=\"%g\"} %d\n", name, b.Seconds(), cum)
-	}
-	cum += h.counts[len(h.bounds)].n.Load()
-	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n", name, cum)
-	fmt.Fprintf(w, "%s_sum %g\n", name, time.Duration(h.sum.Load()).Seconds())
-	fmt.Fprintf(w, "%s_count %d\n", name, cum)
 }
 
 // Every reason has its own slot.
@@ -105,36 +95,95 @@ func (m *metrics) flushed(d time.Duration, err error) {
 	}
 }
 
-// WriteMetrics writes the gate's metrics in the Prometheus text exposition
-// format: decisions by outcome and reason, the latency of the HTTP gate
+// Metric descriptions of the gate's collector. Their names are stable:
+// dashboards, alerts and docs refer to them.
+var (
+	descDecisions = prometheus.NewDesc("tmaps_gate_decisions_total",
+		"Gate decisions by outcome and by the SPEC.md rule that made them.", []string{"outcome", "reason"}, nil)
+	descLatency = prometheus.NewDesc("tmaps_gate_request_duration_seconds",
+		"Time the HTTP gate takes to decide and answer one request.", nil, nil)
+	descFlush = prometheus.NewDesc("tmaps_gate_usage_flush_duration_seconds",
+		"Time one usage flush takes, store write included.", nil, nil)
+	descFlushErrors = prometheus.NewDesc("tmaps_gate_usage_flush_errors_total",
+		"Usage flushes the store refused (their counts are retried).", nil, nil)
+	descDropped = prometheus.NewDesc("tmaps_gate_refused_hosts_dropped_total",
+		"Refused hosts not remembered because a key reached the per-flush cap.", nil, nil)
+	descIndexKeys = prometheus.NewDesc("tmaps_gate_index_keys",
+		"Keys in the gate's in-memory index.", nil, nil)
+	descIndexAge = prometheus.NewDesc("tmaps_gate_index_age_seconds",
+		"Seconds since the gate's index last applied a store change (or loaded).", nil, nil)
+	descWatching = prometheus.NewDesc("tmaps_gate_index_watching",
+		"1 while store changes reach the gate's index, 0 when it no longer follows the store.", nil, nil)
+)
+
+// collector exposes the gate's counters to Prometheus. The request path
+// keeps counting with its own atomics; a scrape reads them.
+type collector Gate
+
+// Collector returns the gate's metrics as a Prometheus collector:
+// decisions by outcome and reason, the latency of the HTTP gate
 // (AuthorizeHandler and Middleware), the duration and failures of usage
-// flushes, refused hosts dropped by the per-key cap, and the index size.
-func (g *Gate) WriteMetrics(w io.Writer) {
+// flushes, refused hosts dropped by the per-key cap, and the index's size,
+// age and whether it follows the store.
+func (g *Gate) Collector() prometheus.Collector { return (*collector)(g) }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descDecisions, descLatency, descFlush, descFlushErrors, descDropped, descIndexKeys, descIndexAge, descWatching} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	g := (*Gate)(c)
 	m := &g.met
-	fmt.Fprintln(w, "# HELP tmaps_gate_decisions_total Gate decisions by outcome and by the SPEC.md rule that made them.")
-	fmt.Fprintln(w, "# TYPE tmaps_gate_decisions_total counter")
 	for o, name := range outcomeNames {
 		for r := range numReasons {
-			n := m.decisions[o][r].n.Load()
-			if n == 0 {
-				continue
+			if n := m.decisions[o][r].n.Load(); n != 0 {
+				ch <- prometheus.MustNewConstMetric(descDecisions, prometheus.CounterValue, float64(n), name, model.Reason(r).String())
 			}
-			fmt.Fprintf(w, "tmaps_gate_decisions_total{outcome=%q,reason=%q} %d\n", name, model.Reason(r).String(), n)
 		}
 	}
-	fmt.Fprintln(w, "# HELP tmaps_gate_request_duration_seconds Time the HTTP gate takes to decide and answer one request.")
-	fmt.Fprintln(w, "# TYPE tmaps_gate_request_duration_seconds histogram")
-	m.latency.write(w, "tmaps_gate_request_duration_seconds")
-	fmt.Fprintln(w, "# HELP tmaps_gate_usage_flush_duration_seconds Time one usage flush takes, store write included.")
-	fmt.Fprintln(w, "# TYPE tmaps_gate_usage_flush_duration_seconds histogram")
-	m.flush.write(w, "tmaps_gate_usage_flush_duration_seconds")
-	fmt.Fprintln(w, "# HELP tmaps_gate_usage_flush_errors_total Usage flushes the store refused (their counts are retried).")
-	fmt.Fprintln(w, "# TYPE tmaps_gate_usage_flush_errors_total counter")
-	fmt.Fprintf(w, "tmaps_gate_usage_flush_errors_total %d\n", m.flushErrors.Load())
-	fmt.Fprintln(w, "# HELP tmaps_gate_refused_hosts_dropped_total Refused hosts not remembered because a key reached the per-flush cap.")
-	fmt.Fprintln(w, "# TYPE tmaps_gate_refused_hosts_dropped_total counter")
-	fmt.Fprintf(w, "tmaps_gate_refused_hosts_dropped_total %d\n", m.droppedHosts.Load())
-	fmt.Fprintln(w, "# HELP tmaps_gate_index_keys Keys in the gate's in-memory index.")
-	fmt.Fprintln(w, "# TYPE tmaps_gate_index_keys gauge")
-	fmt.Fprintf(w, "tmaps_gate_index_keys %d\n", g.idx.size.Load())
+	ch <- m.latency.metric(descLatency)
+	ch <- m.flush.metric(descFlush)
+	ch <- prometheus.MustNewConstMetric(descFlushErrors, prometheus.CounterValue, float64(m.flushErrors.Load()))
+	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(m.droppedHosts.Load()))
+	st := g.Status()
+	ch <- prometheus.MustNewConstMetric(descIndexKeys, prometheus.GaugeValue, float64(st.Keys))
+	ch <- prometheus.MustNewConstMetric(descIndexAge, prometheus.GaugeValue, st.AgeSeconds)
+	watching := 0.0
+	if st.Watching {
+		watching = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descWatching, prometheus.GaugeValue, watching)
+}
+
+// metric is the histogram's state as a constant Prometheus histogram.
+func (h *histogram) metric(d *prometheus.Desc) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.bounds))
+	var cum uint64
+	for i, b := range h.bounds {
+		cum += h.counts[i].n.Load()
+		buckets[b.Seconds()] = cum
+	}
+	cum += h.counts[len(h.bounds)].n.Load()
+	return prometheus.MustNewConstHistogram(d, cum, time.Duration(h.sum.Load()).Seconds(), buckets)
+}
+
+// WriteMetrics writes the gate's metrics (see Collector) in the Prometheus
+// text exposition format.
+func (g *Gate) WriteMetrics(w io.Writer) error {
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(g.Collector()); err != nil {
+		return err
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+			return err
+		}
+	}
+	return nil
 }

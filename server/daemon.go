@@ -17,6 +17,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/tmaps/console/gate"
 	"github.com/tmaps/console/store"
 )
@@ -68,6 +71,8 @@ type Env struct {
 	// Leader reports whether this node is the one of its cluster that runs
 	// cluster-wide work (sending alerts); never nil.
 	Leader func() bool
+	// Metrics registers the component's metrics on the daemon's /metrics.
+	Metrics prometheus.Registerer
 }
 
 // ComponentFunc builds a component from the running daemon's parts.
@@ -100,6 +105,10 @@ type DaemonConfig struct {
 	// LeakKeys and OnLeakDisable: see Options.
 	LeakKeys      *LeakKeys
 	OnLeakDisable bool
+	// MetricsListen also serves GET /metrics, without a token, on this
+	// address (plain HTTP: keep it private); "" serves it only on the
+	// API's address, behind an operator token.
+	MetricsListen string
 	// ShutdownTimeout bounds how long requests and sessions in flight may
 	// take to finish at shutdown; 0 means 10 s.
 	ShutdownTimeout time.Duration
@@ -131,14 +140,18 @@ type Daemon struct {
 	cfg DaemonConfig
 	log *slog.Logger
 
-	st    DaemonStore
-	gate  *gate.Gate
-	api   *Server
-	http  *http.Server
-	ln    net.Listener
-	url   string
-	certs *certReloader
-	comps []Component
+	st         DaemonStore
+	gate       *gate.Gate
+	api        *Server
+	http       *http.Server
+	ln         net.Listener
+	url        string
+	certs      *certReloader
+	comps      []Component
+	reg        *prometheus.Registry
+	reloads    *prometheus.CounterVec
+	metricsSrv *http.Server
+	metricsURL string
 
 	gateCancel context.CancelFunc // ends the gate's index watch
 	runCancel  context.CancelFunc // ends the gate's flush loop (final flush)
@@ -212,8 +225,14 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.runDone = make(chan error, 1)
 	go func() { d.runDone <- d.gate.Run(runCtx) }()
 
+	if err := d.registerMetrics(); err != nil {
+		return err
+	}
+	metrics := promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn), Registry: d.reg,
+	})
 	d.api, err = New(st, Options{
-		Tokens: st, Authorize: d.gate.AuthorizeHandler(), Metrics: d.gate.WriteMetrics,
+		Tokens: st, Authorize: d.gate.AuthorizeHandler(), Metrics: metrics, Registerer: d.reg,
 		Logger: d.log.With("component", "api"), TrustActorHeader: d.cfg.TrustActorHeader,
 		Readiness: d.Readiness, Sync: d.gate.Sync,
 		LeakKeys: d.cfg.LeakKeys, OnLeakDisable: d.cfg.OnLeakDisable,
@@ -236,7 +255,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if leader == nil {
 		leader = func() bool { return true }
 	}
-	env := Env{Store: st, Gate: d.gate, Logger: d.log, Leader: leader}
+	env := Env{Store: st, Gate: d.gate, Logger: d.log, Leader: leader, Metrics: d.reg}
 	for _, mk := range d.cfg.Components {
 		c, err := mk(env)
 		if err != nil {
@@ -251,6 +270,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		d.comps = append(d.comps, c)
 	}
 
+	if d.cfg.MetricsListen != "" {
+		if err := d.serveMetrics(metrics); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", d.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --listen)", d.cfg.Listen, err)
@@ -268,6 +292,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.log.Info("ready", "url", d.url, "store", d.cfg.Location, "keys", d.gate.Size(), "startup", time.Since(d.started),
 		"tls", d.certs != nil, "allow_http", d.cfg.AllowHTTP, "trusted_proxies", len(d.cfg.TrustedProxies))
 	fmt.Fprintf(d.cfg.Stdout, "ready %s\n", d.url)
+	if d.metricsURL != "" {
+		fmt.Fprintf(d.cfg.Stdout, "metrics %s\n", d.metricsURL)
+	}
 	for _, c := range d.comps {
 		if a, ok := c.(Announcer); ok {
 			if line := a.Announce(); line != "" {
@@ -289,6 +316,9 @@ func (d *Daemon) abort() {
 		_ = d.comps[i].Stop(ctx)
 	}
 	d.comps = nil
+	if d.metricsSrv != nil {
+		d.metricsSrv.Close()
+	}
 	if d.runCancel != nil {
 		d.runCancel()
 		<-d.runDone
@@ -301,6 +331,9 @@ func (d *Daemon) abort() {
 
 // URL is the API's base URL, e.g. https://127.0.0.1:8443, once started.
 func (d *Daemon) URL() string { return d.url }
+
+// MetricsURL is the URL of /metrics on MetricsListen, "" without it.
+func (d *Daemon) MetricsURL() string { return d.metricsURL }
 
 // Gate is the daemon's gate, once started.
 func (d *Daemon) Gate() *gate.Gate { return d.gate }
@@ -384,6 +417,13 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		}
 	}
 	err := errors.Join(errs...)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	if d.reloads != nil {
+		d.reloads.WithLabelValues(result).Inc()
+	}
 	if err != nil {
 		d.log.Error("reload failed: serving on with the previous files", "err", err)
 	} else {
@@ -416,6 +456,13 @@ func (d *Daemon) shutdown() error {
 			d.http.Close()
 		}
 	})
+	if d.metricsSrv != nil {
+		wg.Go(func() {
+			if err := d.metricsSrv.Shutdown(ctx); err != nil {
+				d.metricsSrv.Close()
+			}
+		})
+	}
 	for i := len(d.comps) - 1; i >= 0; i-- {
 		if err := d.comps[i].Stop(ctx); err != nil {
 			d.log.Warn("a component did not stop cleanly", "err", err)

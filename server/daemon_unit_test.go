@@ -443,3 +443,132 @@ func TestDaemonHealth(t *testing.T) {
 		t.Fatalf("Readiness after Shutdown: %+v", rd)
 	}
 }
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// /metrics: without a token on --metrics-listen only; the API by route
+// and status, event streams, the gate, the store, the runtime.
+func TestDaemonMetrics(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "console.db")
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, token, _ := st.CreateToken(ctx, "ops")
+	_, secret, _ := st.CreateKey(ctx, "m")
+	st.Close()
+	var out testkit.SyncBuffer
+	certFile, keyFile := testkit.SelfSignedCert(t, dir)
+	d, err := server.NewDaemon(server.DaemonConfig{
+		OpenStore: boltOpener(db), Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0", Stdout: &out,
+		TLS: &server.TLSFiles{CertFile: certFile, KeyFile: keyFile}, FlushEvery: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown()
+	if !strings.Contains(out.String(), "\nmetrics "+d.MetricsURL()+"\n") || !strings.HasPrefix(d.MetricsURL(), "http://127.0.0.1:") {
+		t.Fatalf("stdout %q", out.String())
+	}
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(certFile)
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	call := func(path, tok string) int {
+		req, _ := http.NewRequest("GET", d.URL()+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 3 {
+		call("/v1/keys", token)
+	}
+	call("/v1/keys", "tm_wrong")
+	call("/v1/nowhere", token)
+	call("/v1/authorize?api_key="+secret, "")
+	// On the API's address /metrics still needs a token.
+	if code := call("/metrics", ""); code != 401 {
+		t.Fatalf("/metrics without a token on the API address: %d", code)
+	}
+	// An open event stream.
+	req, _ := http.NewRequest("GET", d.URL()+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	stream, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	// The gate's flush loop ran at least once.
+	waitFor(t, func() bool {
+		_, body := get(t, d.MetricsURL(), "")
+		return strings.Contains(body, "tmaps_api_event_streams 1") && !strings.Contains(body, "tmaps_gate_usage_flush_duration_seconds_count 0")
+	})
+	code, body := get(t, d.MetricsURL(), "")
+	if code != 200 {
+		t.Fatalf("metrics listener: %d %s", code, body)
+	}
+	for _, want := range []string{
+		`tmaps_api_requests_total{code="200",route="GET /v1/keys"} 3`,
+		`tmaps_api_requests_total{code="401",route="GET /v1/keys"} 1`,
+		`tmaps_api_requests_total{code="401",route="GET /metrics"} 1`,
+		`tmaps_api_requests_total{code="404",route="unmatched"} 1`,
+		`tmaps_api_request_duration_seconds_count{route="GET /v1/keys"} 4`,
+		`tmaps_api_event_streams 1`,
+		`tmaps_gate_decisions_total{outcome="allowed",reason="key_unrestricted"} 1`,
+		`tmaps_gate_request_duration_seconds_count 1`,
+		`tmaps_gate_index_keys 1`,
+		`tmaps_gate_index_watching 1`,
+		`tmaps_gate_usage_flush_duration_seconds_bucket`,
+		`tmaps_store_size_bytes `,
+		`tmaps_tls_certificate_expiry_timestamp_seconds `,
+		`tmaps_build_info{commit=`,
+		`go_goroutines `,
+		`process_resident_memory_bytes `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "/v1/authorize") {
+		t.Error("the gate's hot path is in the API's request metrics")
+	}
+	// The metrics listener serves nothing else.
+	if code, _ := get(t, strings.TrimSuffix(d.MetricsURL(), "/metrics")+"/v1/keys", token); code != 404 {
+		t.Fatalf("the metrics listener serves /v1/keys: %d", code)
+	}
+	// Reloads are counted by result.
+	d.Reload(ctx)
+	os.WriteFile(certFile, []byte("junk"), 0o600)
+	d.Reload(ctx)
+	_, body = get(t, d.MetricsURL(), "")
+	for _, want := range []string{`tmaps_reloads_total{result="ok"} 1`, `tmaps_reloads_total{result="error"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

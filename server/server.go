@@ -23,6 +23,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/wire"
@@ -37,13 +39,18 @@ type Options struct {
 	Tokens store.TokenStore
 	// Authorize answers GET /v1/authorize (the gate's handler). Nil answers 503.
 	Authorize http.Handler
-	// Metrics writes the Prometheus text of GET /metrics. Nil answers 503.
-	Metrics func(io.Writer)
 	// LeakKeys verify the signature of leak reports (POST /v1/leaks);
 	// nil answers 503 there. OnLeakDisable disables an Active key a report
 	// names, at once.
 	LeakKeys      *LeakKeys
 	OnLeakDisable bool
+	// Metrics answers GET /metrics (after the token check), e.g. a
+	// promhttp handler. Nil answers 503.
+	Metrics http.Handler
+	// Registerer receives the API's own metrics (requests by route and
+	// status, their latency, open event streams); nil keeps them
+	// unregistered.
+	Registerer prometheus.Registerer
 	// Logger receives request logs; nil discards them. Wrap it with
 	// NewRedactingHandler (New does not, so callers choose the handler).
 	Logger *slog.Logger
@@ -86,6 +93,7 @@ type Server struct {
 	unfollow context.CancelFunc
 	// started is when New ran, for /healthz's uptime.
 	started time.Time
+	met     *apiMetrics
 }
 
 // Route is one route of the API.
@@ -166,12 +174,19 @@ func New(s store.Store, opt Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := &Server{s: s, opt: opt, log: log, mux: http.NewServeMux(), stop: make(chan struct{}), started: time.Now()}
+	met, err := newAPIMetrics(opt.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{s: s, opt: opt, log: log, mux: http.NewServeMux(), stop: make(chan struct{}), started: time.Now(), met: met}
 	for _, rt := range routes {
 		h := rt.handler
 		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(srv, w, r) })
 		if rt.Auth() {
 			hf = srv.requireToken(srv.requireRole(rt.Op, hf))
+		}
+		if rt.Path != "/v1/authorize" { // the gate's hot path has its own metrics
+			hf = met.instrument(rt.Method+" "+rt.Path, hf)
 		}
 		srv.mux.Handle(rt.Method+" "+rt.Path, hf)
 	}
@@ -198,6 +213,8 @@ func (srv *Server) route(w http.ResponseWriter, r *http.Request) {
 		srv.mux.ServeHTTP(w, r)
 		return
 	}
+	start := time.Now()
+	defer func() { srv.met.observe("unmatched", w, start) }()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
 	if allow := rec.Header().Get("Allow"); allow != "" {
@@ -886,6 +903,8 @@ func (srv *Server) events(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, r, err)
 		return
 	}
+	srv.met.streams.Inc()
+	defer srv.met.streams.Dec()
 	// The stream outlives the server's read and write timeouts: an expired
 	// read deadline would end the request's context.
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -1017,8 +1036,7 @@ func (srv *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "metrics are not available", Code: "unavailable"})
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	srv.opt.Metrics(w)
+	srv.opt.Metrics.ServeHTTP(w, r)
 }
 
 // ---- logging ----

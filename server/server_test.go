@@ -410,7 +410,7 @@ func TestEventsEndOnClose(t *testing.T) {
 func TestGateMounts(t *testing.T) {
 	f := newFixture(t, Options{
 		Authorize: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }),
-		Metrics:   func(w io.Writer) { io.WriteString(w, "tmaps_gate_decisions_total 3\n") },
+		Metrics:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "tmaps_gate_decisions_total 3\n") }),
 	})
 	status, _ := f.doAuth("GET", "/v1/authorize?api_key=ak_00000000000000000000000000000000", "", "")
 	if status != http.StatusNoContent {

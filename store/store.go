@@ -211,6 +211,11 @@ type HealthChecker interface {
 	Health(ctx context.Context) Health
 }
 
+// Sizer is a store that knows how many bytes it takes (its file).
+type Sizer interface {
+	Size(ctx context.Context) (int64, error)
+}
+
 // GateSource is what the gate reads and writes: keys, their changes, the
 // usage it counts, and the usage it reads back for monthly quotas.
 type GateSource interface {

@@ -242,6 +242,13 @@ func (s *Store) Health(ctx context.Context) store.Health {
 	return h
 }
 
+// Size is the size of the store's file in bytes (free pages included).
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.view(ctx, func(tx *bbolt.Tx) error { n = tx.Size(); return nil })
+	return n, err
+}
+
 // view runs fn in a read transaction.
 func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := s.check(ctx); err != nil {
