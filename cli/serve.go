@@ -254,6 +254,8 @@ func (a *app) serve(cfg serveConfig) error {
 		ShutdownTimeout:  cfg.shutdownTimeout,
 		Logger:           log,
 		Stdout:           a.stdout,
+		Notify:           server.SystemdNotify,
+		Watchdog:         server.SystemdWatchdog(),
 	}
 	if useTLS {
 		dc.TLS = &server.TLSFiles{CertFile: cfg.certFile, KeyFile: cfg.keyFile}

@@ -2,7 +2,8 @@
 # Installs the Debian packages the end-to-end tests need, when missing:
 # tmux (TUI tests), openssh-client (ssh into `tmaps serve`), nginx
 # (auth_request against the gate), xvfb + xclip (X clipboard), wrk (load),
-# curl (API), chromium (headless browser through nginx and the gate).
+# curl (API), chromium (headless browser through nginx and the gate),
+# systemd (systemd-analyze checks docs/tmaps.service).
 # Runs `apt-get update` once, only when something is missing.
 # Without root (or without apt-get) it installs nothing and says what is
 # missing; the tests that need a missing tool then fail and name it
@@ -20,6 +21,7 @@ tools=(
 	"wrk:wrk"
 	"curl:curl"
 	"chromium:chromium"
+	"systemd-analyze:systemd"
 )
 
 have() {

@@ -15,8 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -125,8 +124,29 @@ type DaemonConfig struct {
 	// the daemon accepts connections; nil discards them.
 	Stdout io.Writer
 	// Notify tells a service manager the daemon's state ("READY=1",
-	// "RELOADING=1…", "STOPPING=1"); nil sends nothing.
+	// "RELOADING=1…", "STOPPING=1", "WATCHDOG=1"); nil sends nothing.
+	// SystemdNotify is systemd's.
 	Notify func(state string)
+	// Watchdog is the period within which the service manager wants a
+	// "WATCHDOG=1" (systemd's WatchdogSec); Run sends one every half
+	// period while the daemon is ready. 0 sends none.
+	Watchdog time.Duration
+}
+
+// SystemdNotify sends state to systemd's notify socket ($NOTIFY_SOCKET);
+// without one it does nothing.
+func SystemdNotify(state string) {
+	_, _ = sddaemon.SdNotify(false, state)
+}
+
+// SystemdWatchdog is the watchdog period systemd asks for this process
+// ($WATCHDOG_USEC), 0 for none.
+func SystemdWatchdog() time.Duration {
+	d, err := sddaemon.SdWatchdogEnabled(false)
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // DefaultShutdownTimeout is DaemonConfig.ShutdownTimeout's default.
@@ -304,7 +324,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	d.running = true
 	d.ready.Store(true)
-	d.notify("READY=1")
+	d.notify(sddaemon.SdNotifyReady)
 	return nil
 }
 
@@ -374,10 +394,24 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) error {
 	if err := d.Start(ctx); err != nil {
 		return err
 	}
+	var watchdog <-chan time.Time
+	if d.cfg.Watchdog > 0 {
+		t := time.NewTicker(d.cfg.Watchdog / 2)
+		defer t.Stop()
+		watchdog = t.C
+	}
 	var result error
 loop:
 	for {
 		select {
+		case <-watchdog:
+			// A daemon that cannot read its store or follow it is not
+			// kept alive: systemd restarts it.
+			if d.Readiness(ctx).Status == StatusReady {
+				d.notify(sddaemon.SdNotifyWatchdog)
+			} else {
+				d.log.Warn("not ready: no watchdog ping sent")
+			}
 		case <-ctx.Done():
 			d.log.Info("shutting down: finishing requests in flight", "timeout", d.cfg.ShutdownTimeout)
 			break loop
@@ -402,7 +436,7 @@ loop:
 // fails to load keeps its previous version in use, and the error says so.
 func (d *Daemon) Reload(ctx context.Context) error {
 	d.notify(reloadingState())
-	defer d.notify("READY=1")
+	defer d.notify(sddaemon.SdNotifyReady)
 	var errs []error
 	if d.certs != nil {
 		if err := d.certs.load(); err != nil {
@@ -446,7 +480,7 @@ func (d *Daemon) shutdown() error {
 		return nil
 	}
 	d.stopping.Store(true)
-	d.notify("STOPPING=1")
+	d.notify(sddaemon.SdNotifyStopping)
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -494,7 +528,7 @@ func (d *Daemon) notify(state string) {
 // reloadingState is the sd_notify message that starts a reload; systemd's
 // Type=notify-reload wants the monotonic time with it.
 func reloadingState() string {
-	return fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec())
+	return sddaemon.SdNotifyReloading + "\n" + sddaemon.SdNotifyMonotonicUsec()
 }
 
 // certReloader serves the certificate of its files as last loaded.
@@ -519,13 +553,3 @@ func (c *certReloader) load() error {
 }
 
 func (c *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }
-
-// monotonicUsec is CLOCK_MONOTONIC in microseconds, the clock systemd
-// compares MONOTONIC_USEC with.
-func monotonicUsec() int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return 0
-	}
-	return ts.Nano() / 1e3
-}

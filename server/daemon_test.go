@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/tmaps/console/internal/testkit"
 	"github.com/tmaps/console/model"
@@ -662,4 +664,128 @@ func TestServeSIGHUP(t *testing.T) {
 		t.Fatalf("the store counted %d allowed requests, the clients got %d answers", counted, ok.Load())
 	}
 	t.Logf("%d requests, 0 failed, all counted; certificate swapped by SIGHUP", ok.Load())
+}
+
+// TestServeSystemdNotify plays systemd's notify socket (a unixgram socket
+// in NOTIFY_SOCKET) against the real binary: READY=1 once it serves,
+// RELOADING=1 with MONOTONIC_USEC then READY=1 around a SIGHUP,
+// WATCHDOG=1 within WATCHDOG_USEC, STOPPING=1 on SIGTERM.
+func TestServeSystemdNotify(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	next := func(what string, skipWatchdog bool) string {
+		t.Helper()
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					t.Fatalf("notify socket closed, waiting for %s", what)
+				}
+				if skipWatchdog && m == "WATCHDOG=1" {
+					continue
+				}
+				return m
+			case <-time.After(20 * time.Second):
+				t.Fatalf("no %s on the notify socket in 20s", what)
+			}
+		}
+	}
+
+	db := filepath.Join(dir, "console.db")
+	d := startDaemon(t, []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000"},
+		"--db", db, "--listen", "127.0.0.1:0", "--allow-http")
+	if m := next("READY=1", true); m != "READY=1" {
+		t.Fatalf("first message %q, want READY=1", m)
+	}
+	if m := next("WATCHDOG=1", false); m != "WATCHDOG=1" {
+		t.Fatalf("got %q, want a watchdog ping within WATCHDOG_USEC", m)
+	}
+
+	before := monotonicUsec(t)
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	m := next("RELOADING=1", true)
+	var usec int64
+	if _, err := fmt.Sscanf(m, "RELOADING=1\nMONOTONIC_USEC=%d\n", &usec); err != nil || usec < before || usec > monotonicUsec(t) {
+		t.Fatalf("reload message %q (monotonic µs between %d and now): %v", m, before, err)
+	}
+	if m := next("READY=1 after the reload", true); m != "READY=1" {
+		t.Fatalf("after RELOADING: %q, want READY=1", m)
+	}
+
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if m := next("STOPPING=1", true); m != "STOPPING=1" {
+		t.Fatalf("at SIGTERM: %q, want STOPPING=1", m)
+	}
+	d.wait(t)
+	if d.err != nil {
+		t.Fatalf("exit: %v\n%s", d.err, d.stderr)
+	}
+}
+
+func monotonicUsec(t *testing.T) int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatal(err)
+	}
+	return ts.Nano() / 1e3
+}
+
+// TestUnitFile checks docs/tmaps.service with systemd's own tools: it
+// verifies, and its hardening scores "OK" or better (exposure ≤ 2.0).
+func TestUnitFile(t *testing.T) {
+	sa, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Fatal("systemd-analyze is needed: run `make test` (scripts/deps.sh installs the systemd package)")
+	}
+	unit, err := os.ReadFile("../docs/tmaps.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Type=notify\n", "ExecReload=/bin/kill -HUP $MAINPID\n", "ProtectSystem=strict\n", "StateDirectory=tmaps\n", "User=tmaps\n", "WatchdogSec="} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("the unit lacks %q", want)
+		}
+	}
+	// verify wants ExecStart's binary to exist: point it at ours.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tmaps.service")
+	body := strings.ReplaceAll(string(unit), "/usr/local/bin/tmaps", testkit.Binary(t))
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(sa, "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	out, err := exec.Command(sa, "security", "--offline=yes", path).CombinedOutput()
+	m := regexp.MustCompile(`Overall exposure level for tmaps\.service: ([0-9.]+)`).FindSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	var exposure float64
+	fmt.Sscan(string(m[1]), &exposure)
+	if exposure > 2.0 {
+		t.Fatalf("exposure %.1f, want ≤ 2.0:\n%s", exposure, out)
+	}
+	t.Logf("systemd-analyze security: exposure %.1f", exposure)
 }
