@@ -113,6 +113,23 @@ func startDaemon(t testing.TB, env []string, args ...string) *daemon {
 	return d
 }
 
+// waitLog waits until the daemon's stderr holds s.
+func (d *daemon) waitLog(t testing.TB, s string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.stderr.String(), s) {
+		select {
+		case <-d.exited:
+			t.Fatalf("tmaps serve exited (%v) before logging %q:\n%s", d.err, s, d.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tmaps serve did not log %q in 20s:\n%s", s, d.stderr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (d *daemon) wait(t testing.TB) {
 	t.Helper()
 	select {
@@ -149,14 +166,9 @@ func TestDaemonEndToEnd(t *testing.T) {
 	}
 
 	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--allow-http", "--log-level", "debug")
-	// The warning is written before "ready", but stderr and stdout reach
-	// the test through two pipes: wait for it rather than race.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(d.stderr.String(), "WARNING: --allow-http"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("--allow-http is not announced:\n%s", d.stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// stderr reaches the buffer through its own pipe: it may trail stdout's
+	// "ready" line.
+	d.waitLog(t, "WARNING: --allow-http")
 	env := []string{"TMAPS_TOKEN=" + token}
 
 	out, stderr, code := run(t, env, "--api", d.url, "keys", "create", "--name", "E2E key")
@@ -614,18 +626,7 @@ func TestServeSIGHUP(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(d.stderr.String(), "msg=reloaded") {
-		select {
-		case <-d.exited:
-			t.Fatalf("SIGHUP ended the daemon: %v\n%s", d.err, d.stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged:\n%s", d.stderr)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	d.waitLog(t, "msg=reloaded")
 	waitN(ok.Load() + 200)
 	close(stop)
 	wg.Wait()
