@@ -470,7 +470,7 @@ func TestDaemonMetrics(t *testing.T) {
 	}
 	ctx := context.Background()
 	_, token, _ := st.CreateToken(ctx, "ops")
-	_, secret, _ := st.CreateKey(ctx, "m")
+	_, secret, _ := st.CreateKey(ctx, "m", model.Policy{})
 	st.Close()
 	var out testkit.SyncBuffer
 	certFile, keyFile := testkit.SelfSignedCert(t, dir)
