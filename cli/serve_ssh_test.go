@@ -23,6 +23,7 @@ import (
 	"github.com/tmaps/console/cli"
 	"github.com/tmaps/console/internal/testkit"
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store/bolt"
 )
 
 // TestServeSSHEndToEnd is issue 5's scenario with the real binary, the
@@ -268,6 +269,22 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	}
 	if _, errOut, code := remote(opKey, "keys", "show", "no-such-key"); code != 4 || !strings.Contains(errOut, "no-such-key") {
 		t.Fatalf("ssh keys show no-such-key: exit %d, stderr %q", code, errOut)
+	}
+	// An online backup over SSH comes to the client's side; the daemon
+	// writes no file of its own.
+	backupOut, errOut, code := remote(opKey, "backup", "-")
+	if code != 0 || !strings.Contains(errOut, "backed up") {
+		t.Fatalf("ssh backup -: exit %d, stderr %q", code, errOut)
+	}
+	copyPath := filepath.Join(t.TempDir(), "over-ssh.db")
+	if err := os.WriteFile(copyPath, []byte(backupOut), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := bolt.Verify(copyPath); err != nil || sum.Keys != 2 {
+		t.Fatalf("the backup over SSH: %+v %v", sum, err)
+	}
+	if _, errOut, code := remote(opKey, "backup", "/tmp/x.db"); code != 2 || !strings.Contains(errOut, "backup - > FILE") {
+		t.Fatalf("ssh backup FILE: exit %d, stderr %q", code, errOut)
 	}
 
 	// Stopping the daemon tells the consoles and releases the store.

@@ -84,6 +84,7 @@ const (
 	OpTokensCreate  Op = "tokens.create"
 	OpTokensRevoke  Op = "tokens.revoke"
 	OpTokensSetRole Op = "tokens.set-role"
+	OpStoreBackup   Op = "store.backup"
 )
 
 // opInfo is one row of the role table.
@@ -120,6 +121,7 @@ var ops = map[Op]opInfo{
 	OpTokensCreate:  {RoleAdmin, "create operator tokens"},
 	OpTokensRevoke:  {RoleAdmin, "revoke operator tokens"},
 	OpTokensSetRole: {RoleAdmin, "change roles"},
+	OpStoreBackup:   {RoleAdmin, "back up the store"},
 }
 
 // Ops lists every operation, sorted.

@@ -469,7 +469,7 @@ func TestDaemonMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	_, token, _ := st.CreateToken(ctx, "ops")
+	_, token, _ := st.CreateToken(ctx, "ops", model.RoleAdmin)
 	_, secret, _ := st.CreateKey(ctx, "m", model.Policy{})
 	st.Close()
 	var out testkit.SyncBuffer

@@ -81,7 +81,7 @@ type roleFixture struct {
 
 func newRoleFixture(t *testing.T) *roleFixture {
 	t.Helper()
-	f := newFixture(t, Options{Metrics: func(w io.Writer) { io.WriteString(w, "# metrics\n") }, Heartbeat: time.Hour})
+	f := newFixture(t, Options{Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "# metrics\n") }), Heartbeat: time.Hour})
 	c := store.WithActor(context.Background(), "setup")
 	rf := &roleFixture{fixture: f, tokens: map[model.Role]string{}}
 	var err error

@@ -143,6 +143,7 @@ var routes = []Route{
 	{"DELETE", "/v1/tokens/{name}", model.OpTokensRevoke, (*Server).revokeToken},
 	{"POST", "/v1/tokens/{name}/role", model.OpTokensSetRole, (*Server).setTokenRole},
 	{"GET", "/v1/whoami", model.OpWhoAmI, (*Server).whoAmI},
+	{"GET", "/v1/backup", model.OpStoreBackup, (*Server).backup},
 	{"GET", "/metrics", model.OpMetricsRead, (*Server).metrics},
 	{"GET", "/v1/authorize", "", (*Server).authorize},
 	{"POST", "/v1/leaks", "", (*Server).leaks},

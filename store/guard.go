@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/tmaps/console/model"
@@ -335,3 +336,16 @@ var (
 	_ TokenStore  = (*Guarded)(nil)
 	_ LinkUsage   = guardedLinks{}
 )
+
+// Backup implements Backuper when the store underneath does; backing up
+// needs the admin role (a copy holds every digest and the audit log).
+func (g *Guarded) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if err := g.check(ctx, model.OpStoreBackup, ""); err != nil {
+		return 0, err
+	}
+	b, ok := g.st.(Backuper)
+	if !ok {
+		return 0, errors.New("this store cannot be backed up")
+	}
+	return b.Backup(ctx, w)
+}

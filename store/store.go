@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"time"
 
@@ -209,6 +210,14 @@ type Health struct {
 // are checked with a key lookup.
 type HealthChecker interface {
 	Health(ctx context.Context) Health
+}
+
+// Backuper is a store that writes a consistent copy of all its data, as
+// of one moment, while it stays in use (`tmaps backup`, GET /v1/backup).
+// The bolt store writes its file; another backend writes its own
+// consistent export, which its restore then reads.
+type Backuper interface {
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // Sizer is a store that knows how many bytes it takes (its file).
