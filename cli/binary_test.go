@@ -95,9 +95,18 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := run("keys", "list")
+	// A second daemon is told to stop the first, not to use --api.
+	sCode, _, sErr := run("serve", "--allow-http", "--listen", "127.0.0.1:0")
 	st.Close()
+	if sCode != 1 || strings.Count(sErr, "in use") != 1 || !strings.Contains(sErr, "another `tmaps serve`") || strings.Contains(sErr, "--api") {
+		t.Errorf("serve on a locked store: exit %d, stderr %q", sCode, sErr)
+	}
 	if code != 1 || !strings.Contains(stderr, "in use by another process") {
 		t.Errorf("locked store: exit %d, stderr %q", code, stderr)
+	}
+	// Said once, on one line (it was doubled: "in use by another process: … in use by another process").
+	if n := strings.Count(stderr, "in use"); n != 1 || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("locked store: the message says \"in use\" %d times: %q", n, stderr)
 	}
 	// And once it is released the binary works again.
 	if code, stdout, _ := run("keys", "list"); code != 0 || !strings.Contains(stdout, "\tx\t") {

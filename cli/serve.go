@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,7 +18,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tmaps/console/gate"
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/server"
+	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
 )
 
@@ -240,7 +243,11 @@ func (a *app) serve(cfg serveConfig) error {
 
 	dc := server.DaemonConfig{
 		OpenStore: func(context.Context) (server.DaemonStore, error) {
-			return bolt.Open(path, bolt.Options{Timeout: a.lockTimeout, Now: a.now})
+			st, err := bolt.Open(path, bolt.Options{Timeout: a.lockTimeout, Now: a.now})
+			if errors.Is(err, store.ErrInUse) {
+				return nil, store.InUseError(fmt.Sprintf("the store at %s is in use by another process (another `tmaps serve`?): stop it, or serve another store with --db", model.Escape(path)))
+			}
+			return st, err
 		},
 		Location:         path,
 		Listen:           cfg.listen,

@@ -25,6 +25,10 @@ var (
 	ErrUnavailable    = errors.New("the store is unavailable")
 )
 
+// InUseError is ErrInUse with msg as its whole message (which should say
+// which store and what to do).
+func InUseError(msg string) error { return &wrapped{msg, ErrInUse} }
+
 // wrapped is an error that is also another sentinel.
 type wrapped struct {
 	msg string

@@ -62,7 +62,7 @@ func Verify(path string) (Summary, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return Summary{}, fmt.Errorf("%w: %s is open in a running tmaps", store.ErrInUse, model.Escape(path))
+		return Summary{}, store.InUseError(fmt.Sprintf("%s is open in a running tmaps: back it up with `tmaps backup` and restore the copy", model.Escape(path)))
 	case err != nil:
 		return Summary{}, fmt.Errorf("%w: %s: %v", ErrNotAStore, model.Escape(path), err)
 	}
@@ -118,7 +118,7 @@ func Restore(src, dest string, replace bool) (Summary, error) {
 			return Summary{}, fmt.Errorf("%w: %s", ErrExists, model.Escape(dest))
 		}
 		if err := syscall.Flock(int(old.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			return Summary{}, fmt.Errorf("%w: %s is open in a running tmaps (stop `tmaps serve` first)", store.ErrInUse, model.Escape(dest))
+			return Summary{}, store.InUseError(fmt.Sprintf("the store at %s is open in a running tmaps: stop `tmaps serve` first", model.Escape(dest)))
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return Summary{}, err

@@ -130,7 +130,7 @@ func Open(path string, opt Options) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opt.Timeout, FreelistType: bbolt.FreelistMapType, NoSync: opt.NoSync})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: the store at %s is in use by another process (is `tmaps serve` running? use --api)", store.ErrInUse, model.Escape(path))
+			return nil, store.InUseError(fmt.Sprintf("the store at %s is in use by another process (is `tmaps serve` running? use --api)", model.Escape(path)))
 		}
 		return nil, fmt.Errorf("open the store at %s: %w", model.Escape(path), err)
 	}
