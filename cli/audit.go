@@ -89,7 +89,7 @@ per line, tab-separated: time (RFC 3339), actor, action, object, before, after.`
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&object, "object", "", `only entries about this object: "key:ID", "domain:NAME", a key or a domain`)
-	c.Flags().StringVar(&actor, "actor", "", "only entries by this actor")
+	c.Flags().StringVar(&actor, "actor", "", "only entries by this actor; an SSH actor also by its fingerprint (SHA256:…) or its ssh:USER alone")
 	c.Flags().IntVar(&limit, "limit", 100, "at most N entries (0: all)")
 	c.Flags().StringVar(&text, "text", "", "only entries holding this text (any case) in actor, action, object, before or after")
 	c.Flags().Uint64Var(&before, "before", 0, "only entries older than the one with this seq (paging)")

@@ -840,3 +840,21 @@ func TestAuditTextAndBefore(t *testing.T) {
 		t.Fatalf("--text: %+v", found)
 	}
 }
+
+// audit --actor finds an SSH actor by its fingerprint alone.
+func TestAuditActorFingerprint(t *testing.T) {
+	e := newEnv(t)
+	st, err := bolt.Open(e.db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fp = "SHA256:uJ3tX8bE5y0xkq2P1wF6dS9mR4vL7cN0aZ2hG5jK8oQ"
+	if _, _, err := st.CreateKey(store.WithActor(context.Background(), "ssh:alice "+fp), "by ssh", model.Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	r := e.run("audit", "--actor", fp)
+	if r.code != 0 || !strings.Contains(r.stdout, "ssh:alice "+fp) || !strings.Contains(r.stdout, "by ssh") {
+		t.Fatalf("audit --actor FINGERPRINT: %s", r)
+	}
+}

@@ -241,7 +241,7 @@ type GateSource interface {
 // AuditQuery filters the audit log. Zero fields match everything.
 type AuditQuery struct {
 	Object string // exact object, e.g. "key:k0123456789ab" or "domain:mysite.tn"
-	Actor  string // exact actor
+	Actor  string // an actor (see MatchActor)
 	Since  time.Time
 	// Before keeps the entries older than the one with this Seq (a cursor:
 	// the Seq of the last entry of the previous page); 0 starts at the
@@ -258,7 +258,7 @@ type AuditQuery struct {
 func (q *AuditQuery) Match(e *model.AuditEntry) bool {
 	switch {
 	case q.Object != "" && e.Object != q.Object,
-		q.Actor != "" && e.Actor != q.Actor,
+		!q.MatchActor(e.Actor),
 		!q.Since.IsZero() && e.Time.Before(q.Since),
 		q.Before != 0 && e.Seq >= q.Before:
 		return false
@@ -273,6 +273,20 @@ func (q *AuditQuery) Match(e *model.AuditEntry) bool {
 		}
 	}
 	return false
+}
+
+// MatchActor reports whether an entry's actor matches q.Actor: the whole
+// actor, or for an SSH actor ("ssh:USER SHA256:FINGERPRINT") its user part
+// or its fingerprint alone. An empty q.Actor matches every actor.
+func (q *AuditQuery) MatchActor(actor string) bool {
+	if q.Actor == "" || actor == q.Actor {
+		return true
+	}
+	if !strings.HasPrefix(actor, "ssh:") {
+		return false
+	}
+	user, fp, ok := strings.Cut(actor, " ")
+	return ok && (q.Actor == user || q.Actor == fp)
 }
 
 // UsageDelta is what the gate counted for one key in one hourly bucket.

@@ -1004,6 +1004,24 @@ func testAuditFilters(t *testing.T, s store.Store) {
 	if none := r(s.Audit(ctx(t), store.AuditQuery{Actor: "nobody"})).must(t); len(none) != 0 {
 		t.Fatalf("filter matching nothing returned %s", dump(none))
 	}
+
+	// An SSH actor ("ssh:USER SHA256:FP") is found by its fingerprint
+	// alone, or its user alone; a part of a word matches nothing.
+	const fp = "SHA256:uJ3tX8bE5y0xkq2P1wF6dS9mR4vL7cN0aZ2hG5jK8oQ"
+	alice := store.WithActor(ctx(t), "ssh:alice "+fp)
+	r(s.DisableKey(alice, ids[2])).must(t)
+	r(s.EnableKey(store.WithActor(ctx(t), "ssh:bob SHA256:other"), ids[2])).must(t)
+	for _, q := range []string{fp, "ssh:alice", "ssh:alice " + fp} {
+		got := r(s.Audit(ctx(t), store.AuditQuery{Actor: q})).must(t)
+		if len(got) != 1 || got[0].Actor != "ssh:alice "+fp || got[0].Action != model.AuditDisable {
+			t.Fatalf("Actor %q: %s", q, dump(got))
+		}
+	}
+	for _, q := range []string{"SHA256:uJ3tX8", "alice", "ssh:ali", fp[:len(fp)-1]} {
+		if got := r(s.Audit(ctx(t), store.AuditQuery{Actor: q})).must(t); len(got) != 0 {
+			t.Fatalf("Actor %q matches %s", q, dump(got))
+		}
+	}
 }
 
 // testAuditPaging: Before pages through the log (each page the entries
