@@ -858,3 +858,29 @@ func TestAuditActorFingerprint(t *testing.T) {
 		t.Fatalf("audit --actor FINGERPRINT: %s", r)
 	}
 }
+
+// --db (or TMAPS_DB) together with --api (or TMAPS_API) names two stores:
+// a usage error, nothing opened.
+func TestDBWithAPI(t *testing.T) {
+	e := newEnv(t) // sets TMAPS_DB
+	for _, tc := range []struct {
+		args []string
+		vars map[string]string
+		want string
+	}{
+		{[]string{"--api", "http://127.0.0.1:1", "keys", "list"}, nil, "TMAPS_DB"},
+		{[]string{"--db", e.db, "--api", "http://127.0.0.1:1", "keys", "list"}, nil, "--db"},
+		{[]string{"--db", e.db, "keys", "list"}, map[string]string{"TMAPS_API": "http://127.0.0.1:1", "TMAPS_DB": ""}, "TMAPS_API"},
+	} {
+		for k, v := range tc.vars {
+			e.vars[k] = v
+		}
+		r := e.run(tc.args...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "one store") {
+			t.Errorf("%v %v: %s", tc.args, tc.vars, r)
+		}
+	}
+	if _, err := os.Stat(e.db); err == nil {
+		t.Error("the local store was created")
+	}
+}

@@ -69,6 +69,7 @@ var roleRequests = map[string]roleRequest{
 	"POST /v1/tokens/{name}/role": func(*roleFixture) (string, string) { return "/v1/tokens/spare/role", `{"role":"admin"}` },
 	"GET /v1/whoami":              func(*roleFixture) (string, string) { return "/v1/whoami", "" },
 	"GET /metrics":                func(*roleFixture) (string, string) { return "/metrics", "" },
+	"GET /v1/backup":              func(*roleFixture) (string, string) { return "/v1/backup", "" },
 }
 
 // roleFixture is a server with a key linked to mysite.tn, a disabled key,
