@@ -75,7 +75,7 @@ func (a *app) backup(file string, force bool) error {
 		return errors.New("this store cannot be backed up")
 	}
 	if toStdout {
-		n, err := b.Backup(a.ctx, a.stdout)
+		n, err := b.Backup(store.WithActor(a.ctx, a.actor()), a.stdout)
 		if err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
@@ -99,7 +99,7 @@ func (a *app) backup(file string, force bool) error {
 	if err := tmp.Chmod(0o600); err != nil {
 		return err
 	}
-	if _, err := b.Backup(a.ctx, tmp); err != nil {
+	if _, err := b.Backup(store.WithActor(a.ctx, a.actor()), tmp); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {

@@ -53,6 +53,7 @@ var sshRoleCommands = []sshRoleCommand{
 	{"tokens create", "tokens create minted-{r} --role auditor", model.OpTokensCreate},
 	{"tokens revoke", "tokens revoke revoke-{r}", model.OpTokensRevoke},
 	{"tokens set-role", "tokens set-role setrole-{r} operator", model.OpTokensSetRole},
+	{"backup", "backup -", model.OpStoreBackup},
 }
 
 // leafCommands lists the command paths of the binary that run something.
@@ -86,7 +87,7 @@ func leafCommands() []string {
 func TestSSHRolesEveryCommandEveryRole(t *testing.T) {
 	testkit.NeedSSHTools(t, "ssh", "ssh-keygen")
 	// The matrix covers every command but those that cannot run over SSH.
-	covered := map[string]bool{"serve": true, "scan": true}
+	covered := map[string]bool{"serve": true, "scan": true, "restore": true}
 	for _, c := range sshRoleCommands {
 		covered[c.path] = true
 	}

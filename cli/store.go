@@ -42,6 +42,9 @@ func (a *app) openBackend() (st store.Store, location string, done func(), err e
 	case a.demo:
 		return a.openDemo()
 	case api != "":
+		if err := a.oneStore(); err != nil {
+			return nil, "", nil, err
+		}
 		token := a.setting(flags.Changed("token"), a.token, "TMAPS_TOKEN", "")
 		return a.openRemote(api, token)
 	}
@@ -60,6 +63,26 @@ func (a *app) openBackend() (st store.Store, location string, done func(), err e
 		return nil, "", nil, fmt.Errorf("%w (check the path, or pass another one with --db or TMAPS_DB)", err)
 	}
 	return b, path, func() { b.Close() }, nil
+}
+
+// oneStore refuses a command line that names a local store and the API
+// (flags or environment): which one was meant cannot be guessed.
+func (a *app) oneStore() error {
+	flags := a.root.PersistentFlags()
+	db := ""
+	switch {
+	case flags.Changed("db"):
+		db = "--db"
+	case a.getenv("TMAPS_DB") != "":
+		db = "TMAPS_DB"
+	default:
+		return nil
+	}
+	api := "TMAPS_API"
+	if flags.Changed("api") {
+		api = "--api"
+	}
+	return usagef("%s and %s both name a store; give only one store: drop %s (or unset it) to use the API, or %s to use the local file", db, api, db, api)
 }
 
 // openRemote opens the management API of a running `tmaps serve`.
