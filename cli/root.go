@@ -65,6 +65,7 @@ type app struct {
 
 	// Global flags, as parsed; resolve them with dbPath, apiURL, apiToken.
 	db, api, token string
+	caCert         string
 	demo           bool
 	// readOnly (--read-only) restricts the store to the auditor role.
 	readOnly bool
@@ -259,6 +260,7 @@ func (a *app) newRoot() *cobra.Command {
 	pf.StringVar(&a.db, "db", "", "store file (env TMAPS_DB; default "+a.defaultDB()+")")
 	pf.StringVar(&a.api, "api", "", "use the management API at URL instead of a local store (env TMAPS_API)")
 	pf.StringVar(&a.token, "token", "", "operator token for --api (env TMAPS_TOKEN, preferred: flags show in ps)")
+	pf.StringVar(&a.caCert, "ca-cert", "", "PEM file of the CA that signed the --api server's certificate, for a private CA (env TMAPS_CA_CERT)")
 	pf.BoolVar(&a.demo, "demo", false, "use a throw-away store filled with demo data")
 	pf.BoolVar(&a.readOnly, "read-only", false, "work as an auditor: read everything, change nothing")
 

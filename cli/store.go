@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -41,6 +42,8 @@ func (a *app) openBackend() (st store.Store, location string, done func(), err e
 	switch {
 	case a.demo:
 		return a.openDemo()
+	case api == "" && flags.Changed("ca-cert"):
+		return nil, "", nil, usagef("--ca-cert is for --api: add --api URL, or drop --ca-cert")
 	case api != "":
 		if err := a.oneStore(); err != nil {
 			return nil, "", nil, err
@@ -87,7 +90,19 @@ func (a *app) oneStore() error {
 
 // openRemote opens the management API of a running `tmaps serve`.
 func (a *app) openRemote(url, token string) (store.Store, string, func(), error) {
-	r, err := remote.New(url, token, remote.Options{})
+	var opt remote.Options
+	flags := a.root.PersistentFlags()
+	if file := a.setting(flags.Changed("ca-cert"), a.caCert, "TMAPS_CA_CERT", ""); file != "" {
+		pem, err := os.ReadFile(file)
+		if err != nil {
+			return nil, "", nil, usagef("--ca-cert: %v", err)
+		}
+		opt.RootCAs = x509.NewCertPool()
+		if !opt.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, "", nil, usagef("--ca-cert %s: no PEM certificate in it (want the CA's certificate, -----BEGIN CERTIFICATE-----)", file)
+		}
+	}
+	r, err := remote.New(url, token, opt)
 	if err != nil {
 		return nil, "", nil, usagef("%v", err)
 	}

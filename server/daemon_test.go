@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,6 +325,55 @@ func TestServeTLS(t *testing.T) {
 			t.Fatalf("plain HTTP on the TLS port: %d %s", resp.StatusCode, b)
 		}
 	}
+}
+
+// TestAPITLSErrors: a private CA is trusted with --ca-cert (or
+// TMAPS_CA_CERT); without it, or with the wrong host name or an expired
+// certificate, the client names the problem and the next step.
+func TestAPITLSErrors(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := testkit.SelfSignedCert(t, dir)
+	db := filepath.Join(dir, "console.db")
+	token, _, code := run(t, nil, "tokens", "create", "tls", "--db", db)
+	if code != 0 {
+		t.Fatal("tokens create failed")
+	}
+	d := startDaemon(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key)
+	env := []string{"TMAPS_TOKEN=" + strings.TrimSpace(token)}
+	expect := func(code int, want ...string) func(string, string, int) {
+		return func(stdout, stderr string, got int) {
+			t.Helper()
+			if got != code {
+				t.Fatalf("exit %d, want %d: %s", got, code, stderr)
+			}
+			for _, w := range want {
+				if !strings.Contains(stderr, w) {
+					t.Fatalf("stderr lacks %q: %s", w, stderr)
+				}
+			}
+		}
+	}
+	expect(1, "unknown authority", "--ca-cert FILE")(run(t, env, "--api", d.url, "keys", "list"))
+	expect(0)(run(t, env, "--api", d.url, "--ca-cert", cert, "keys", "list"))
+	expect(0)(run(t, append(env, "TMAPS_CA_CERT="+cert), "--api", d.url, "keys", "list"))
+	port := d.url[strings.LastIndexByte(d.url, ':')+1:]
+	expect(1, "certificate is for 127.0.0.1, not localhost")(run(t, env, "--api", "https://localhost:"+port, "--ca-cert", cert, "keys", "list"))
+	plain := httptest.NewServer(http.NotFoundHandler())
+	defer plain.Close()
+	expect(1, "does not speak TLS")(run(t, env, "--api", strings.Replace(plain.URL, "http://", "https://", 1), "keys", "list"))
+	expect(2, "no PEM certificate")(run(t, env, "--api", d.url, "--ca-cert", db, "keys", "list"))
+	expect(2, "--ca-cert is for --api")(run(t, nil, "--db", db+".other", "--ca-cert", cert, "keys", "list"))
+
+	// An expired certificate, swapped in with SIGHUP.
+	oldDir := t.TempDir()
+	oc, ok := testkit.SelfSignedCertValid(t, oldDir, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	for _, p := range [][2]string{{oc, cert}, {ok, key}} {
+		b, _ := os.ReadFile(p[0])
+		os.WriteFile(p[1], b, 0o600)
+	}
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "msg=reloaded")
+	expect(1, "not now", "renew it on the server")(run(t, env, "--api", d.url, "--ca-cert", cert, "keys", "list"))
 }
 
 // TestKillDuringWrites SIGKILLs the daemon under a write load: the file must

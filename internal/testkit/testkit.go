@@ -100,6 +100,13 @@ func (s *SyncBuffer) Bytes() []byte {
 // The first host, if any, is also the CommonName.
 func SelfSignedCert(t testing.TB, dir string, hosts ...string) (certFile, keyFile string) {
 	t.Helper()
+	return SelfSignedCertValid(t, dir, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), hosts...)
+}
+
+// SelfSignedCertValid is SelfSignedCert valid from notBefore to notAfter
+// (an expired certificate, for tests of the client's message).
+func SelfSignedCertValid(t testing.TB, dir string, notBefore, notAfter time.Time, hosts ...string) (certFile, keyFile string) {
+	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +118,8 @@ func SelfSignedCert(t testing.TB, dir string, hosts ...string) (certFile, keyFil
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
 		DNSNames:              hosts,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,

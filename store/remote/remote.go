@@ -10,6 +10,8 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +59,10 @@ type Options struct {
 	// IdleTimeout ends an event stream that sent nothing (not even the
 	// server's keep-alive) for this long, and reconnects; 0 means 45 s.
 	IdleTimeout time.Duration
+	// RootCAs are the certificate authorities trusted for an https API
+	// (a private CA, --ca-cert); nil means the system's. Ignored with
+	// HTTPClient.
+	RootCAs *x509.CertPool
 }
 
 // Store is the remote store. It is safe for concurrent use.
@@ -118,6 +124,9 @@ func New(baseURL, token string, opt Options) (*Store, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 32
 		tr.ResponseHeaderTimeout = opt.Timeout
+		if opt.RootCAs != nil {
+			tr.TLSClientConfig = &tls.Config{RootCAs: opt.RootCAs, MinVersion: tls.VersionTLS12}
+		}
 		hc = &http.Client{Transport: tr}
 	}
 	return &Store{base: u, display: u.String(), token: token, hc: hc, opt: opt, closeCh: make(chan struct{})}, nil
@@ -170,7 +179,40 @@ func (s *Store) unavailable(err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
+	if hint := tlsProblem(err, s.base.Hostname()); hint != "" {
+		return fmt.Errorf("%w: the TLS connection to the tmaps API at %s failed: %s", store.ErrUnavailable, s.display, hint)
+	}
 	return fmt.Errorf("%w: cannot reach the tmaps API at %s: %v; is `tmaps serve` running?", store.ErrUnavailable, s.display, err)
+}
+
+// tlsProblem names what is wrong with the server's certificate, and what
+// to do, or returns "" when err is not about the certificate.
+func tlsProblem(err error, host string) string {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostErr x509.HostnameError
+	var record tls.RecordHeaderError
+	switch {
+	case errors.As(err, &unknown):
+		return "its certificate is signed by an unknown authority (a private CA, or self-signed): " +
+			"pass that CA's certificate with --ca-cert FILE (or TMAPS_CA_CERT)"
+	case errors.As(err, &hostErr):
+		names := hostErr.Certificate.DNSNames
+		for _, ip := range hostErr.Certificate.IPAddresses {
+			names = append(names, ip.String())
+		}
+		return fmt.Sprintf("its certificate is for %s, not %s: use one of those names in --api, or a certificate for %s",
+			strings.Join(names, ", "), host, host)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		c := invalid.Cert
+		return fmt.Sprintf("its certificate is valid from %s to %s, not now (%s): renew it on the server, then reload the daemon (SIGHUP, systemctl reload tmaps); check the clocks",
+			c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339))
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("its certificate is not valid: %v", invalid)
+	case errors.As(err, &record), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return "the server does not speak TLS: is --api http:// rather than https://?"
+	}
+	return ""
 }
 
 // dialFailed reports whether err happened before the request was sent, so
