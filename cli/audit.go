@@ -53,7 +53,7 @@ per line, tab-separated: time (RFC 3339), actor, action, object, before, after.`
 					return a.printJSON(entries)
 				}
 				if len(entries) == 0 && a.outTTY {
-					_, err := a.stdout.Write([]byte("No audit entries match.\n"))
+					_, err := a.stderr.Write([]byte("No audit entries match.\n"))
 					return err
 				}
 				names := map[string]string{}

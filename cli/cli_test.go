@@ -405,8 +405,8 @@ func TestInvalidDomains(t *testing.T) {
 func TestDomainsAddShowIDN(t *testing.T) {
 	e := newEnv(t)
 	r := e.must("domains", "add", "  MySite.TN. ")
-	if !strings.Contains(r.stdout, "Added domain mysite.tn") {
-		t.Errorf("add = %q", r.stdout)
+	if !strings.Contains(r.stderr, "Added domain mysite.tn") || r.stdout != "" {
+		t.Errorf("add: the message belongs on stderr: %v", r)
 	}
 	// Adding it again says so and changes nothing.
 	before := e.auditLen()
@@ -497,8 +497,8 @@ func TestDeleteDomainLeavingKeyUnrestricted(t *testing.T) {
 		t.Fatal("refused delete changed the store")
 	}
 	r = e.must("domains", "delete", "mysite.tn", "--yes")
-	if !strings.Contains(r.stdout, "unlinked it from 2 key(s)") {
-		t.Errorf("delete = %q", r.stdout)
+	if !strings.Contains(r.stderr, "unlinked it from 2 key(s)") || r.stdout != "" {
+		t.Errorf("delete: the message belongs on stderr: %v", r)
 	}
 	if k := e.key(only.Key.ID); !k.Unrestricted() {
 		t.Error("key still linked to the deleted domain")
@@ -882,5 +882,31 @@ func TestDBWithAPI(t *testing.T) {
 	}
 	if _, err := os.Stat(e.db); err == nil {
 		t.Error("the local store was created")
+	}
+}
+
+// Confirmations of changes are messages: on stderr, stdout left empty
+// (docs/cli.md, "Output"); --json puts the changed object on stdout.
+func TestChangeMessagesOnStderr(t *testing.T) {
+	e := newEnv(t)
+	e.must("keys", "create", "--name", "msg")
+	e.must("domains", "add", "msg.tn")
+	for _, args := range [][]string{
+		{"keys", "rename", "msg", "msg2"},
+		{"keys", "link", "msg2", "msg.tn"},
+		{"keys", "unlink", "msg2", "msg.tn", "--yes"},
+		{"keys", "disable", "msg2", "--yes"},
+		{"keys", "enable", "msg2"},
+		{"keys", "revoke", "msg2", "--confirm", "msg2"},
+		{"domains", "delete", "msg.tn", "--yes"},
+	} {
+		r := e.must(args...)
+		if r.stdout != "" || r.stderr == "" {
+			t.Errorf("%v: stdout %q, stderr %q", args, r.stdout, r.stderr)
+		}
+	}
+	r := e.must("domains", "add", "json.tn", "--json")
+	if !strings.HasPrefix(r.stdout, "{") {
+		t.Errorf("--json: stdout %q", r.stdout)
 	}
 }

@@ -91,7 +91,7 @@ name, Unicode name, number of linked keys, created (RFC 3339).`,
 					return a.printJSON(list)
 				}
 				if len(ds) == 0 && a.outTTY {
-					fmt.Fprintln(a.stdout, "No authorized domains yet. Add one: tmaps domains add mysite.tn")
+					fmt.Fprintln(a.stderr, "No authorized domains yet. Add one: tmaps domains add mysite.tn")
 					return nil
 				}
 				t := &table{header: []string{"DOMAIN", "UNICODE", "KEYS", "CREATED", "NOTE"}}
@@ -189,7 +189,7 @@ with: tmaps keys link KEY NAME`,
 				if asJSON {
 					return a.printJSON(j)
 				}
-				fmt.Fprintf(a.stdout, "Added domain %s. Link it to a key with: tmaps keys link KEY %s\n", q(domainLabel(j.Name)), shellQuote(j.Name))
+				fmt.Fprintf(a.stderr, "Added domain %s. Link it to a key with: tmaps keys link KEY %s\n", q(domainLabel(j.Name)), shellQuote(j.Name))
 				return nil
 			})
 		}),
@@ -239,7 +239,7 @@ the deletion needs confirmation: asked on a terminal, --yes elsewhere.`,
 				if asJSON {
 					return a.printJSON(jsonDomain(old))
 				}
-				fmt.Fprintf(a.stdout, "Deleted domain %s; unlinked it from %d key(s).\n", q(domainLabel(old.Name)), len(old.Keys))
+				fmt.Fprintf(a.stderr, "Deleted domain %s; unlinked it from %d key(s).\n", q(domainLabel(old.Name)), len(old.Keys))
 				return nil
 			})
 		}),

@@ -119,9 +119,9 @@ leaked key's status reads "Active, LEAKED".
 				}
 				if len(out) == 0 && a.outTTY {
 					if want != "" {
-						fmt.Fprintf(a.stdout, "No %s keys.\n", want)
+						fmt.Fprintf(a.stderr, "No %s keys.\n", want)
 					} else {
-						fmt.Fprintln(a.stdout, "No API keys yet. Create the first one: tmaps keys create --name \"Production frontend\"")
+						fmt.Fprintln(a.stderr, "No API keys yet. Create the first one: tmaps keys create --name \"Production frontend\"")
 					}
 					return nil
 				}
@@ -400,7 +400,7 @@ func (a *app) keysRename() *cobra.Command {
 				if asJSON {
 					return a.printJSON(jsonKey(nk))
 				}
-				fmt.Fprintf(a.stdout, "Renamed key %s from %s to %s.\n", nk.ID, qq(k.Name), qq(nk.Name))
+				fmt.Fprintf(a.stderr, "Renamed key %s from %s to %s.\n", nk.ID, qq(k.Name), qq(nk.Name))
 				return nil
 			})
 		}),
@@ -485,7 +485,7 @@ you enable it again. Asks for confirmation on a terminal; elsewhere pass --yes.`
 				if asJSON {
 					return a.printJSON(jsonKey(nk))
 				}
-				fmt.Fprintf(a.stdout, "Disabled key %s (%s). Enable it again with: tmaps keys enable %s\n", qq(nk.Name), nk.Prefix, nk.ID)
+				fmt.Fprintf(a.stderr, "Disabled key %s (%s). Enable it again with: tmaps keys enable %s\n", qq(nk.Name), nk.Prefix, nk.ID)
 				return nil
 			})
 		}),
@@ -514,7 +514,7 @@ func (a *app) keysEnable() *cobra.Command {
 				if asJSON {
 					return a.printJSON(jsonKey(nk))
 				}
-				fmt.Fprintf(a.stdout, "Enabled key %s (%s).\n", qq(nk.Name), nk.Prefix)
+				fmt.Fprintf(a.stderr, "Enabled key %s (%s).\n", qq(nk.Name), nk.Prefix)
 				return nil
 			})
 		}),
@@ -566,7 +566,7 @@ name is asked for.`,
 				if asJSON {
 					return a.printJSON(jsonKey(nk))
 				}
-				fmt.Fprintf(a.stdout, "Revoked key %s (%s), permanently.\n", qq(nk.Name), nk.Prefix)
+				fmt.Fprintf(a.stderr, "Revoked key %s (%s), permanently.\n", qq(nk.Name), nk.Prefix)
 				return nil
 			})
 		}),
@@ -695,7 +695,7 @@ func (a *app) keysLink() *cobra.Command {
 					}
 				}
 				if len(added) > 0 {
-					fmt.Fprintf(a.stdout, "Linked %s to key %s (%s).\n", labels(added), qq(nk.Name), nk.Prefix)
+					fmt.Fprintf(a.stderr, "Linked %s to key %s (%s).\n", labels(added), qq(nk.Name), nk.Prefix)
 				}
 				if len(already) > 0 {
 					fmt.Fprintf(a.stderr, "Already linked: %s.\n", labels(already))
@@ -771,7 +771,7 @@ and needs --yes elsewhere.`,
 						removed = append(removed, n)
 					}
 				}
-				fmt.Fprintf(a.stdout, "Unlinked %s from key %s (%s).\n", labels(removed), qq(nk.Name), nk.Prefix)
+				fmt.Fprintf(a.stderr, "Unlinked %s from key %s (%s).\n", labels(removed), qq(nk.Name), nk.Prefix)
 				if nk.Unrestricted() {
 					fmt.Fprintf(a.stderr, "Key %s is now unrestricted.\n", qq(nk.Name))
 				}

@@ -127,7 +127,7 @@ func (a *app) tokensList() *cobra.Command {
 					return a.printJSON(ts)
 				}
 				if len(ts) == 0 && a.outTTY {
-					fmt.Fprintln(a.stdout, "No token yet. Create one: tmaps tokens create NAME")
+					fmt.Fprintln(a.stderr, "No token yet. Create one: tmaps tokens create NAME")
 					return nil
 				}
 				t := &table{header: []string{"NAME", "PREFIX", "ROLE", "CREATED"}}
@@ -155,7 +155,7 @@ func (a *app) tokensRevoke() *cobra.Command {
 					}
 					return err
 				}
-				fmt.Fprintf(a.stdout, "Revoked token %s.\n", qq(args[0]))
+				fmt.Fprintf(a.stderr, "Revoked token %s.\n", qq(args[0]))
 				return nil
 			})
 		}),
@@ -184,7 +184,7 @@ func (a *app) tokensSetRole() *cobra.Command {
 				if asJSON {
 					return a.printJSON(t)
 				}
-				fmt.Fprintf(a.stdout, "Token %s now has the role %s.\n", qq(t.Name), t.Role)
+				fmt.Fprintf(a.stderr, "Token %s now has the role %s.\n", qq(t.Name), t.Role)
 				return nil
 			})
 		}),

@@ -50,7 +50,7 @@ func TestTokensCreateListRevoke(t *testing.T) {
 	e.want(e.run("tokens", "create"), ExitUsage, "missing argument")
 
 	r = e.must("tokens", "revoke", "ci-bot")
-	if !strings.Contains(r.stdout, "Revoked token") {
+	if !strings.Contains(r.stderr, "Revoked token") || r.stdout != "" {
 		t.Fatalf("revoke: %v", r)
 	}
 	e.want(e.run("tokens", "revoke", "ci-bot"), ExitRefused, "no token named")
@@ -92,8 +92,8 @@ func TestTokensRoles(t *testing.T) {
 		t.Fatalf("list shows no roles: %q", r.stdout)
 	}
 	r = e.must("tokens", "set-role", "dash", "operator")
-	if !strings.Contains(r.stdout, `Token "dash" now has the role operator.`) {
-		t.Fatalf("set-role: %q", r.stdout)
+	if !strings.Contains(r.stderr, `Token "dash" now has the role operator.`) || r.stdout != "" {
+		t.Fatalf("set-role: %v", r)
 	}
 	e.want(e.run("tokens", "set-role", "nobody", "operator"), ExitRefused, "no token named")
 	e.want(e.run("tokens", "set-role", "dash", "god"), ExitUsage, `unknown role "god"`)

@@ -385,7 +385,7 @@ whatever is found.`,
 					return a.printJSON(out)
 				}
 				if len(out.Findings) == 0 && a.outTTY {
-					_, err := a.stdout.Write([]byte("Nothing to clean up.\n"))
+					_, err := a.stderr.Write([]byte("Nothing to clean up.\n"))
 					return err
 				}
 				t := &table{header: []string{"FINDING", "OBJECT", "DETAIL", "FIX"}, wide: map[int]int{1: 40}}
