@@ -143,6 +143,7 @@ func TestScanOverTheAPI(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "app.py"), []byte("KEY = '"+live.Secret+"'\n"), 0o644)
 	e.vars["TMAPS_TOKEN"] = token
+	delete(e.vars, "TMAPS_DB") // --api is the only store
 	r := e.run("--api", ts.URL, "scan", dir)
 	if r.code != ExitFound || !strings.Contains(r.stdout, `key "web" (`+live.Key.ID+`) active: LIVE`) {
 		t.Fatalf("scan over the API: %v", r)
