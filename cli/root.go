@@ -19,7 +19,9 @@ import (
 
 	"github.com/tmaps/console/internal/buildinfo"
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/server/share"
 	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/bolt"
 )
 
 // Exit codes of the binary.
@@ -78,6 +80,11 @@ type app struct {
 	root    *cobra.Command
 	// fixed is the already-open store of ExecuteWithStore, nil otherwise.
 	fixed *fixedStore
+	// local is the store file this process opened itself (not --api, not
+	// --demo, not through another process's share), and its path: the
+	// console shares it with the user's other commands.
+	local     *bolt.Store
+	localPath string
 }
 
 // registered are the constructors of commands that other files of this
@@ -247,6 +254,15 @@ func (a *app) newRoot() *cobra.Command {
 				return err
 			}
 			defer done()
+			if a.local != nil {
+				// The file is ours while the console runs: the user's other
+				// tmaps commands reach it through us.
+				if sh, err := share.Serve(a.local, a.local, a.localPath, share.Options{RuntimeDir: a.getenv("XDG_RUNTIME_DIR")}); err == nil {
+					defer sh.Close()
+				} else {
+					fmt.Fprintf(a.stderr, "tmaps: other commands cannot reach this store while the console runs: %v\n", err)
+				}
+			}
 			return runConsole(cmd, st, location, a.actor(), a.getenv)
 		}),
 	}

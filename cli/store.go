@@ -12,6 +12,7 @@ import (
 
 	"github.com/tmaps/console/demo"
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/server/share"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
 	"github.com/tmaps/console/store/remote"
@@ -58,13 +59,22 @@ func (a *app) openBackend() (st store.Store, location string, done func(), err e
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
+	// A console has the file open: go through it (its share).
+	if r, err := share.Open(path, a.getenv("XDG_RUNTIME_DIR")); err == nil {
+		return r, path + " (through the console that has it open)", func() { r.Close() }, nil
+	} else if !errors.Is(err, share.ErrNone) {
+		fmt.Fprintf(a.stderr, "tmaps: %v\n", err)
+	}
 	b, err := bolt.Open(path, bolt.Options{Timeout: a.lockTimeout, Now: a.now})
 	if err != nil {
 		if errors.Is(err, store.ErrInUse) {
+			// Held, and shared with no one of ours: `tmaps serve`, or
+			// another user's console.
 			return nil, "", nil, err
 		}
 		return nil, "", nil, fmt.Errorf("%w (check the path, or pass another one with --db or TMAPS_DB)", err)
 	}
+	a.local, a.localPath = b, path
 	return b, path, func() { b.Close() }, nil
 }
 

@@ -130,7 +130,8 @@ func Open(path string, opt Options) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opt.Timeout, FreelistType: bbolt.FreelistMapType, NoSync: opt.NoSync})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, store.InUseError(fmt.Sprintf("the store at %s is in use by another process (is `tmaps serve` running? use --api)", model.Escape(path)))
+			return nil, store.InUseError("the store at " + model.Escape(path) + " is in use by another process that does not share it " +
+				"(`tmaps serve`: use --api; or another user's console)")
 		}
 		return nil, fmt.Errorf("open the store at %s: %w", model.Escape(path), err)
 	}

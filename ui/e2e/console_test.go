@@ -8,10 +8,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -345,5 +347,37 @@ func TestDomainsLinkUnlinkAndDelete(t *testing.T) {
 	tm.waitFor("Deleted app.mysite.tn")
 	tm.keys("1") // the key's screen is still open on the keys page
 	tm.waitFor("API Keys › Solo", "Authorized Domains (0)", "Unrestricted")
+	tm.keys("q")
+}
+
+// Issue 11, defect 9: CLI commands work while the console is open on the
+// same store (the console shares it on a private socket), and the console
+// shows their changes at once; the audit actor is the CLI's OS user.
+func TestCLIWhileConsoleRuns(t *testing.T) {
+	tm := newTerm(t)
+	tm.env = append(tm.env, "XDG_RUNTIME_DIR="+filepath.Join(tm.dir, "run"))
+	tm.cli("keys", "create", "--name", "Before the console")
+	tm.start()
+	tm.waitFor("Before the console")
+	t0 := time.Now()
+	out := tm.cli("keys", "create", "--name", "Made by the CLI")
+	if !secretRe.MatchString(out) {
+		t.Fatalf("keys create while the console runs: %q", out)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("keys create took %v", d)
+	}
+	tm.waitFor("Made by the CLI", "2 keys")
+	var es []struct{ Actor, Action, After string }
+	if err := json.Unmarshal([]byte(tm.cli("audit", "--json", "--limit", "1")), &es); err != nil {
+		t.Fatal(err)
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Action != "create" || es[0].After != "Made by the CLI" || es[0].Actor != me.Username {
+		t.Fatalf("audit of the CLI's change: %+v, want actor %q", es, me.Username)
+	}
 	tm.keys("q")
 }
