@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -133,23 +134,34 @@ func colourSGR(s string) string {
 	return ""
 }
 
-// xvfb starts a virtual X display and returns its DISPLAY value.
+// xvfb starts a virtual X display and returns its DISPLAY value. A display
+// whose lock names a process that is gone (an Xvfb killed without its
+// cleanup) is reclaimed; the display started here is stopped with SIGTERM,
+// so Xvfb removes its socket and lock itself.
 func xvfb(t *testing.T) string {
 	t.Helper()
 	need(t, "Xvfb", "xclip")
 	for n := 90; n < 130; n++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-			continue
-		}
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
+		lock := fmt.Sprintf("/tmp/.X%d-lock", n)
+		sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+		if b, err := os.ReadFile(lock); err == nil {
+			var pid int
+			if _, err := fmt.Sscan(strings.TrimSpace(string(b)), &pid); err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+				continue // in use, or not ours to judge
+			}
+			os.Remove(lock)
+			os.Remove(sock)
+		} else if _, err := os.Stat(sock); err == nil {
 			continue
 		}
 		cmd := exec.Command("Xvfb", fmt.Sprintf(":%d", n), "-nolisten", "tcp")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		})
 		for i := 0; i < 100; i++ {
 			if c, err := net.Dial("unix", sock); err == nil {
 				c.Close()
