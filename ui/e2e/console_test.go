@@ -8,9 +8,9 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -134,44 +134,51 @@ func colourSGR(s string) string {
 	return ""
 }
 
-// xvfb starts a virtual X display and returns its DISPLAY value. A display
-// whose lock names a process that is gone (an Xvfb killed without its
-// cleanup) is reclaimed; the display started here is stopped with SIGTERM,
-// so Xvfb removes its socket and lock itself.
+// xvfb starts a virtual X display and returns its DISPLAY value. Xvfb
+// picks a free display number itself (-displayfd), so stale locks left by
+// other runs never exhaust a range; it is stopped with SIGTERM, so it
+// removes its own socket and lock.
 func xvfb(t *testing.T) string {
 	t.Helper()
 	need(t, "Xvfb", "xclip")
-	for n := 90; n < 130; n++ {
-		lock := fmt.Sprintf("/tmp/.X%d-lock", n)
-		sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
-		if b, err := os.ReadFile(lock); err == nil {
-			var pid int
-			if _, err := fmt.Sscan(strings.TrimSpace(string(b)), &pid); err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
-				continue // in use, or not ours to judge
-			}
-			os.Remove(lock)
-			os.Remove(sock)
-		} else if _, err := os.Stat(sock); err == nil {
-			continue
-		}
-		cmd := exec.Command("Xvfb", fmt.Sprintf(":%d", n), "-nolisten", "tcp")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
-		})
-		for i := 0; i < 100; i++ {
-			if c, err := net.Dial("unix", sock); err == nil {
-				c.Close()
-				return fmt.Sprintf(":%d", n)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("Xvfb :%d did not start", n)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free X display between :90 and :129")
+	defer r.Close()
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{w}
+	logPath := filepath.Join(t.TempDir(), "xvfb.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stderr = logFile // a file: no copying goroutine to race with
+	errOut := func() string { b, _ := os.ReadFile(logPath); return string(b) }
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		got <- strings.TrimSpace(line)
+	}()
+	select {
+	case n := <-got:
+		if n == "" {
+			t.Fatalf("Xvfb did not report a display: %s", errOut())
+		}
+		return ":" + n
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Xvfb did not start within 10 s: %s", errOut())
+	}
 	return ""
 }
 
