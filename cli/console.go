@@ -1,21 +1,42 @@
 package cli
 
 import (
+	"context"
 	"runtime"
 
 	"github.com/atotto/clipboard"
 	"github.com/spf13/cobra"
 
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/wire"
 	"github.com/tmaps/console/ui"
 )
 
 // runConsole runs the console (the TUI) on st. location says where the data
-// lives; actor is the audit actor of the changes made in the console.
-func runConsole(cmd *cobra.Command, st store.Store, location string, actor string, getenv func(string) string) error {
-	cfg := ui.Config{Store: st, Location: location, Actor: actor,
+// lives; actor is the audit actor of the changes made in the console, and
+// role what the console offers.
+func runConsole(cmd *cobra.Command, st store.Store, location, actor string, role model.Role, getenv func(string) string) error {
+	cfg := ui.Config{Store: st, Location: location, Actor: actor, Role: role,
 		Clipboard: nativeClipboard(runtime.GOOS, getenv)}
 	return ui.Run(cmd.Context(), cfg)
+}
+
+// consoleRole is the role the console shows: auditor with --read-only,
+// the token's own over --api (GET /v1/whoami; the server checks it
+// anyway), else admin.
+func (a *app) consoleRole(st store.Store) model.Role {
+	if a.readOnly {
+		return model.RoleAuditor
+	}
+	if w, ok := st.(interface {
+		WhoAmI(context.Context) (wire.WhoAmI, error)
+	}); ok {
+		if me, err := w.WhoAmI(a.ctx); err == nil && me.Role.Valid() {
+			return me.Role
+		}
+	}
+	return model.RoleAdmin
 }
 
 // nativeClipboard is the system clipboard's writer when there is one to

@@ -251,3 +251,70 @@ func sortedRefusals[K comparable](m map[K]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestSSHConsoleAsAuditor runs the console over real SSH, in tmux, for a
+// key whose authorized_keys line makes it an auditor: the header says read
+// only, n and x say why nothing happens, the help says why keys are
+// missing, and the store is unchanged.
+func TestSSHConsoleAsAuditor(t *testing.T) {
+	testkit.NeedSSHTools(t, "ssh", "ssh-keygen", "tmux")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "console.db")
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := store.WithActor(context.Background(), "setup")
+	k, _, err := st.CreateKey(c, "Production web", model.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	key := newSSHKey(t, dir, "reviewer")
+	authKeys := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(authKeys, []byte(`environment="TMAPS_ROLE=auditor" `+key.pub+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "HOME="+dir, "TMAPS_DB=", "TMAPS_API=", "TMAPS_TOKEN=", "XDG_DATA_HOME=")
+	d := startDaemon(t, env, true, "--db", db, "--allow-http", "--listen", "127.0.0.1:0",
+		"--ssh-listen", "127.0.0.1:0", "--authorized-keys", authKeys)
+
+	tm := testkit.NewTmux(t)
+	tm.Timeout = 20 * time.Second
+	tm.Context = func() string { return "log:\n" + d.logs.String() }
+	sshCmd := "env TERM=xterm-256color ssh -tt " + testkit.ShellQuote("-F", "/dev/null", "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+		"-o", "LogLevel=ERROR", "-i", key.path, "-p", d.SSHPort, "-l", "reviewer", "127.0.0.1") + "; sleep 60"
+	tm.Start("a", 110, 30, sshCmd)
+	screen := tm.WaitFor("a", "Production web", "read only (auditor)")
+	if strings.Contains(screen, "new key") {
+		t.Fatalf("the auditor's footer offers a new key:\n%s", screen)
+	}
+	tm.Send("a", "n")
+	tm.WaitFor("a", "Your role is auditor: it cannot create keys (this console is read only).")
+	tm.Send("a", "x")
+	tm.WaitFor("a", "Your role is auditor: it cannot revoke keys (this console is read only).")
+	tm.Send("a", ".")
+	menu := tm.WaitFor("a", "Copy prefix")
+	if strings.Contains(menu, "Revoke") || strings.Contains(menu, "Disable") {
+		t.Fatalf("the auditor's menu offers changes:\n%s", menu)
+	}
+	tm.Send("a", "Escape")
+	// Wait for the menu to close: an ESC followed at once by ? reads as alt+?.
+	tm.WaitUntil("a", func(s string) bool { return !strings.Contains(s, "Copy prefix") }, "the menu closed")
+	tm.Send("a", "?")
+	tm.WaitFor("a", "Read only: your role is auditor")
+	tm.Send("a", "q")
+	tm.Send("a", "q")
+	d.Stop()
+
+	st, err = bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.Key(context.Background(), k.ID)
+	if err != nil || got.Status != model.Active || got.Name != "Production web" {
+		t.Fatalf("after the auditor's session: %+v, %v", got, err)
+	}
+}

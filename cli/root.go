@@ -263,7 +263,7 @@ func (a *app) newRoot() *cobra.Command {
 					fmt.Fprintf(a.stderr, "tmaps: other commands cannot reach this store while the console runs: %v\n", err)
 				}
 			}
-			return runConsole(cmd, st, location, a.actor(), a.getenv)
+			return runConsole(cmd, st, location, a.actor(), a.consoleRole(st), a.getenv)
 		}),
 	}
 	root.CompletionOptions.DisableDefaultCmd = true

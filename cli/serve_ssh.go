@@ -74,7 +74,7 @@ func (a *app) sshComponent(c sshFlags, dbPath string) (server.ComponentFunc, err
 			Console: func(s sshd.Session) tea.Model {
 				// No native clipboard: the server's is not the operator's.
 				// Copies go to the operator's terminal with OSC 52.
-				return ui.New(ui.Config{Store: store.Guard(st, s.Role), Location: dbPath, Now: a.now, Actor: s.Actor})
+				return ui.New(ui.Config{Store: store.Guard(st, s.Role), Location: dbPath, Now: a.now, Actor: s.Actor, Role: s.Role})
 			},
 			Command: func(ctx context.Context, s sshd.Session, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				code := ExecuteWithStore(ctx, st, dbPath, s.Actor, s.Role, args, stdin, stdout, stderr)

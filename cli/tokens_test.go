@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/server"
 	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/remote"
 )
 
 var tokenRe = regexp.MustCompile(`^tm_[0-9a-f]{32}$`)
@@ -145,4 +148,41 @@ func TestReadOnly(t *testing.T) {
 		t.Fatalf("audit grew by %d entries, want the 5 refusals", n-auditBefore)
 	}
 	e.want(e.run("--read-only", "serve", "--allow-http"), ExitUsage, "--read-only is for the console")
+}
+
+// TestConsoleRole: the console is an auditor's with --read-only, the
+// token's role over --api, else an admin's.
+func TestConsoleRole(t *testing.T) {
+	e := newEnv(t)
+	st := e.open()
+	defer st.Close()
+	_, token, err := st.CreateToken(store.WithActor(context.Background(), "t"), "oncall", model.RoleOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(st, server.Options{Tokens: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	r, err := remote.New(ts.URL, token, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	a := &app{ctx: context.Background()}
+	if got := a.consoleRole(st); got != model.RoleAdmin {
+		t.Errorf("local console: %s", got)
+	}
+	if got := a.consoleRole(r); got != model.RoleOperator {
+		t.Errorf("console over --api with an operator token: %s", got)
+	}
+	a.readOnly = true
+	if got := a.consoleRole(r); got != model.RoleAuditor {
+		t.Errorf("--read-only over --api: %s", got)
+	}
+	if got := a.consoleRole(store.Guard(st, model.RoleAuditor)); got != model.RoleAuditor {
+		t.Errorf("--read-only: %s", got)
+	}
 }

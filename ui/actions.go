@@ -31,7 +31,7 @@ func (c *common) keyActions(k *model.Key) []action {
 			return ""
 		}
 	}
-	return []action{
+	return c.roleActions([]action{
 		{"Open", km.Open, func() string { return "" }, func() tea.Cmd { c.openKey(id); return nil }},
 		{"Rename", km.Rename, revoked("renamed"), func() tea.Cmd { c.shell.dialog(newNameDialog(c, id)); return nil }},
 		{"Copy prefix", km.CopyPrefix, func() string { return "" }, func() tea.Cmd { return c.copyCmd(prefix, "prefix", false) }},
@@ -61,19 +61,39 @@ func (c *common) keyActions(k *model.Key) []action {
 			}
 			return ""
 		}, func() tea.Cmd { c.shell.dialog(newRevokeDialog(c, id)); return nil }},
+	}, map[string]model.Op{"Rename": model.OpKeysRename, "Disable": model.OpKeysDisable, "Enable": model.OpKeysEnable,
+		"Rotate": model.OpKeysRotate, "Link domain": model.OpKeysLink, "Revoke": model.OpKeysRevoke})
+}
+
+// roleActions makes the actions whose label ops names refuse, before
+// anything else, when the console's role may not do that op.
+func (c *common) roleActions(acts []action, ops map[string]model.Op) []action {
+	for i := range acts {
+		op, ok := ops[acts[i].label]
+		if !ok {
+			continue
+		}
+		why := acts[i].why
+		acts[i].why = func() string {
+			if d := c.denied(op); d != "" {
+				return d
+			}
+			return why()
+		}
 	}
+	return acts
 }
 
 // domainActions are the actions on domain name, in the menu's order.
 func (c *common) domainActions(name string) []action {
 	km := &c.km.Domain
 	ok := func() string { return "" }
-	return []action{
+	return c.roleActions([]action{
 		{"Open", km.Open, ok, func() tea.Cmd { c.openDomain(name); return nil }},
 		{"Link keys", km.Link, ok, func() tea.Cmd { c.shell.dialog(newKeyPicker(c, name)); return nil }},
 		{"Copy name", km.CopyName, ok, func() tea.Cmd { return c.copyCmd(name, "domain name", false) }},
 		{"Delete domain", km.Delete, ok, func() tea.Cmd { c.shell.dialog(newDeleteDomainDialog(c, name)); return nil }},
-	}
+	}, map[string]model.Op{"Link keys": model.OpKeysLink, "Delete domain": model.OpDomainsDelete})
 }
 
 // runAction runs the action of acts that msg's key names; when it does not

@@ -16,6 +16,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/ui/frame"
 	"github.com/tmaps/console/ui/keymap"
@@ -35,6 +36,11 @@ type Config struct {
 	Clipboard func(string) error
 	// Actor is the audit actor of every change made from this console.
 	Actor string
+	// Role is what the console's user may do (model.RoleAdmin when
+	// empty): actions the role may not do are not offered, and say why
+	// when their key is pressed. The store must refuse them as well
+	// (store.Guard, or the API's own check).
+	Role model.Role
 }
 
 // Rows of the shell.
@@ -530,6 +536,9 @@ func (a *App) render() string {
 func (a *App) headerLine() string {
 	title := " tmaps console "
 	loc := " " + text.Safe(a.c.cfg.Location)
+	if note := a.c.roleNote(); note != "" {
+		loc = " " + note + " ·" + loc
+	}
 	room := a.w - text.Width(title)
 	if room < 0 {
 		return text.Fit(title, a.w)
@@ -610,6 +619,13 @@ func (a *App) footerLine() string {
 // columns that do not fit beside the others below them.
 func (a *App) fullHelpBody(height int) []string {
 	lines := []string{a.helpTitle(), ""}
+	if a.c.role() == model.RoleAuditor {
+		why := "Read only: your role is auditor, which cannot create, change, link, disable or revoke anything. Those keys are not listed; pressed, they say so."
+		for _, l := range indentWrap(why, a.w-1) {
+			lines = append(lines, a.th.Warn.Render(l))
+		}
+		lines = append(lines, "")
+	}
 	hm := a.help
 	hm.SetWidth(0)
 	var band []string

@@ -219,9 +219,11 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 		cmds = append(cmds, waitEvents(msg.ch))
 	}
 	ids := map[string]bool{}
-	doms, all, usage := false, false, false
+	doms, all, usage, alerts := false, false, false, false
 	for _, ev := range msg.evs {
 		switch ev.Kind {
+		case store.EventAlert:
+			alerts = true
 		case store.EventKey:
 			ids[ev.ID] = true
 			doms = true
@@ -242,6 +244,9 @@ func (a *App) onEvents(msg storeEventsMsg) tea.Cmd {
 	}
 	if all || doms || len(ids) > 0 {
 		cmds = append(cmds, a.broadcast(storeChangedMsg{}))
+	}
+	if all || alerts {
+		cmds = append(cmds, a.broadcast(alertsChangedMsg{}))
 	}
 	if all || len(ids) > 64 {
 		return tea.Batch(append(cmds, a.loadAll())...)

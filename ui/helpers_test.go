@@ -82,8 +82,14 @@ func (hs *harness) pending(like tea.Msg) int {
 
 func newHarness(t testing.TB, st store.Store, w, h int) *harness {
 	t.Helper()
+	return newHarnessRole(t, st, w, h, "")
+}
+
+// newHarnessRole is newHarness with a console of role ("" for admin).
+func newHarnessRole(t testing.TB, st store.Store, w, h int, role model.Role) *harness {
+	t.Helper()
 	hs := &harness{t: t}
-	hs.app = New(Config{Store: st, Location: "/tmp/test.db", Now: func() time.Time { return fixedNow }, Actor: "tester",
+	hs.app = New(Config{Store: st, Location: "/tmp/test.db", Now: func() time.Time { return fixedNow }, Actor: "tester", Role: role,
 		Clipboard: func(s string) error {
 			if hs.clipErr != nil {
 				return hs.clipErr

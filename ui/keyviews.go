@@ -229,13 +229,38 @@ func (c *common) statusBadge(s model.Status, width int) string {
 	return c.th.BadgeRevok.Render(label)
 }
 
+// leakMark starts the name of a key a leak report named.
+func leakMark(k *model.Key) string {
+	if k.Leaked.IsZero() {
+		return ""
+	}
+	return "LEAKED "
+}
+
+// leakNote is the key screen's word on a leak: when and where it was
+// reported, and what to do ("" for a key never reported).
+func (c *common) leakNote(k *model.Key) string {
+	if k.Leaked.IsZero() {
+		return ""
+	}
+	where := ""
+	if k.LeakURL != "" {
+		where = " at " + text.Safe(k.LeakURL)
+	}
+	todo := "rotate it and revoke this one"
+	if k.Status == model.Revoked {
+		todo = "revoked already"
+	}
+	return c.th.Err.Render("  LEAKED "+c.ago(k.Leaked)+where) + c.th.Faint.Render(" ("+todo+")")
+}
+
 // keyRow is a key's row in a list of w cells.
 func (c *common) keyRow(k *model.Key, cols keyCols, w int, sel bool) string {
 	marker := "  "
 	if sel {
 		marker = "› "
 	}
-	name := text.Fit(c.us.spikeMark(k.ID)+text.Safe(k.Name), cols.name)
+	name := text.Fit(leakMark(k)+c.us.spikeMark(k.ID)+text.Safe(k.Name), cols.name)
 	prefix := text.Fit(k.Prefix, cols.prefix)
 	created := ""
 	if cols.created > 0 {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -17,17 +18,17 @@ import (
 const auditPageSize = 500
 
 // auditPage is tab 4: the audit log, newest first, filterable by object,
-// actor and text; and the hygiene report, each finding with the action that
-// fixes it. ←/→ switch between the two.
+// actor and text; the hygiene report, each finding with the action that
+// fixes it; and the alert history. ←/→ switch between the three.
 //
 // The log is read from the store a page at a time (the store filters):
 // opening the tab reads one page, and the next page is read when the
 // cursor comes near the end of what is loaded, so the whole history is
 // reachable and only what was scrolled through is held.
 type auditPage struct {
-	c       *common
-	w, h    int
-	hygiene bool // the hygiene report is shown (else the audit log)
+	c    *common
+	w, h int
+	view auditView
 
 	loaded  bool
 	gen     int
@@ -47,7 +48,26 @@ type auditPage struct {
 	// store counts usage per link, and there were not too many keys).
 	linksChecked bool
 	linksGen     int
+
+	alerts       []model.Alert
+	alertsErr    error
+	alertsLoaded bool
+	alertsGen    int
+	alist        list.Model
 }
+
+// auditView is the part of the Audit page shown.
+type auditView int
+
+const (
+	viewLog auditView = iota
+	viewHygiene
+	viewAlerts
+	auditViews
+)
+
+// alertsLimit is how many alerts the page loads (newest first).
+const alertsLimit = 1000
 
 // maxLinkCheckKeys caps the keys whose links the console checks for the
 // hygiene report (one store call each); beyond, `tmaps hygiene` does it.
@@ -76,12 +96,13 @@ const auditTop = 2
 func newAuditPage(c *common) Page { return &auditPage{c: c, filter: textfield.New(200)} }
 
 func (p *auditPage) Title() string { return "Audit" }
-func (p *auditPage) Typing() bool  { return p.filtering && !p.hygiene }
+func (p *auditPage) Typing() bool  { return p.filtering && p.view == viewLog }
 
 func (p *auditPage) SetSize(w, h int) {
 	p.w, p.h = w, h
 	p.list.SetHeight(h - auditTop)
 	p.hlist.SetHeight(h - auditTop)
+	p.alist.SetHeight(h - auditTop)
 }
 
 // query is the store query of the page's filters.
@@ -176,7 +197,13 @@ func (p *auditPage) enter() tea.Cmd {
 	p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now()})
 	p.linksChecked = false
 	p.hlist.SetLen(len(p.findings))
-	return tea.Batch(p.load(true), p.loadLinks())
+	return tea.Batch(p.load(true), p.loadLinks(), p.loadAlerts())
+}
+
+// loadAlerts reloads the alert history.
+func (p *auditPage) loadAlerts() tea.Cmd {
+	p.alertsGen++
+	return p.c.loadAlerts(store.AlertQuery{Limit: alertsLimit}, p.alertsGen)
 }
 
 // loadLinks makes the report again with the store's usage (store.HygieneOf:
@@ -210,6 +237,16 @@ func (p *auditPage) Update(msg tea.Msg) tea.Cmd {
 			p.hlist.SetLen(len(p.findings))
 			return tea.Batch(p.refresh(), p.loadLinks())
 		}
+	case alertsChangedMsg:
+		if c.shell.shown(p) {
+			return p.loadAlerts()
+		}
+	case alertsLoadedMsg:
+		if msg.gen != p.alertsGen {
+			return nil
+		}
+		p.alertsLoaded, p.alerts, p.alertsErr = true, msg.alerts, msg.err
+		p.alist.SetLen(len(p.alerts))
 	case auditLoadedMsg:
 		if msg.gen != p.gen {
 			return nil
@@ -271,15 +308,28 @@ func (p *auditPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return p.filterKey(msg)
 	}
 	if key.Matches(msg, km.Switch) {
-		p.hygiene = !p.hygiene
+		step := auditView(1)
+		if msg.String() == "left" || msg.String() == "h" {
+			step = auditViews - 1
+		}
+		p.view = (p.view + step) % auditViews
 		return nil
 	}
-	if p.hygiene {
+	if p.view == viewAlerts {
+		if p.alist.Navigate(&c.km.List, msg) {
+			return nil
+		}
+		if key.Matches(msg, c.km.Usage.OpenKey) {
+			p.openAlertKey()
+		}
+		return nil
+	}
+	if p.view == viewHygiene {
 		if p.hlist.Navigate(&c.km.List, msg) {
 			return nil
 		}
 		if key.Matches(msg, km.Fix) && p.hlist.Cursor < len(p.findings) {
-			c.shell.dialog(c.fixDialog(p.findings[p.hlist.Cursor]))
+			c.fix(p.findings[p.hlist.Cursor])
 		}
 		return nil
 	}
@@ -309,6 +359,20 @@ func (p *auditPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// fixOps are the operations of the fix of a hygiene finding.
+var fixOps = map[string]model.Op{
+	"link": model.OpKeysLink, "disable": model.OpKeysDisable, "revoke": model.OpKeysRevoke,
+	"delete_domain": model.OpDomainsDelete, "unlink": model.OpKeysUnlink,
+}
+
+// fix opens the dialog that fixes f, or says why the role may not.
+func (c *common) fix(f model.Finding) {
+	if op, ok := fixOps[f.Fix]; ok && c.refuse(op) {
+		return
+	}
+	c.shell.dialog(c.fixDialog(f))
+}
+
 // fixDialog is the action that fixes a hygiene finding.
 func (c *common) fixDialog(f model.Finding) Page {
 	switch f.Fix {
@@ -326,10 +390,26 @@ func (c *common) fixDialog(f model.Finding) Page {
 	return nil
 }
 
+// openAlertKey opens the screen of the selected alert's key.
+func (p *auditPage) openAlertKey() {
+	if p.alist.Cursor < 0 || p.alist.Cursor >= len(p.alerts) {
+		return
+	}
+	id := p.alerts[p.alist.Cursor].KeyID
+	if _, ok := p.c.data.key(id); !ok {
+		p.c.warn("That key no longer exists.")
+		return
+	}
+	p.c.openKey(id)
+}
+
 func (p *auditPage) Click(x, y int) tea.Cmd {
 	l := &p.list
-	if p.hygiene {
+	switch p.view {
+	case viewHygiene:
 		l = &p.hlist
+	case viewAlerts:
+		l = &p.alist
 	}
 	r, ok := l.RowAt(y - auditTop)
 	if !ok {
@@ -337,29 +417,42 @@ func (p *auditPage) Click(x, y int) tea.Cmd {
 	}
 	again := r == l.Cursor
 	l.Select(r)
-	if again && p.hygiene {
-		p.c.shell.dialog(p.c.fixDialog(p.findings[r]))
-	}
-	if !p.hygiene {
+	switch {
+	case p.view == viewHygiene && again:
+		p.c.fix(p.findings[r])
+	case p.view == viewAlerts && again:
+		p.openAlertKey()
+	case p.view == viewLog:
 		return p.loadNear()
 	}
 	return nil
 }
 
 func (p *auditPage) Scroll(delta int) tea.Cmd {
-	if p.hygiene {
+	switch p.view {
+	case viewHygiene:
 		p.hlist.Move(delta)
-		return nil
+	case viewAlerts:
+		p.alist.Move(delta)
+	default:
+		p.list.Move(delta)
+		return p.loadNear()
 	}
-	p.list.Move(delta)
-	return p.loadNear()
+	return nil
 }
 
 func (p *auditPage) ShortHelp() []key.Binding {
 	c := p.c
 	km := &c.km.Audit
-	if p.hygiene {
-		return []key.Binding{km.Switch, c.km.List.Up, c.km.List.Down, km.Fix}
+	if p.view == viewAlerts {
+		return []key.Binding{km.Switch, c.km.List.Up, c.km.List.Down, c.km.Usage.OpenKey}
+	}
+	if p.view == viewHygiene {
+		fix := km.Fix
+		if !c.allowed(model.OpKeysLink, model.OpKeysDisable, model.OpKeysRevoke, model.OpDomainsDelete, model.OpKeysUnlink) {
+			fix.SetEnabled(false) // an auditor fixes nothing
+		}
+		return []key.Binding{km.Switch, c.km.List.Up, c.km.List.Down, fix}
 	}
 	if p.filtering {
 		return []key.Binding{c.km.Filter.Keep, c.km.Filter.Clear}
@@ -375,10 +468,23 @@ func (p *auditPage) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortH
 
 func (p *auditPage) View() []string {
 	c, t, w := p.c, p.c.th, p.w
-	tabs := " " + t.Bold.Render("Audit log") + t.Faint.Render(" │ Hygiene")
-	if p.hygiene {
-		tabs = " " + t.Faint.Render("Audit log │ ") + t.Bold.Render("Hygiene")
+	names := []string{"Audit log", "Hygiene", "Alerts"}
+	tabs := " "
+	for i, n := range names {
+		if i > 0 {
+			tabs += t.Faint.Render(" │ ")
+		}
+		if auditView(i) == p.view {
+			tabs += t.Bold.Render(n)
+		} else {
+			tabs += t.Faint.Render(n)
+		}
+	}
+	switch p.view {
+	case viewHygiene:
 		return p.hygieneView(tabs)
+	case viewAlerts:
+		return p.alertsView(tabs)
 	}
 	var filt []string
 	if p.object != "" {
@@ -460,7 +566,11 @@ func (p *auditPage) hygieneView(tabs string) []string {
 	}
 	kw, ow := 14, min(30, max(14, w/3))
 	dw := max(8, w-kw-ow-8)
-	lines = append(lines, t.ColHeader.Render(text.Fit("  "+text.Fit("Finding", kw)+"  "+text.Fit("Key or domain", ow)+"  "+text.Fit("Detail · enter fixes", dw), w)))
+	detail := "Detail · enter fixes"
+	if !p.c.allowed(model.OpKeysLink, model.OpKeysDisable, model.OpKeysRevoke, model.OpDomainsDelete, model.OpKeysUnlink) {
+		detail = "Detail · the fix (for an operator)"
+	}
+	lines = append(lines, t.ColHeader.Render(text.Fit("  "+text.Fit("Finding", kw)+"  "+text.Fit("Key or domain", ow)+"  "+text.Fit(detail, dw), w)))
 	from, to := p.hlist.Visible()
 	for r := from; r < to; r++ {
 		f := p.findings[r]
@@ -506,4 +616,50 @@ func fixLabel(fix string) string {
 		return "delete the domain"
 	}
 	return fix
+}
+
+// alertsView is the alert history: when, what, which key, and whether the
+// webhooks got it.
+func (p *auditPage) alertsView(tabs string) []string {
+	c, t, w := p.c, p.c.th, p.w
+	right := text.Plural(len(p.alerts), "alert") + " "
+	lines := []string{text.Spread(tabs, t.Faint.Render(right), w)}
+	switch {
+	case errors.Is(p.alertsErr, store.ErrNoAlerts):
+		return append(lines, "", " This store keeps no alert history.")
+	case p.alertsErr != nil:
+		return append(lines, "", " "+t.Err.Render("The alerts could not be read: "+describeErr(p.alertsErr)))
+	case !p.alertsLoaded:
+		return append(lines, t.Faint.Render(" Loading the alerts…"))
+	case len(p.alerts) == 0:
+		return append(lines, "", " No alert yet. The daemon records one when a key spikes, gets a burst of refused",
+			" hosts, nears its expiry, is reported leaked, or is revoked or disabled (docs/alerts.md).")
+	}
+	tw, layout := 16, "2006-01-02 15:04"
+	if w < 90 {
+		tw, layout = 11, "01-02 15:04"
+	}
+	kw, dw := 13, 9
+	nw := min(28, max(10, (w-tw-kw-dw-10)/3))
+	sw := max(8, w-tw-kw-nw-dw-10)
+	lines = append(lines, t.ColHeader.Render(text.Fit("  "+text.Fit("Time", tw)+"  "+text.Fit("Alert", kw)+"  "+text.Fit("Key", nw)+"  "+text.Fit("Summary", sw)+"  "+text.Fit("Webhooks", dw), w)))
+	loc := c.now().Location()
+	from, to := p.alist.Visible()
+	for r := from; r < to; r++ {
+		a := &p.alerts[r]
+		kind := text.Fit(alertKindLabel(a.Kind), kw)
+		row := func(kind string) string {
+			return "  " + text.Fit(a.Time.In(loc).Format(layout), tw) + "  " + kind + "  " + text.Fit(text.Safe(a.KeyName)+" "+a.KeyPrefix, nw) + "  " +
+				text.Fit(text.Safe(a.Summary), sw) + "  " + text.Fit(deliveryLabel(*a), dw)
+		}
+		switch {
+		case r == p.alist.Cursor:
+			lines = append(lines, t.Selected.Render(text.Fit("›"+row(kind)[1:], w)))
+		case a.Kind == model.AlertLeak || a.Kind == model.AlertRefused:
+			lines = append(lines, text.Truncate(row(t.Err.Render(kind)), w))
+		default:
+			lines = append(lines, text.Truncate(row(kind), w))
+		}
+	}
+	return lines
 }

@@ -182,13 +182,17 @@ func (d *domainDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case d.gone:
 		return nil
 	case key.Matches(msg, c.km.Domain.Link):
-		c.shell.dialog(newKeyPicker(c, d.name))
+		if !c.refuse(model.OpKeysLink) {
+			c.shell.dialog(newKeyPicker(c, d.name))
+		}
 	case key.Matches(msg, km.Unlink):
-		if k := d.selectedKey(); k != nil {
+		if k := d.selectedKey(); k != nil && !c.refuse(model.OpKeysUnlink) {
 			c.shell.dialog(newUnlinkDialog(c, k.ID, d.name))
 		}
 	case key.Matches(msg, c.km.Domain.Delete):
-		c.shell.dialog(newDeleteDomainDialog(c, d.name))
+		if !c.refuse(model.OpDomainsDelete) {
+			c.shell.dialog(newDeleteDomainDialog(c, d.name))
+		}
 	case key.Matches(msg, c.km.Domains.Menu):
 		c.shell.dialog(newDomainMenu(c, d.name))
 	case key.Matches(msg, km.OpenKey):
@@ -233,11 +237,11 @@ func (d *domainDetail) ShortHelp() []key.Binding {
 	if d.query != "" {
 		back = c.km.Filter.Clear
 	}
-	short := []key.Binding{back, c.km.List.Up, c.km.List.Down, c.km.Domains.Menu, withHelp(c.km.Domain.Link, "link key")}
+	short := []key.Binding{back, c.km.List.Up, c.km.List.Down, c.km.Domains.Menu, c.offer(withHelp(c.km.Domain.Link, "link key"), model.OpKeysLink)}
 	if len(d.rows) > 0 {
-		short = append(short, km.Unlink, km.OpenKey)
+		short = append(short, c.offer(km.Unlink, model.OpKeysUnlink), km.OpenKey)
 	}
-	return append(short, c.km.Domain.Delete, c.km.Keys.Filter)
+	return append(short, c.offer(c.km.Domain.Delete, model.OpDomainsDelete), c.km.Keys.Filter)
 }
 
 func (d *domainDetail) FullHelp() [][]key.Binding {

@@ -180,7 +180,9 @@ func (p *domainsPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, km.New):
-		c.shell.dialog(newDomainDialog(c))
+		if !c.refuse(model.OpDomainsAdd) {
+			c.shell.dialog(newDomainDialog(c))
+		}
 	case key.Matches(msg, km.Filter):
 		p.filtering = true
 	case key.Matches(msg, km.ClearFilter):
@@ -261,7 +263,7 @@ func (p *domainsPage) ShortHelp() []key.Binding {
 		return []key.Binding{c.km.Filter.Keep, c.km.Filter.Clear}
 	}
 	km := &c.km.Domains
-	return []key.Binding{c.km.List.Up, c.km.List.Down, km.Open, km.Menu, km.New, km.Filter, km.Sort, c.km.Domain.Delete}
+	return []key.Binding{c.km.List.Up, c.km.List.Down, km.Open, km.Menu, c.offer(km.New, model.OpDomainsAdd), km.Filter, km.Sort, c.offer(c.km.Domain.Delete, model.OpDomainsDelete)}
 }
 
 func (p *domainsPage) FullHelp() [][]key.Binding {
@@ -270,7 +272,7 @@ func (p *domainsPage) FullHelp() [][]key.Binding {
 		return [][]key.Binding{p.ShortHelp()}
 	}
 	km := &c.km.Domains
-	out := [][]key.Binding{list.Help(&c.km.List), {km.Open, km.Menu, km.New, km.Filter, withHelp(km.Sort, "sort by name/keys")}}
+	out := [][]key.Binding{list.Help(&c.km.List), {km.Open, km.Menu, c.offer(km.New, model.OpDomainsAdd), km.Filter, withHelp(km.Sort, "sort by name/keys")}}
 	if dm := p.selected(); dm != nil {
 		out = append(out, bindings(c.domainActions(dm.Name)))
 	}
@@ -297,6 +299,9 @@ func (p *domainsPage) View() []string {
 	lines = append(lines, toolbar(t, tb, countLabel(&p.list, len(d.doms), "domain", p.query != ""), sortBy, w))
 	if len(d.doms) == 0 {
 		lines = append(lines, "", " "+t.Bold.Render("No authorized domains yet."))
+		if why := c.denied(model.OpDomainsAdd); why != "" {
+			return append(lines, indentWrap(why, w)...)
+		}
 		return append(lines, indentWrap("Press n to add one (e.g. mysite.tn). A key linked to domains only works from those sites.", w)...)
 	}
 	cols := p.cols

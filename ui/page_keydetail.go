@@ -82,13 +82,16 @@ func (d *keyDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, c.km.Keys.Menu):
 		c.shell.dialog(newKeyMenu(c, &d.key))
 	case key.Matches(msg, c.km.Key.Link):
+		if c.refuse(model.OpKeysLink) {
+			return nil
+		}
 		if d.key.Status == model.Revoked {
 			c.warn("A revoked key cannot be linked to domains.")
 			return nil
 		}
 		c.shell.dialog(newDomainPicker(c, d.key.ID))
 	case key.Matches(msg, km.Unlink):
-		if dom := d.selectedDomain(); dom != "" {
+		if dom := d.selectedDomain(); dom != "" && !c.refuse(model.OpKeysUnlink) {
 			c.shell.dialog(newUnlinkDialog(c, d.key.ID, dom))
 		}
 	case key.Matches(msg, km.OpenDomain):
@@ -125,7 +128,7 @@ func (d *keyDetail) Click(x, y int) tea.Cmd {
 		return nil
 	}
 	d.list.Select(r)
-	if x >= d.xX-1 && x <= d.xX+1 && !d.gone {
+	if x >= d.xX-1 && x <= d.xX+1 && !d.gone && !d.c.refuse(model.OpKeysUnlink) {
 		d.c.shell.dialog(newUnlinkDialog(d.c, d.key.ID, d.key.Domains[r]))
 	}
 	return nil
@@ -138,10 +141,10 @@ func (d *keyDetail) ShortHelp() []key.Binding {
 	km := &c.km.KeyDetail
 	short := []key.Binding{withHelp(c.km.Dialog.Cancel, "back"), c.km.List.Up, c.km.List.Down, c.km.Keys.Menu, km.Test}
 	if d.key.Status != model.Revoked {
-		short = append(short, c.km.Key.Link)
+		short = append(short, c.offer(c.km.Key.Link, model.OpKeysLink))
 	}
 	if len(d.key.Domains) > 0 {
-		short = append(short, km.Unlink, km.OpenDomain)
+		short = append(short, c.offer(km.Unlink, model.OpKeysUnlink), km.OpenDomain)
 	}
 	return short
 }
@@ -162,7 +165,7 @@ func (d *keyDetail) View() []string {
 		return " " + t.Faint.Render(text.Fit(label, 12)) + value
 	}
 	lines = append(lines,
-		field("Status", c.statusBadge(k.Status, len(k.Status.Label()))+t.Faint.Render("  since "+k.StatusChanged.Format("2006-01-02 15:04"))),
+		field("Status", c.statusBadge(k.Status, len(k.Status.Label()))+t.Faint.Render("  since "+k.StatusChanged.Format("2006-01-02 15:04"))+c.leakNote(k)),
 		field("Prefix", k.Prefix+t.Faint.Render("   id "+k.ID)),
 		field("Created", k.Created.Format("2006-01-02 15:04")+t.Faint.Render("  ("+c.ago(k.Created)+")")),
 		field("Last used", c.ago(k.LastUsed)+c.lastHostNote(k.ID)),

@@ -253,7 +253,9 @@ func (p *keysPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, km.New):
-		c.shell.dialog(newNameDialog(c, ""))
+		if !c.refuse(model.OpKeysCreate) {
+			c.shell.dialog(newNameDialog(c, ""))
+		}
 	case key.Matches(msg, km.Filter):
 		p.filtering = true
 	case key.Matches(msg, km.ClearFilter):
@@ -326,7 +328,7 @@ func (p *keysPage) ShortHelp() []key.Binding {
 		return []key.Binding{c.km.Filter.Keep, c.km.Filter.Clear}
 	}
 	km := &c.km.Keys
-	return []key.Binding{c.km.List.Up, c.km.List.Down, km.Open, km.Menu, km.New, km.Filter, km.Sort}
+	return []key.Binding{c.km.List.Up, c.km.List.Down, km.Open, km.Menu, c.offer(km.New, model.OpKeysCreate), km.Filter, km.Sort}
 }
 
 func (p *keysPage) FullHelp() [][]key.Binding {
@@ -335,7 +337,7 @@ func (p *keysPage) FullHelp() [][]key.Binding {
 		return [][]key.Binding{p.ShortHelp()}
 	}
 	km := &c.km.Keys
-	acts := []key.Binding{km.Open, km.Menu, km.New, km.Filter, km.Sort}
+	acts := []key.Binding{km.Open, km.Menu, c.offer(km.New, model.OpKeysCreate), km.Filter, km.Sort}
 	if p.query != "" {
 		acts = append(acts, km.ClearFilter)
 	}
@@ -363,6 +365,9 @@ func (p *keysPage) View() []string {
 	lines = append(lines, toolbar(t, tb, countLabel(&p.list, total, "key", p.query != ""), sortLabel(p.sort), w))
 	if total == 0 {
 		lines = append(lines, "", " "+t.Bold.Render("No API keys yet."))
+		if why := c.denied(model.OpKeysCreate); why != "" {
+			return append(lines, indentWrap(why, w)...)
+		}
 		return append(lines, indentWrap("Press n to create your first key: you will see its secret once, to copy into your app.", w)...)
 	}
 	lines = append(lines, t.ColHeader.Render(text.Fit(p.cols.header(p.sort), w)))

@@ -38,7 +38,13 @@ type usagePage struct {
 	// detail is the 30 days and refused hosts of keyID, loaded on demand.
 	detail    *usageDetailMsg
 	detailGen int
+	// alerts are the last 7 days of alerts of keyID (every key's for "").
+	alerts    []model.Alert
+	alertsGen int
 }
+
+// usageAlertDays is how far back the Usage page counts alerts.
+const usageAlertDays = 7
 
 // usageLayout is where the page's parts go: drawn and clicked from it.
 type usageLayout struct {
@@ -117,9 +123,17 @@ func (p *usagePage) loadDetail() tea.Cmd {
 func (p *usagePage) show(id string) tea.Cmd {
 	p.keyID = id
 	p.detail = nil
+	p.alerts = nil
 	p.list.Top()
 	p.relayout()
-	return p.loadDetail()
+	return tea.Batch(p.loadDetail(), p.loadAlerts())
+}
+
+// loadAlerts fetches the recent alerts of the page's key (or of all).
+func (p *usagePage) loadAlerts() tea.Cmd {
+	p.alertsGen++
+	since := p.c.now().Add(-usageAlertDays * 24 * time.Hour)
+	return p.c.loadAlerts(store.AlertQuery{KeyID: p.keyID, Since: since, Limit: 100}, p.alertsGen)
 }
 
 func (p *usagePage) Update(msg tea.Msg) tea.Cmd {
@@ -127,7 +141,16 @@ func (p *usagePage) Update(msg tea.Msg) tea.Cmd {
 	case shownMsg:
 		p.relayout()
 		if p.detail == nil {
-			return p.loadDetail()
+			return tea.Batch(p.loadDetail(), p.loadAlerts())
+		}
+		return p.loadAlerts()
+	case alertsChangedMsg:
+		if p.c.shell.shown(p) {
+			return p.loadAlerts()
+		}
+	case alertsLoadedMsg:
+		if msg.gen == p.alertsGen && msg.err == nil {
+			p.alerts = msg.alerts
 		}
 	case usageChangedMsg:
 		p.relayout()
@@ -167,7 +190,7 @@ func (p *usagePage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			c.openKey(p.keyID)
 		}
 	case key.Matches(msg, km.Authorize):
-		if h := p.selectedHost(); h != nil {
+		if h := p.selectedHost(); h != nil && !c.refuse(model.OpDomainsAdd, model.OpKeysLink) {
 			c.shell.dialog(newAuthorizeDialog(c, p.keyID, *h))
 		}
 	}
@@ -205,7 +228,7 @@ func (p *usagePage) ShortHelp() []key.Binding {
 	if p.selectedHost() == nil {
 		return []key.Binding{km.AllKeys, c.km.List.Up, c.km.List.Down, km.OpenKey}
 	}
-	return []key.Binding{km.AllKeys, c.km.List.Up, c.km.List.Down, km.Authorize, km.OpenKey}
+	return []key.Binding{km.AllKeys, c.km.List.Up, c.km.List.Down, c.offer(km.Authorize, model.OpDomainsAdd, model.OpKeysLink), km.OpenKey}
 }
 
 func (p *usagePage) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }
@@ -250,6 +273,11 @@ func (p *usagePage) View() []string {
 	case spiking > 0:
 		// the total is within its usual level, but some keys are not
 		mark = t.Err.Render("▲ " + text.Plural(spiking, "key") + " spiking")
+	}
+	if n := len(p.alerts); n > 0 {
+		last := p.alerts[0]
+		note := fmt.Sprintf("%s in %d d, last %s %s", text.Plural(n, "alert"), usageAlertDays, alertKindLabel(last.Kind), c.ago(last.Time))
+		mark = t.Warn.Render(note) + t.Faint.Render(" · ") + mark
 	}
 	lines = append(lines, text.Spread(t.Bold.Render(title), mark+" ", w))
 

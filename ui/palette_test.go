@@ -93,7 +93,7 @@ func TestPaletteFuzzyRuns(t *testing.T) {
 	if hs.app.active != 3 {
 		t.Fatalf("tab %d shown, want Audit", hs.app.active)
 	}
-	if !hs.auditPage().hygiene {
+	if hs.auditPage().view != viewHygiene {
 		t.Fatalf("the hygiene report is not shown:\n%s", hs.screen())
 	}
 

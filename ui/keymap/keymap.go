@@ -170,7 +170,7 @@ func New() KeyMap {
 			OpenKey:   b([]string{"enter"}, "enter", "open key"),
 		},
 		Audit: Audit{
-			Switch:       b([]string{"left", "right", "h", "l"}, "←/→", "log / hygiene"),
+			Switch:       b([]string{"right", "left", "l", "h"}, "←/→", "hygiene/alerts"),
 			ByObject:     b([]string{"o"}, "o", "this object"),
 			ByActor:      b([]string{"a"}, "a", "this actor"),
 			Fix:          b([]string{"enter"}, "enter", "fix"),
