@@ -44,7 +44,7 @@ func (c *common) keyNeeds(keys []model.Key) keyNeed {
 	d := c.data
 	for i := range keys {
 		k := &keys[i]
-		w := cellWidth(k.Name)
+		w := cellWidth(k.Name) + len(leakMark(k))
 		if c.us.spiking(k.ID) {
 			w += 2
 		}

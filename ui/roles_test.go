@@ -149,11 +149,11 @@ func TestConsoleAdminByDefault(t *testing.T) {
 func TestAlertHistoryAndLeakMark(t *testing.T) {
 	st := openStore(t)
 	c := store.WithActor(t.Context(), "setup")
-	k, secret, err := st.CreateKey(c, "web", model.Policy{})
-	if err != nil {
+	if _, _, err := st.CreateKey(c, "quiet", model.Policy{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKey(c, "quiet", model.Policy{}); err != nil {
+	k, secret, err := st.CreateKey(c, "web", model.Policy{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.ReportLeaks(store.WithActor(c, "leak-report"), []model.Leak{{Digest: model.DigestOf(secret), URL: "https://github.com/octo/app/blob/1/.env", Source: "content"}}, false); err != nil {
@@ -167,6 +167,7 @@ func TestAlertHistoryAndLeakMark(t *testing.T) {
 	hs := newHarness(t, st, 140, 30)
 	hs.want("LEAKED web")
 	hs.wantNot("LEAKED quiet")
+	// the newest key comes first: web
 	hs.keys("enter")
 	hs.want("LEAKED", "at https://github.com/octo/app/blob/1/.env", "(rotate it and revoke this one)")
 	hs.keys("esc")
