@@ -348,6 +348,12 @@ func fixCommand(f model.Finding) string {
 		return "tmaps domains delete " + f.Domain
 	case "unlink":
 		return "tmaps keys unlink " + f.KeyID + " " + f.Domain
+	case "extend":
+		return "tmaps keys set " + f.KeyID + " --expires-in 720h"
+	case "raise_limit":
+		return "tmaps keys set " + f.KeyID + " --rate N --quota N"
+	case "allow_ip":
+		return "tmaps keys set " + f.KeyID + " --allow-ip ADDR"
 	}
 	return ""
 }
@@ -356,17 +362,21 @@ func (a *app) hygieneCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "hygiene",
-		Short: "Report keys and domains to clean up: unrestricted, never used, idle, unlinked",
+		Short: "Report keys and domains to clean up: unrestricted, expired, expiring, limited, unused, unlinked",
 		Long: `Report what a regular audit of keys and domains looks for, each finding with
 the command that fixes it:
 
   unrestricted   an active key with no authorized domain that browsers use, or
                  of kind browser (server and mobile keys need no domain)
+  expired        an expired key not yet revoked
+  expiring       a key expiring within 7 days
+  limited        a key refused with 429 (rate limit or quota) in the last 24 hours
   never_used     a key (not revoked) never used, older than a day
   idle           a key (not revoked) not used for 30 days
   orphan_domain  a domain linked to no key, added more than a day ago
   stale_link     a link whose domain matched no request with the key for 30
                  days, made more than a day ago
+  server_no_ip   advice: an active server key without an IP allowlist
 
 Revoked keys are kept for the record and never reported. The exit code is 0
 whatever is found.`,
@@ -394,7 +404,11 @@ whatever is found.`,
 					if f.KeyID != "" {
 						obj = f.KeyID + " " + f.Key
 					}
-					t.add(f.Kind, obj, f.Detail, f.Command)
+					kind := f.Kind
+					if f.Advice && a.outTTY {
+						kind += " (advice)"
+					}
+					t.add(kind, obj, f.Detail, f.Command)
 				}
 				if !a.outTTY {
 					t.header = nil

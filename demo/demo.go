@@ -1,8 +1,10 @@
-// Package demo fills a store with realistic demo data: keys in every status,
-// Tunisian domains (one internationalised), N:N links, an audit history made
-// by a few operators over the last 30 days, and 30 days of hourly usage with
-// a spike and refused hosts. Everything is deterministic except the secrets
-// and key ids, which the store generates.
+// Package demo fills a store with realistic demo data: keys in every status
+// and of every kind, with policies (an IP allowlist, rate limits, a quota,
+// an expired key and one expiring soon), Tunisian domains (one
+// internationalised), N:N links, an audit history made by a few operators
+// over the last 30 days, and 30 days of hourly usage with a spike, refused
+// hosts and 429s. Everything is deterministic except the secrets and key
+// ids, which the store generates.
 package demo
 
 import (
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -30,6 +33,14 @@ const (
 	// BrowserUnrestrictedKey is an Active key with no domain that browsers
 	// use (from the orphan domain promo-ete-2025.tn): a hygiene finding.
 	BrowserUnrestrictedKey = "Summer promo landing"
+	// OfficeKey is a server key limited to the office's addresses.
+	OfficeKey = "Tiles backend (office)"
+	// LimitedKey is a rate-limited server key whose last day has 429s.
+	LimitedKey = "Open data portal"
+	// ExpiredKey is a key whose expiry has passed, not revoked.
+	ExpiredKey = "Ramadan campaign 2026"
+	// ExpiringKey is a key that expires within a week.
+	ExpiringKey = "Mobile app iOS"
 	// IDNDomain is the internationalised domain, as typed.
 	IDNDomain = "café.tn"
 	// Days is how much history the demo has.
@@ -135,11 +146,11 @@ func (f *filler) fail(what string, err error) {
 	}
 }
 
-func (f *filler) create(ctx context.Context, name string, domains ...string) {
+func (f *filler) create(ctx context.Context, name string, p model.Policy, domains ...string) {
 	if f.err != nil {
 		return
 	}
-	k, _, err := f.s.CreateKey(ctx, name, model.Policy{})
+	k, _, err := f.s.CreateKey(ctx, name, p)
 	f.fail("create key "+name, err)
 	if err != nil {
 		return
@@ -176,21 +187,32 @@ func (f *filler) history() {
 	}
 	s := f.s
 
-	f.create(f.at(Days+4, 0, amira), SpikeKey, "mysite.tn", "app.mysite.tn")
+	web := func(owner string) model.Policy { return model.Policy{Kind: model.KindBrowser, Owner: owner} }
+	mobile := model.Policy{Kind: model.KindMobile, Owner: "Équipe mobile", Rate: 200, Burst: 400}
+	ios := mobile
+	ios.Expires = f.now.Add(5*24*time.Hour + 3*time.Hour).UTC().Truncate(time.Hour) // rotated with each release
+	ios.Note = "rotated with each App Store release"
+	f.create(f.at(Days+4, 0, amira), SpikeKey, web("Équipe web"), "mysite.tn", "app.mysite.tn")
 	f.keys[SpikeKey+" (old)"] = f.keys[SpikeKey]
-	f.create(f.at(Days+4, -1, amira), "Mobile app iOS")
-	f.create(f.at(Days+4, -1.5, amira), "Mobile app Android")
-	f.create(f.at(Days+3, 0, youssef), "Staging backend", "staging.mysite.tn", "localhost", "127.0.0.1")
-	f.create(f.at(Days+3, -2, youssef), "Local development", "localhost", "127.0.0.1")
-	f.create(f.at(Days+2, 0, sami), "Souk storefront", "www.souk-digital.tn")
-	f.create(f.at(Days+2, -3, sami), "Livraison Express tracking", "livraison-express.tn")
-	f.create(f.at(Days+1, 0, amira), "Carthage Tours booking widget", "carthage-tours.com.tn", IDNDomain)
-	f.create(f.at(Days+1, -4, amira), "Partner portal", "partenaires.mysite.tn", "mysite.tn", "promo-ete-2025.tn")
-	f.create(f.at(Days, 0, youssef), "Transport dashboard", "dashboard.transport-tunis.tn")
-	f.create(f.at(Days, -1, youssef), "QA sandbox", "staging.mysite.tn")
-	f.create(f.at(Days, -2, amira), "Legacy website 2019", "mysite.tn")
-	f.create(f.at(Days, -3, ci), UnrestrictedKey)
-	f.create(f.at(Days-1, 0, sami), "Hackathon Sfax 2025")
+	f.create(f.at(Days+4, -1, amira), ExpiringKey, ios)
+	f.create(f.at(Days+4, -1.5, amira), "Mobile app Android", mobile)
+	f.create(f.at(Days+3, 0, youssef), "Staging backend", model.Policy{Kind: model.KindServer, Owner: "Plateforme",
+		AllowIPs: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}}, "staging.mysite.tn", "localhost", "127.0.0.1")
+	f.create(f.at(Days+3, -2, youssef), "Local development", web("Plateforme"), "localhost", "127.0.0.1")
+	f.create(f.at(Days+2, 0, sami), "Souk storefront", web("Souk Digital (partenaire)"), "www.souk-digital.tn")
+	f.create(f.at(Days+2, -3, sami), "Livraison Express tracking", web("Livraison Express (partenaire)"), "livraison-express.tn")
+	f.create(f.at(Days+1, 0, amira), "Carthage Tours booking widget", web("Carthage Tours (partenaire)"), "carthage-tours.com.tn", IDNDomain)
+	f.create(f.at(Days+1, -4, amira), "Partner portal", web("Équipe web"), "partenaires.mysite.tn", "mysite.tn", "promo-ete-2025.tn")
+	f.create(f.at(Days, 0, youssef), "Transport dashboard", web("Transport Tunis (partenaire)"), "dashboard.transport-tunis.tn")
+	f.create(f.at(Days, -1, youssef), "QA sandbox", web("Plateforme"), "staging.mysite.tn")
+	f.create(f.at(Days, -2, amira), "Legacy website 2019", web("Équipe web"), "mysite.tn")
+	f.create(f.at(Days, -3, ci), UnrestrictedKey, model.Policy{})
+	f.create(f.at(Days-1, 0, sami), "Hackathon Sfax 2025", model.Policy{})
+	f.create(f.at(Days-2, 0, youssef), OfficeKey, model.Policy{Kind: model.KindServer, Owner: "Plateforme",
+		AllowIPs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8:216::/48")},
+		Rate:     100, Burst: 200, Note: "the tile server's renderers, in the Tunis office"})
+	f.create(f.at(Days-3, 0, amira), LimitedKey, model.Policy{Kind: model.KindServer, Owner: "Open data Tunisie",
+		Rate: 0.25, Burst: 5, Quota: 2_000_000, Note: "public portal: shared, so rate-limited"})
 
 	f.do("rename", "Souk storefront", func(id string) (model.Key, error) {
 		return s.RenameKey(f.at(26, 3, sami), id, LeakyKey)
@@ -200,6 +222,8 @@ func (f *filler) history() {
 	f.do("revoke", "Legacy website 2019", func(id string) (model.Key, error) {
 		return s.RevokeKey(f.at(25, 0, amira), id, "Legacy website 2019")
 	})
+	f.create(f.at(24, 0, sami), ExpiredKey, model.Policy{Kind: model.KindBrowser, Owner: "Équipe marketing",
+		Expires: f.now.Add(-2*24*time.Hour - 5*time.Hour).UTC().Truncate(time.Hour)}, "mysite.tn")
 	f.do("revoke", "Hackathon Sfax 2025", func(id string) (model.Key, error) {
 		return s.RevokeKey(f.at(22, 5, sami), id, "Hackathon Sfax 2025")
 	})
@@ -218,7 +242,7 @@ func (f *filler) history() {
 	f.do("enable", "Livraison Express tracking", func(id string) (model.Key, error) {
 		return s.EnableKey(f.at(14, 20, sami), id)
 	})
-	f.create(f.at(12, 0, youssef), BrowserUnrestrictedKey)
+	f.create(f.at(12, 0, youssef), BrowserUnrestrictedKey, model.Policy{Owner: "Équipe marketing"})
 	// Rotation, the seed's best practice: create new, deploy, revoke old.
 	if f.err == nil {
 		nk, _, err := s.RotateKey(f.at(10, 0, ci), f.keys[SpikeKey].ID, 0)
@@ -233,6 +257,10 @@ func (f *filler) history() {
 	})
 	f.do("disable", "QA sandbox", func(id string) (model.Key, error) {
 		return s.DisableKey(f.at(6, 0, youssef), id)
+	})
+	f.do("raise the rate limit of", LimitedKey, func(id string) (model.Key, error) {
+		rate, burst := 0.5, uint32(10)
+		return s.UpdateKey(f.at(3, 0, amira), id, model.KeyUpdate{Rate: &rate, Burst: &burst})
 	})
 	f.do("disable", "Transport dashboard", func(id string) (model.Key, error) {
 		return s.DisableKey(f.at(2, 4, amira), id)
@@ -262,6 +290,11 @@ func (f *filler) history() {
 		{name: UnrestrictedKey, peak: 1400},
 		{name: "Hackathon Sfax 2025", peak: 5, from: Days - 1, until: 22.2},
 		{name: BrowserUnrestrictedKey, peak: 6, from: 12, browser: "promo-ete-2025.tn"},
+		{name: OfficeKey, peak: 900, from: Days - 2},
+		// 0.5 request/s is 1800 an hour: the afternoons of the last two
+		// days went over it, and the gate answered 429.
+		{name: LimitedKey, peak: 1500, from: Days - 3, limitedFrom: 2, limitedPeak: 4500},
+		{name: ExpiredKey, peak: 120, from: 24, until: 2.2, offAfter: true},
 	}
 }
 
@@ -289,6 +322,10 @@ type plan struct {
 	unused []string
 	// browser: the host browsers call an unrestricted key from.
 	browser string
+	// limitedFrom: in the last limitedFrom days the demand rose to
+	// limitedPeak requests in the busiest hour; what went over the key's
+	// rate limit (its Rate per second, over an hour) was refused with 429.
+	limitedFrom, limitedPeak float64
 }
 
 // usage is 30 days of synthetic hourly counts for every planned key, plus
@@ -321,6 +358,13 @@ func (f *filler) usage() []store.UsageDelta {
 			default:
 				if p.spike && end.Sub(h) <= time.Hour {
 					rate *= 12
+				}
+				if p.limitedFrom > 0 && ago < p.limitedFrom {
+					rate = p.limitedPeak * shape(h) * (0.85 + 0.3*rng.Float64())
+					if most := k.Rate * 3600 * 0.97; rate > most {
+						d.Limited = uint64(rate - most)
+						rate = most
+					}
 				}
 				d.Allowed = uint64(rate)
 				share := p.forbidden
@@ -368,7 +412,7 @@ func (f *filler) usage() []store.UsageDelta {
 					d.Unauthorized = uint64(rng.IntN(3)) // the odd malformed call
 				}
 			}
-			if d.Allowed+d.Unauthorized+d.Forbidden > 0 {
+			if d.Allowed+d.Unauthorized+d.Forbidden+d.Limited > 0 {
 				out = append(out, d)
 			}
 		}

@@ -43,8 +43,8 @@ func TestFillShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) < 12 || len(keys) > 20 {
-		t.Errorf("got %d keys, want about 15", len(keys))
+	if len(keys) < 15 || len(keys) > 22 {
+		t.Errorf("got %d keys, want about 19", len(keys))
 	}
 	count := map[model.Status]int{}
 	byName := map[string][]model.Key{}
@@ -59,8 +59,8 @@ func TestFillShape(t *testing.T) {
 			t.Errorf("unrealistic key name %q", k.Name)
 		}
 	}
-	if count[model.Active] != 11 || count[model.Disabled] != 2 || count[model.Revoked] != 3 {
-		t.Errorf("statuses = %v, want 11 active, 2 disabled, 3 revoked", count)
+	if count[model.Active] != 14 || count[model.Disabled] != 2 || count[model.Revoked] != 3 {
+		t.Errorf("statuses = %v, want 14 active, 2 disabled, 3 revoked", count)
 	}
 	if unrestrictedActive == 0 {
 		t.Error("no Active key without a domain")
@@ -255,5 +255,78 @@ func TestClockFollowsRealTimeAfterFill(t *testing.T) {
 	}
 	if !k.Created.Equal(real) {
 		t.Errorf("key created at %v after the fill, want %v", k.Created, real)
+	}
+}
+
+// TestFillPolicies: keys of every kind, one expiring soon, one expired (not
+// revoked), one rate-limited with 429s in its last day, one server key with
+// an IP allowlist; the hygiene report finds each of them.
+func TestFillPolicies(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 9, 40, 0, 0, time.UTC)
+	st := filled(t, now, true)
+	keys, err := st.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[model.Kind]int{}
+	byName := map[string]model.Key{}
+	for _, k := range keys {
+		kinds[k.Kind]++
+		byName[k.Name] = k
+	}
+	for _, kind := range model.Kinds {
+		if kinds[kind] == 0 {
+			t.Errorf("no %s key in the demo: %v", kind, kinds)
+		}
+	}
+	office := byName[demo.OfficeKey]
+	if office.Kind != model.KindServer || len(office.AllowIPs) == 0 || office.Status != model.Active {
+		t.Errorf("%s: %+v, want an active server key with an IP allowlist", demo.OfficeKey, office)
+	}
+	if k := byName[demo.ExpiredKey]; !k.Expired(now) || k.Status == model.Revoked {
+		t.Errorf("%s: %+v, want expired and not revoked", demo.ExpiredKey, k)
+	}
+	if k := byName[demo.ExpiringKey]; k.Expired(now) || k.Expires.IsZero() || k.Expires.Sub(now) > model.ExpiringSoon {
+		t.Errorf("%s expires %v, want within a week of %v", demo.ExpiringKey, k.Expires, now)
+	}
+	limited := byName[demo.LimitedKey]
+	if limited.Rate == 0 {
+		t.Fatalf("%s has no rate limit", demo.LimitedKey)
+	}
+	bs, err := st.Usage(ctx, store.UsageQuery{KeyID: limited.ID, Since: now.Add(-24 * time.Hour), Until: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := model.Sum(store.Buckets(bs))
+	if day.Limited == 0 || day.Allowed == 0 {
+		t.Errorf("%s's last 24 hours: %+v, want 429s and allowed requests", demo.LimitedKey, day)
+	}
+	for _, b := range bs {
+		if b.Allowed > uint64(limited.Rate*3600) {
+			t.Errorf("%s allowed %d requests in hour %v, more than its rate limit lets through", demo.LimitedKey, b.Allowed, b.Hour)
+		}
+	}
+	lim, err := store.LimitedLastDay(ctx, st, keys, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, f := range model.Hygiene(model.HygieneInput{Keys: keys, Now: now, Limited: lim}) {
+		found[f.Kind+" "+f.Key] = true
+	}
+	for _, want := range []string{
+		model.FindExpired + " " + demo.ExpiredKey,
+		model.FindExpiring + " " + demo.ExpiringKey,
+		model.FindLimited + " " + demo.LimitedKey,
+		model.FindServerNoIP + " " + demo.LimitedKey,
+		model.FindUnrestricted + " " + demo.UnrestrictedKey,
+	} {
+		if !found[want] {
+			t.Errorf("hygiene of the demo lacks %q: %v", want, found)
+		}
+	}
+	if found[model.FindServerNoIP+" "+demo.OfficeKey] {
+		t.Errorf("%s has an allowlist: no advice", demo.OfficeKey)
 	}
 }

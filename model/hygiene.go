@@ -1,7 +1,9 @@
 package model
 
 import (
+	"fmt"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -14,18 +16,28 @@ const IdleAfter = 30 * 24 * time.Hour
 // that never matched and domains linked to no key get the same grace.
 const NeverUsedGrace = 24 * time.Hour
 
+// ExpiringSoon is how close an expiry must be for the hygiene report to
+// name the key.
+const ExpiringSoon = 7 * 24 * time.Hour
+
 // Kinds of hygiene findings.
 const (
-	FindUnrestricted = "unrestricted"  // an Active key with no domain
+	FindUnrestricted = "unrestricted"  // an Active key with no domain that browsers use (see Hygiene)
+	FindExpired      = "expired"       // an expired key not yet revoked
+	FindExpiring     = "expiring"      // a key (not revoked) expiring within ExpiringSoon
+	FindLimited      = "limited"       // a key (not revoked) refused with 429 in the last 24 hours
 	FindNeverUsed    = "never_used"    // a key (not revoked) never used
 	FindIdle         = "idle"          // a key (not revoked) idle for IdleAfter
 	FindOrphanDomain = "orphan_domain" // a domain linked to no key
 	FindStaleLink    = "stale_link"    // a link whose domain matched no request for IdleAfter
+	FindServerNoIP   = "server_no_ip"  // advice: an Active server key without an IP allowlist
 )
 
 // Finding is one line of the hygiene report. Fix is the action that fixes
 // it: "link" (link a domain to the key), "disable", "revoke",
-// "delete_domain" or "unlink".
+// "delete_domain", "unlink", "extend" (a later expiry), "raise_limit" (a
+// higher rate limit or quota) or "allow_ip" (an IP allowlist). Advice marks
+// a recommendation rather than a problem.
 type Finding struct {
 	Kind   string `json:"kind"`
 	KeyID  string `json:"key_id,omitempty"`
@@ -33,6 +45,7 @@ type Finding struct {
 	Domain string `json:"domain,omitempty"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix"`
+	Advice bool   `json:"advice,omitempty"`
 }
 
 // LinkUse is the last time a link's domain matched a request (an Origin or
@@ -58,16 +71,21 @@ type HygieneInput struct {
 	// Origin or Referer. A key of unset kind without domains is a finding
 	// only if it is there; when nil (the store cannot tell), it always is.
 	BrowserSeen map[string]bool
+	// Limited, when not nil, holds the requests refused with 429 in the
+	// last 24 hours per key id (see store.LimitedLastDay); nil is unknown.
+	Limited map[string]uint64
 }
 
 // Hygiene returns the findings, grouped by kind in the order of the Find*
 // constants, then by key name (or domain name). Revoked keys are never
 // findings: they are kept for the record. An active key without domains is
 // a finding when its kind is browser, or when its kind is unset and
-// browsers used it (BrowserSeen); server and mobile keys need no domain.
+// browsers used it (BrowserSeen); server and mobile keys need no domain,
+// and an active server key without an IP allowlist gets advice. An expired
+// key is named once, to be revoked, not also as idle or never used.
 func Hygiene(in HygieneInput) []Finding {
 	out := []Finding{}
-	var unrestricted, never, idle, stale []Finding
+	var unrestricted, expired, expiring, limited, never, idle, stale, advice []Finding
 	domCreated := make(map[string]time.Time, len(in.Domains))
 	for _, d := range in.Domains {
 		domCreated[d.Name] = d.Created
@@ -93,6 +111,24 @@ func Hygiene(in HygieneInput) []Finding {
 				unrestricted = append(unrestricted, Finding{Kind: FindUnrestricted, KeyID: k.ID, Key: k.Name,
 					Detail: detail, Fix: "link"})
 			}
+		}
+		if k.Status == Active && k.Kind == KindServer && len(k.AllowIPs) == 0 {
+			advice = append(advice, Finding{Kind: FindServerNoIP, KeyID: k.ID, Key: k.Name, Advice: true,
+				Detail: "a server key usable from any address: limit it to your servers' addresses", Fix: "allow_ip"})
+		}
+		if n := in.Limited[k.ID]; n > 0 {
+			limited = append(limited, Finding{Kind: FindLimited, KeyID: k.ID, Key: k.Name,
+				Detail: fmt.Sprintf("%s requests refused with 429 in the last 24 hours (rate limit %s, quota %s)",
+					thousands(n), FormatRate(k.Rate, k.Burst), FormatQuota(k.Quota)), Fix: "raise_limit"})
+		}
+		if k.Expired(in.Now) {
+			expired = append(expired, Finding{Kind: FindExpired, KeyID: k.ID, Key: k.Name,
+				Detail: "expired " + k.Expires.UTC().Format("2006-01-02 15:04") + " UTC and not revoked", Fix: "revoke"})
+			continue
+		}
+		if !k.Expires.IsZero() && k.Expires.Sub(in.Now) <= ExpiringSoon {
+			expiring = append(expiring, Finding{Kind: FindExpiring, KeyID: k.ID, Key: k.Name,
+				Detail: ExpiryLabel(k.Expires, in.Now) + " (" + k.Expires.UTC().Format("2006-01-02 15:04") + " UTC)", Fix: "extend"})
 		}
 		switch {
 		case k.LastUsed.IsZero() && in.Now.Sub(k.Created) >= NeverUsedGrace:
@@ -146,15 +182,21 @@ func Hygiene(in HygieneInput) []Finding {
 			return f[i].Domain < f[j].Domain
 		})
 	}
-	byKey(unrestricted)
-	byKey(never)
-	byKey(idle)
-	byKey(stale)
+	for _, f := range [][]Finding{unrestricted, expired, expiring, limited, never, idle, stale, advice} {
+		byKey(f)
+	}
 	sort.SliceStable(orphans, func(i, j int) bool { return orphans[i].Domain < orphans[j].Domain })
-	out = append(out, unrestricted...)
-	out = append(out, never...)
-	out = append(out, idle...)
-	out = append(out, orphans...)
-	out = append(out, stale...)
+	for _, f := range [][]Finding{unrestricted, expired, expiring, limited, never, idle, orphans, stale, advice} {
+		out = append(out, f...)
+	}
 	return out
+}
+
+// thousands writes n with a comma between groups of three digits.
+func thousands(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func TestHygieneGraceAndBrowserUse(t *testing.T) {
 	for _, f := range Hygiene(in) {
 		got = append(got, f.Kind+" "+f.KeyID+f.Domain)
 	}
-	want := []string{"unrestricted k5", "unrestricted k4", "orphan_domain stale.tn", "stale_link k1old.tn"}
+	want := []string{"unrestricted k5", "unrestricted k4", "orphan_domain stale.tn", "stale_link k1old.tn", "server_no_ip k2"}
 	if strings.Join(got, ", ") != strings.Join(want, ", ") {
 		t.Fatalf("findings %q\nwant     %q", got, want)
 	}
@@ -113,5 +114,60 @@ func TestHygieneGraceAndBrowserUse(t *testing.T) {
 		if f.Kind == FindStaleLink && f.Domain == "new.tn" {
 			t.Fatal("a link to a domain added a minute ago is stale")
 		}
+	}
+}
+// TestHygienePolicies: the kind decides what is advised, and expiries and
+// 429s are findings (SPEC.md "Key policies", issue 12).
+func TestHygienePolicies(t *testing.T) {
+	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	used := now.Add(-time.Hour)
+	keys := []Key{
+		{ID: "b1", Name: "web", Status: Active, Created: now.Add(-9 * day), LastUsed: used, Policy: Policy{Kind: KindBrowser}},
+		{ID: "s1", Name: "backend", Status: Active, Created: now.Add(-9 * day), LastUsed: used, Policy: Policy{Kind: KindServer}},
+		{ID: "s2", Name: "backend office", Status: Active, Created: now.Add(-9 * day), LastUsed: used,
+			Policy: Policy{Kind: KindServer, AllowIPs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}},
+		{ID: "m1", Name: "ios", Status: Active, Created: now.Add(-9 * day), LastUsed: used, Policy: Policy{Kind: KindMobile}},
+		{ID: "x1", Name: "old rotated", Status: Active, Created: now.Add(-90 * day), LastUsed: now.Add(-60 * day),
+			Policy: Policy{Kind: KindMobile, Expires: now.Add(-2 * day)}},
+		{ID: "x2", Name: "paused expired", Status: Disabled, Created: now.Add(-90 * day),
+			Policy: Policy{Kind: KindMobile, Expires: now.Add(-time.Minute)}},
+		{ID: "e1", Name: "soon", Status: Active, Created: now.Add(-9 * day), LastUsed: used,
+			Policy: Policy{Kind: KindMobile, Expires: now.Add(3*day + time.Hour)}},
+		{ID: "e2", Name: "later", Status: Active, Created: now.Add(-9 * day), LastUsed: used,
+			Policy: Policy{Kind: KindMobile, Expires: now.Add(8 * day)}},
+		{ID: "r1", Name: "throttled", Status: Active, Created: now.Add(-9 * day), LastUsed: used,
+			Policy: Policy{Kind: KindMobile, Rate: 5, Burst: 10}},
+		{ID: "gone", Name: "revoked expired", Status: Revoked, Created: now.Add(-90 * day), Policy: Policy{Expires: now.Add(-day)}},
+	}
+	got := Hygiene(HygieneInput{Keys: keys, Now: now, Limited: map[string]uint64{"r1": 1234, "gone": 5}})
+	want := []struct {
+		kind, id, fix string
+		advice        bool
+	}{
+		{FindUnrestricted, "b1", "link", false},
+		{FindExpired, "x1", "revoke", false},
+		{FindExpired, "x2", "revoke", false},
+		{FindExpiring, "e1", "extend", false},
+		{FindLimited, "r1", "raise_limit", false},
+		{FindServerNoIP, "s1", "allow_ip", true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d findings, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Kind != w.kind || g.KeyID != w.id || g.Fix != w.fix || g.Advice != w.advice || g.Detail == "" {
+			t.Errorf("finding %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if d := got[0].Detail; d != "a browser key with no domain: any site may use it" {
+		t.Errorf("browser detail %q", d)
+	}
+	if d := got[3].Detail; d != "expires in 3 d (2026-06-18 13:00 UTC)" {
+		t.Errorf("expiring detail %q", d)
+	}
+	if d := got[4].Detail; d != "1,234 requests refused with 429 in the last 24 hours (rate limit 5/s, burst 10, quota none)" {
+		t.Errorf("limited detail %q", d)
 	}
 }

@@ -342,15 +342,20 @@ func FormatExpires(t time.Time) string {
 
 // ExpiryLabel is the short expiry mark of a key list at now: "Expired",
 // "expires in 3 d", "expires in 5 h", "expires in 12 min", or "" when the
-// key never expires. Whole units are rounded down (2 d 23 h is "2 d").
+// key never expires. The time left is rounded to the minute, then whole
+// units are rounded down (2 d 23 h is "2 d"; 30 d less a second is "30 d").
 func ExpiryLabel(expires, now time.Time) string {
 	if expires.IsZero() {
 		return ""
 	}
 	left := expires.Sub(now)
+	if left <= 0 {
+		return "Expired"
+	}
+	left = left.Round(time.Minute)
 	switch {
 	case left <= 0:
-		return "Expired"
+		return "expires in < 1 min"
 	case left >= 48*time.Hour:
 		return fmt.Sprintf("expires in %d d", int(left/(24*time.Hour)))
 	case left >= 2*time.Hour:

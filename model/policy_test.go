@@ -170,7 +170,8 @@ func TestExpiryLabel(t *testing.T) {
 		want string
 	}{
 		{0, "Expired"}, {-time.Hour, "Expired"}, {3*24*time.Hour + time.Hour, "expires in 3 d"},
-		{47 * time.Hour, "expires in 47 h"}, {90 * time.Minute, "expires in 90 min"}, {30 * time.Second, "expires in < 1 min"},
+		{47 * time.Hour, "expires in 47 h"}, {90 * time.Minute, "expires in 90 min"}, {20 * time.Second, "expires in < 1 min"},
+		{30*24*time.Hour - time.Second, "expires in 30 d"}, {time.Nanosecond, "expires in < 1 min"},
 	} {
 		if got := ExpiryLabel(t0.Add(c.left), t0); got != c.want {
 			t.Errorf("ExpiryLabel(now%+v) = %q; want %q", c.left, got, c.want)

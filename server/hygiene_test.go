@@ -96,3 +96,43 @@ func TestHygieneRouteGivesNewLinksTime(t *testing.T) {
 		t.Fatalf("findings = %+v, want none yet", rep.Findings)
 	}
 }
+// TestHygieneRoutePolicies: the report names expired, expiring and
+// rate-limited keys, and advises an IP allowlist for a server key.
+func TestHygieneRoutePolicies(t *testing.T) {
+	f := newFixture(t, Options{})
+	ctx := context.Background()
+	now := time.Now()
+	expired, _, err := f.st.CreateKey(ctx, "expired", model.Policy{Kind: model.KindMobile, Expires: now.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	soon, _, _ := f.st.CreateKey(ctx, "soon", model.Policy{Kind: model.KindMobile, Expires: now.Add(48 * time.Hour)})
+	server, _, _ := f.st.CreateKey(ctx, "backend", model.Policy{Kind: model.KindServer, Rate: 2})
+	if err := f.st.RecordUsage(ctx, []store.UsageDelta{{KeyID: server.ID, Hour: now.UTC().Truncate(time.Hour), Allowed: 5, Limited: 9}}); err != nil {
+		t.Fatal(err)
+	}
+	status, body := f.do("GET", "/v1/hygiene", "")
+	if status != http.StatusOK {
+		t.Fatalf("GET /v1/hygiene: %d %s", status, body)
+	}
+	got := map[string]model.Finding{}
+	for _, fd := range decodeInto[HygieneReport](t, body).Findings {
+		got[fd.Kind+" "+fd.KeyID] = fd
+	}
+	for _, w := range []struct{ kind, id, fix string }{
+		{model.FindExpired, expired.ID, "revoke"},
+		{model.FindExpiring, soon.ID, "extend"},
+		{model.FindLimited, server.ID, "raise_limit"},
+		{model.FindServerNoIP, server.ID, "allow_ip"},
+	} {
+		if fd, ok := got[w.kind+" "+w.id]; !ok || fd.Fix != w.fix {
+			t.Errorf("no %s finding for %s fixed by %s in %s", w.kind, w.id, w.fix, body)
+		}
+	}
+	if fd := got[model.FindServerNoIP+" "+server.ID]; !fd.Advice {
+		t.Errorf("server_no_ip is advice: %+v", fd)
+	}
+	if _, ok := got[model.FindUnrestricted+" "+server.ID]; ok {
+		t.Error("a server key without domains is not unrestricted in the report")
+	}
+}

@@ -47,7 +47,8 @@ func Hygiene(ctx context.Context, st Store, now time.Time) (HygieneReport, error
 
 // HygieneOf makes the report of keys and domains read from st (a
 // HygieneReporter answers for itself). When more than limit keys (limit >
-// 0) would need a usage look-up, links and browser use are not checked.
+// 0) would need a usage look-up, links, browser use and 429s are not
+// checked.
 func HygieneOf(ctx context.Context, st Store, keys []model.Key, doms []model.Domain, now time.Time, limit int) (HygieneReport, error) {
 	if r, ok := st.(HygieneReporter); ok {
 		return r.Hygiene(ctx)
@@ -73,6 +74,9 @@ func HygieneOf(ctx context.Context, st Store, keys []model.Key, doms []model.Dom
 		}
 	}
 	if in.BrowserSeen, err = browserSeen(ctx, st, keys); err != nil {
+		return HygieneReport{}, err
+	}
+	if in.Limited, err = LimitedLastDay(ctx, st, keys, now); err != nil {
 		return HygieneReport{}, err
 	}
 	return HygieneReport{Findings: model.Hygiene(in), LinksChecked: checked}, nil

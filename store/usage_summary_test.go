@@ -52,3 +52,35 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("total = %+v, %v", total.Last24h, err)
 	}
 }
+
+func TestLimitedLastDay(t *testing.T) {
+	now := time.Date(2026, 6, 15, 10, 30, 0, 0, time.UTC)
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{Now: func() time.Time { return now }, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := t.Context()
+	limited, _, _ := st.CreateKey(ctx, "limited", model.Policy{Rate: 5})
+	quota, _, _ := st.CreateKey(ctx, "quota", model.Policy{Quota: 10})
+	plain, _, _ := st.CreateKey(ctx, "plain", model.Policy{})
+	h := now.Truncate(time.Hour)
+	err = st.RecordUsage(ctx, []store.UsageDelta{
+		{KeyID: limited.ID, Hour: h, Limited: 7},
+		{KeyID: limited.ID, Hour: h.Add(-23 * time.Hour), Limited: 3},
+		{KeyID: limited.ID, Hour: h.Add(-30 * time.Hour), Limited: 100}, // older than a day
+		{KeyID: quota.ID, Hour: h.Add(-2 * time.Hour), Allowed: 10},
+		{KeyID: plain.ID, Hour: h, Limited: 1}, // no limit any more: not reported
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := st.Keys(ctx)
+	got, err := store.LimitedLastDay(ctx, st, keys, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[limited.ID] != 10 {
+		t.Fatalf("LimitedLastDay = %v; want only %s with 10", got, limited.ID)
+	}
+}
