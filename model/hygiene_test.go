@@ -116,6 +116,7 @@ func TestHygieneGraceAndBrowserUse(t *testing.T) {
 		}
 	}
 }
+
 // TestHygienePolicies: the kind decides what is advised, and expiries and
 // 429s are findings (SPEC.md "Key policies", issue 12).
 func TestHygienePolicies(t *testing.T) {

@@ -96,6 +96,7 @@ func TestHygieneRouteGivesNewLinksTime(t *testing.T) {
 		t.Fatalf("findings = %+v, want none yet", rep.Findings)
 	}
 }
+
 // TestHygieneRoutePolicies: the report names expired, expiring and
 // rate-limited keys, and advises an IP allowlist for a server key.
 func TestHygieneRoutePolicies(t *testing.T) {

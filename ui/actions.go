@@ -55,6 +55,7 @@ func (c *common) keyActions(k *model.Key) []action {
 		}, func() tea.Cmd { return c.enableCmd(id) }},
 		{"Rotate", km.Rotate, revoked("rotated"), func() tea.Cmd { c.shell.dialog(newRotateDialog(c, id)); return nil }},
 		{"Link domain", km.Link, revoked("linked to domains"), func() tea.Cmd { c.shell.dialog(newDomainPicker(c, id)); return nil }},
+		{"Policies", km.Policies, revoked("given a new policy"), func() tea.Cmd { c.shell.dialog(newPolicyMenu(c, id)); return nil }},
 		{"Revoke", km.Revoke, func() string {
 			if st == model.Revoked {
 				return text.Quote(name) + " is already revoked."

@@ -13,7 +13,8 @@ import (
 type dataset struct {
 	keys []model.Key
 	// hay is the lowercased search text per key: what its row shows
-	// (name, prefix, status, created date, domains in both forms) and its id.
+	// (name, prefix, status, created date, domains in both forms), its id,
+	// kind and owner ("owner:" and the owner, to filter by owner).
 	hay    []string
 	idx    map[string]int // key id -> index in keys
 	names  map[string]int // exact key name -> how many keys carry it
@@ -36,6 +37,15 @@ func keyHay(k *model.Key) string {
 	b.WriteString(strings.ToLower(k.Status.Label()))
 	b.WriteByte(0)
 	b.WriteString(k.Created.Format("2006-01-02"))
+	if k.Kind != model.KindUnset {
+		b.WriteByte(0)
+		b.WriteString(string(k.Kind))
+	}
+	if k.Owner != "" {
+		// "owner:" before it, so that a filter can name the owner alone
+		b.WriteString("\x00owner:")
+		b.WriteString(strings.ToLower(k.Owner))
+	}
 	for _, d := range k.Domains {
 		b.WriteByte(0)
 		b.WriteString(d)

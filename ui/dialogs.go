@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -143,7 +144,9 @@ func (m *menuDialog) FullHelp() [][]key.Binding {
 
 // ---- Create / Rename ----
 
-// nameDialog creates a key (keyID "") or renames one.
+// nameDialog creates a key (keyID "") or renames one. Creating also asks
+// where the key will be used (browser, server, mobile: the seed's advice
+// follows the choice) and offers an expiry; tab moves between the three.
 type nameDialog struct {
 	dialogBase
 	keyID   string
@@ -151,6 +154,17 @@ type nameDialog struct {
 	f       textfield.Model
 	busy    bool
 	problem string
+	focus   int // 0 the name, 1 the kind, 2 the expiry (creating only)
+	kind    int // index in model.Kinds
+	exp     int // index in expiries
+}
+
+// expiries are the expiries the create dialog offers.
+var expiries = []struct {
+	d     time.Duration
+	label string
+}{
+	{0, "never"}, {30 * 24 * time.Hour, "30 days"}, {90 * 24 * time.Hour, "90 days"}, {365 * 24 * time.Hour, "1 year"},
 }
 
 func newNameDialog(c *common, keyID string) *nameDialog {
@@ -186,12 +200,41 @@ func (m *nameDialog) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		case key.Matches(msg, c.km.Dialog.Confirm):
 			return m.submit()
+		case m.keyID == "" && msg.String() == "tab":
+			m.focus = (m.focus + 1) % 3
+			return nil
+		case m.keyID == "" && msg.String() == "shift+tab":
+			m.focus = (m.focus + 2) % 3
+			return nil
+		case m.focus > 0:
+			step := 0
+			switch msg.String() {
+			case "left", "h", "up", "k":
+				step = -1
+			case "right", "l", "down", "j", "space":
+				step = 1
+			}
+			if m.focus == 1 {
+				m.kind = (m.kind + step + len(model.Kinds)) % len(model.Kinds)
+			} else {
+				m.exp = (m.exp + step + len(expiries)) % len(expiries)
+			}
+			return nil
 		}
 	}
-	if m.f.Update(msg) {
+	if m.focus == 0 && m.f.Update(msg) {
 		m.problem = ""
 	}
 	return nil
+}
+
+// policy is the policy the create dialog gives the new key.
+func (m *nameDialog) policy() model.Policy {
+	p := model.Policy{Kind: model.Kinds[m.kind]}
+	if d := expiries[m.exp].d; d > 0 {
+		p.Expires = m.c.now().Add(d).UTC().Truncate(time.Second)
+	}
+	return p
 }
 
 func (m *nameDialog) submit() tea.Cmd {
@@ -206,9 +249,9 @@ func (m *nameDialog) submit() tea.Cmd {
 	}
 	if m.keyID == "" {
 		m.busy = true
-		st, ctx := c.cfg.Store, c.sctx()
+		st, ctx, p := c.cfg.Store, c.sctx(), m.policy()
 		return func() tea.Msg {
-			k, secret, err := st.CreateKey(ctx, name, model.Policy{})
+			k, secret, err := st.CreateKey(ctx, name, p)
 			return keyCreatedMsg{key: k, secret: secret, err: err}
 		}
 	}
@@ -228,7 +271,11 @@ func (m *nameDialog) submit() tea.Cmd {
 
 func (m *nameDialog) View() []string {
 	c, t := m.c, m.c.th
-	lines := []string{"Name", "> " + m.f.View(m.w-2, true, t.Selected)}
+	nameLabel := "Name"
+	if m.keyID == "" && m.focus == 0 {
+		nameLabel = t.Bold.Render("› Name")
+	}
+	lines := []string{nameLabel, "> " + m.f.View(m.w-2, m.focus == 0, t.Selected)}
 	name, err := model.NormalizeKeyName(m.f.Value())
 	switch {
 	case m.problem != "":
@@ -243,6 +290,9 @@ func (m *nameDialog) View() []string {
 	default:
 		lines = append(lines, t.Ok.Render("✓ ok"))
 	}
+	if m.keyID == "" {
+		lines = append(lines, m.choices()...)
+	}
 	label := "enter  Create"
 	if m.keyID != "" {
 		label = "enter  Rename"
@@ -253,8 +303,63 @@ func (m *nameDialog) View() []string {
 	return append(lines, "", m.button(label, true, err != nil)+"  "+m.button("esc  Cancel", false, false))
 }
 
+// choices are the create dialog's kind and expiry, with the seed's advice
+// for the kind chosen.
+func (m *nameDialog) choices() []string {
+	t := m.c.th
+	radio := func(focused bool, label string, opts []string, cur int) []string {
+		var b []string
+		for i, o := range opts {
+			mark := "( ) "
+			if i == cur {
+				mark = "(•) "
+			}
+			if i == cur && focused {
+				b = append(b, t.Bold.Render(mark+o))
+			} else {
+				b = append(b, mark+o)
+			}
+		}
+		if focused {
+			label = t.Bold.Render("› " + label)
+		}
+		return []string{label, "  " + strings.Join(b, "  ")}
+	}
+	var kinds, exps []string
+	for _, k := range model.Kinds {
+		kinds = append(kinds, k.Label())
+	}
+	for _, e := range expiries {
+		exps = append(exps, e.label)
+	}
+	// On a short window: no blank line, and the advice on one line.
+	compact := m.h > 0 && m.h < 16
+	var lines []string
+	if !compact {
+		lines = append(lines, "")
+	}
+	lines = append(lines, radio(m.focus == 1, "Where will the key be used? (tab, then ←/→)", kinds, m.kind)...)
+	kd := model.Kinds[m.kind]
+	advice := text.Wrap(kd.Label()+" key: "+kd.Advice()+".", m.w)
+	if compact {
+		advice = []string{text.Fit(kd.Label()+" key: "+kd.Advice()+".", m.w)}
+	}
+	for _, l := range advice {
+		lines = append(lines, t.Faint.Render(l))
+	}
+	exp := radio(m.focus == 2, "Expires", exps, m.exp)
+	if compact {
+		exp = radio(m.focus == 2, "Expires", []string{"never", "30 d", "90 d", "1 y"}, m.exp)
+		exp = []string{exp[0] + exp[1]}
+	}
+	return append(lines, exp...)
+}
+
 func (m *nameDialog) ShortHelp() []key.Binding {
 	km := &m.c.km.Dialog
+	if m.keyID == "" {
+		return []key.Binding{withHelp(km.Confirm, "create"), withHelp(m.c.km.Global.NextTab, "next field"), km.Cancel}
+	}
 	return []key.Binding{withHelp(km.Confirm, "save"), km.Cancel}
 }
 
@@ -327,10 +432,16 @@ func (m *secretDialog) finish() {
 	m.secret = "" // the only copy goes away with the dialog
 	m.close()
 	if m.old != nil {
-		m.c.warn("Rotated: " + m.key.Prefix + " replaces " + m.old.Prefix + ", which stays " +
-			m.old.Status.Label() + " until you revoke it (after deploying the new key).")
+		m.c.warn("Rotated: " + m.key.Prefix + " replaces " + m.old.Prefix + ", which " + m.c.graceNote(m.old) + ".")
 	} else {
-		m.c.info("Created " + text.Quote(m.key.Name) + " (" + m.key.Prefix + "). Press enter to link it to domains.")
+		switch m.key.Kind {
+		case model.KindServer:
+			m.c.info("Created " + text.Quote(m.key.Name) + " (" + m.key.Prefix + "). A server key gets no domain: press enter, then p to limit it to your servers' addresses.")
+		case model.KindMobile:
+			m.c.info("Created " + text.Quote(m.key.Name) + " (" + m.key.Prefix + "). A mobile key gets no domain; watch its usage and rotate it with each release.")
+		default:
+			m.c.info("Created " + text.Quote(m.key.Name) + " (" + m.key.Prefix + "). Press enter to link it to domains.")
+		}
 	}
 }
 
@@ -340,7 +451,7 @@ func (m *secretDialog) View() []string {
 	if m.old != nil {
 		lines = append(lines,
 			"New key "+m.key.Prefix+" "+text.Quote(m.key.Name),
-			"replaces "+m.old.Prefix+", which stays "+m.old.Status.Label()+": revoke it after deploying the new one.")
+			"replaces "+m.old.Prefix+", which "+m.c.graceNote(m.old)+".")
 	} else {
 		lines = append(lines, "Name   "+text.Safe(m.key.Name), "Prefix "+m.key.Prefix)
 	}
@@ -468,29 +579,11 @@ func (c *common) enableCmd(id string) tea.Cmd {
 	})
 }
 
-// newRotateDialog asks before rotating a key: what the new key gets, and
-// that the old one stays in service until revoked.
-func newRotateDialog(c *common, id string) Page {
-	k, ok := c.data.key(id)
-	if !ok {
-		return nil
-	}
-	return &confirmDialog{
-		c:     c,
-		title: "Rotate " + text.Quote(k.Name) + "?",
-		lines: []string{
-			"A new key named " + text.Quote(k.Name) + ", linked to " + c.domainSummary(k.Domains, 40) + ", is created and its secret shown once.",
-			"The old key " + k.Prefix + " stays " + k.Status.Label() + " until you revoke it, after deploying the new one.",
-		},
-		yes:   "Rotate",
-		onYes: func() tea.Cmd { return c.rotateCmd(id) },
-	}
-}
-
-func (c *common) rotateCmd(id string) tea.Cmd {
+// rotateCmd rotates key id; the old key expires after grace (0: never).
+func (c *common) rotateCmd(id string, grace time.Duration) tea.Cmd {
 	st, ctx := c.cfg.Store, c.sctx()
 	return func() tea.Msg {
-		nk, secret, err := st.RotateKey(ctx, id, 0)
+		nk, secret, err := st.RotateKey(ctx, id, grace)
 		if err != nil {
 			return keyCreatedMsg{err: err}
 		}

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
+	"time"
 )
 
 var secretRe = regexp.MustCompile(`ak_[0-9a-f]{32}`)
@@ -199,16 +200,27 @@ func TestRotateShowsNewSecretAndReplacement(t *testing.T) {
 	hs := newHarness(t, st, 100, 30)
 	hs.selectKey("Production web")
 	hs.keys(".", "t")
-	hs.want("Rotate “Production web”?", "stays Active until you revoke it")
-	hs.keys("y")
-	hs.want("API key rotated", "replaces "+ks["Production web"].Prefix)
+	// The rotation asks for the old key's grace period: 24 hours by default.
+	hs.want("Rotate “Production web”?", "keeps working for:", "(•) 24 hours", "Then it expires")
+	hs.keys("enter")
+	hs.want("API key rotated", "replaces "+ks["Production web"].Prefix, "keeps working until it expires")
 	secret := secretRe.FindString(hs.screen())
 	nk, err := st.KeyByDigest(context.Background(), model.DigestOf(secret))
 	if err != nil || nk.Replaces != ks["Production web"].ID {
 		t.Fatalf("new key %+v %v", nk, err)
 	}
+	if old := mustKey(t, st, ks["Production web"].ID); old.Expires.IsZero() || old.Expires.Sub(nk.Created) > 24*time.Hour+time.Minute {
+		t.Fatalf("the old key expires %v after a rotation with 24 hours of grace at %v", old.Expires, nk.Created)
+	}
 	hs.keys("c", "esc")
-	hs.want("Rotated: " + nk.Prefix + " replaces " + ks["Production web"].Prefix)
+	hs.want("Rotated: " + nk.Prefix + " replaces " + ks["Production web"].Prefix + ", which keeps working until it expires")
+	// "until I revoke it": no expiry for the old key.
+	hs.selectKey("Mobile app")
+	hs.keys(".", "t", "down", "down", "enter")
+	hs.want("API key rotated", "stays Active until you revoke it")
+	if old := mustKey(t, st, ks["Mobile app"].ID); !old.Expires.IsZero() {
+		t.Fatalf("rotation without grace set an expiry %v", old.Expires)
+	}
 }
 
 func TestLinkAndUnlinkFromKey(t *testing.T) {

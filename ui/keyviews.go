@@ -16,6 +16,7 @@ import (
 // keyCols is the column layout of key rows at one width.
 type keyCols struct {
 	name, prefix, status, created, domains int
+	policy                                 int // Expired, expires in 3 d, ip · rate · quota (wide windows)
 	spark                                  int // the 24-hour sparkline (wide windows only)
 	statusX, createdX                      int // x of the Status and Created columns (createdX 0: none)
 	menuX                                  int // x of the ⋯ cell
@@ -24,8 +25,12 @@ type keyCols struct {
 // keyNeed is how wide the name and domains columns would like to be: the
 // widest name (with its spike mark) and the widest list of domains of the
 // keys a list shows, and the least the domains need to say something of
-// every key (its first domain and "+N").
-type keyNeed struct{ name, domains, domainsMin int }
+// every key (its first domain and "+N"); policy says whether some key has
+// a policy mark to show (policyMarks).
+type keyNeed struct {
+	name, domains, domainsMin int
+	policy                    bool
+}
 
 // cellWidth is the width of user text as drawn (escaped); plain ASCII is
 // measured without building anything.
@@ -68,13 +73,15 @@ func (c *common) keyNeeds(keys []model.Key) keyNeed {
 			}
 		}
 		n.domains = max(n.domains, dw)
+		n.policy = n.policy || hasPolicyMark(k)
 	}
 	return n
 }
 
 // keyColumns shares w cells among the columns by priority: name, prefix,
 // status and domains always; then Created (the seed's column) while name
-// and domains keep 12 cells each; then the sparkline on wide windows. Name
+// and domains keep 12 cells each; then, on wide windows, the policy marks
+// (when some key has one: need.policy) and the sparkline. Name
 // and domains share what is left by need: the name gets what its widest
 // entry needs (at most 64 cells) when the domains keep what theirs needs,
 // or at least each key's first domain and "+N"; otherwise the name gets
@@ -85,6 +92,10 @@ func keyColumns(w int, need keyNeed) keyCols {
 	if w-fixed-12 >= 2*12 {
 		c.created = 10
 		fixed += c.created + 2
+	}
+	if w >= 96 && need.policy {
+		c.policy = 15
+		fixed += c.policy + 2
 	}
 	if w >= 110 {
 		c.spark = 12
@@ -105,6 +116,9 @@ func keyColumns(w int, need keyNeed) keyCols {
 	c.statusX = 2 + c.name + 2 + c.prefix + 2
 	if c.created > 0 {
 		c.createdX = c.statusX + c.status + 2
+		if c.policy > 0 {
+			c.createdX += c.policy + 2
+		}
 	}
 	c.menuX = w - 2
 	return c
@@ -139,6 +153,9 @@ func (c keyCols) header(sortBy int) string {
 		return ""
 	}
 	hdr := "  " + colTitle("Name", mark(sortName), c.name) + "  " + text.Fit("Prefix", c.prefix) + "  " + colTitle("Status", mark(sortStatus), c.status) + "  "
+	if c.policy > 0 {
+		hdr += text.Fit("Policy", c.policy) + "  "
+	}
 	if c.created > 0 {
 		hdr += colTitle("Created", mark(sortCreatedDesc, sortCreatedAsc), c.created) + "  "
 	}
@@ -262,6 +279,19 @@ func (c *common) keyRow(k *model.Key, cols keyCols, w int, sel bool) string {
 	}
 	name := text.Fit(leakMark(k)+c.us.spikeMark(k.ID)+text.Safe(k.Name), cols.name)
 	prefix := text.Fit(k.Prefix, cols.prefix)
+	expired := k.Status != model.Revoked && k.Expired(c.now())
+	statusLabel := k.Status.Label()
+	if expired && cols.policy == 0 && k.Status == model.Active {
+		statusLabel = "Expired" // no Policy column to say it
+	}
+	policy, policyCell := "", ""
+	if cols.policy > 0 {
+		policy = text.Fit(c.policyMarks(k), cols.policy) + "  "
+		policyCell = policy
+		if expired {
+			policyCell = c.th.Err.Render(text.Fit(c.policyMarks(k), cols.policy)) + "  "
+		}
+	}
 	created := ""
 	if cols.created > 0 {
 		created = text.Fit(k.Created.Format("2006-01-02"), cols.created) + "  "
@@ -271,13 +301,17 @@ func (c *common) keyRow(k *model.Key, cols keyCols, w int, sel bool) string {
 	}
 	doms := text.Fit(c.domainSummary(k.Domains, cols.domains), cols.domains)
 	if sel || k.Status == model.Revoked {
-		row := text.Fit(marker+name+"  "+prefix+"  "+text.Fit(k.Status.Label(), cols.status)+"  "+created+doms+"  ⋯", w)
+		row := text.Fit(marker+name+"  "+prefix+"  "+text.Fit(statusLabel, cols.status)+"  "+policy+created+doms+"  ⋯", w)
 		if sel {
 			return c.th.Selected.Render(row)
 		}
 		return c.th.Revoked.Render(row)
 	}
-	return marker + name + "  " + prefix + "  " + c.statusBadge(k.Status, cols.status) + "  " + created + doms + "  ⋯"
+	badge := c.statusBadge(k.Status, cols.status)
+	if statusLabel == "Expired" {
+		badge = c.th.Err.Render(text.Fit(statusLabel, cols.status))
+	}
+	return marker + name + "  " + prefix + "  " + badge + "  " + policyCell + created + doms + "  ⋯"
 }
 
 // keyRef names another key: its prefix and name.
@@ -310,6 +344,9 @@ func (c *common) keyUsageLine(k *model.Key) string {
 		b.WriteString(c.us.spark(k.ID, 24) + " " + text.Thousands(int(s.Last24h.Total())) + " requests")
 		if s.Last24h.Forbidden > 0 {
 			b.WriteString(", " + text.Thousands(int(s.Last24h.Forbidden)) + " refused")
+		}
+		if s.Last24h.Limited > 0 {
+			b.WriteString(", " + t.Warn.Render(text.Thousands(int(s.Last24h.Limited))+" over its limits (429)"))
 		}
 		if s.Spike.Spiking {
 			b.WriteString("  " + t.Err.Render(fmt.Sprintf("▲ SPIKE ×%.0f", s.Spike.Ratio)))

@@ -386,6 +386,12 @@ func (c *common) fixDialog(f model.Finding) Page {
 		return newDeleteDomainDialog(c, f.Domain)
 	case "unlink":
 		return newUnlinkDialog(c, f.KeyID, f.Domain)
+	case "extend":
+		return newPolicyEdit(c, f.KeyID, fieldExpires)
+	case "raise_limit":
+		return newPolicyMenu(c, f.KeyID)
+	case "allow_ip":
+		return newPolicyEdit(c, f.KeyID, fieldAllowIPs)
 	}
 	return nil
 }
@@ -562,7 +568,7 @@ func (p *auditPage) hygieneView(tabs string) []string {
 	}
 	lines := []string{text.Spread(tabs, t.Faint.Render(right), w)}
 	if len(p.findings) == 0 {
-		return append(lines, "", " Nothing to clean up: every active key has a domain, every key is in use, every domain is linked.")
+		return append(lines, "", " Nothing to clean up: every active key has a domain, no key has expired, every key is in use, every domain is linked.")
 	}
 	kw, ow := 14, min(30, max(14, w/3))
 	dw := max(8, w-kw-ow-8)
@@ -584,8 +590,11 @@ func (p *auditPage) hygieneView(tabs string) []string {
 			}
 		}
 		row := "  " + text.Fit(findingLabel(f.Kind), kw) + "  " + text.Fit(obj, ow) + "  " + text.Fit(f.Detail+" → "+fixLabel(f.Fix), dw)
-		if r == p.hlist.Cursor {
+		switch {
+		case r == p.hlist.Cursor:
 			row = t.Selected.Render(text.Fit("›"+row[1:], w))
+		case f.Advice:
+			row = t.Faint.Render(row)
 		}
 		lines = append(lines, text.Truncate(row, w))
 	}
@@ -604,6 +613,14 @@ func findingLabel(kind string) string {
 		return "Domain unused"
 	case model.FindStaleLink:
 		return "Stale link"
+	case model.FindExpired:
+		return "Expired"
+	case model.FindExpiring:
+		return "Expiring"
+	case model.FindLimited:
+		return "Hit 429"
+	case model.FindServerNoIP:
+		return "Advice: IPs"
 	}
 	return kind
 }
@@ -614,6 +631,12 @@ func fixLabel(fix string) string {
 		return "link a domain"
 	case "delete_domain":
 		return "delete the domain"
+	case "extend":
+		return "set a later expiry"
+	case "raise_limit":
+		return "raise the rate limit or quota"
+	case "allow_ip":
+		return "set an IP allowlist"
 	}
 	return fix
 }

@@ -34,9 +34,9 @@ func (d *keyDetail) SetSize(w, h int) {
 	d.w, d.h = w, h
 	d.xX = max(0, w-3)
 	// fewer rows above the list on a short window, so the list keeps some room
-	d.top = 11
+	d.top = 13
 	if h < 16 {
-		d.top = 9
+		d.top = 10
 	}
 	d.list.SetHeight(h - d.top)
 }
@@ -141,7 +141,7 @@ func (d *keyDetail) ShortHelp() []key.Binding {
 	km := &c.km.KeyDetail
 	short := []key.Binding{withHelp(c.km.Dialog.Cancel, "back"), c.km.List.Up, c.km.List.Down, c.km.Keys.Menu, km.Test}
 	if d.key.Status != model.Revoked {
-		short = append(short, c.offer(c.km.Key.Link, model.OpKeysLink))
+		short = append(short, c.offer(c.km.Key.Link, model.OpKeysLink), c.offer(c.km.Key.Policies, model.OpKeysPolicy))
 	}
 	if len(d.key.Domains) > 0 {
 		short = append(short, c.offer(km.Unlink, model.OpKeysUnlink), km.OpenDomain)
@@ -165,7 +165,7 @@ func (d *keyDetail) View() []string {
 		return " " + t.Faint.Render(text.Fit(label, 12)) + value
 	}
 	lines = append(lines,
-		field("Status", c.statusBadge(k.Status, len(k.Status.Label()))+t.Faint.Render("  since "+k.StatusChanged.Format("2006-01-02 15:04"))+c.leakNote(k)),
+		field("Status", c.statusBadge(k.Status, len(k.Status.Label()))+c.expiredBadge(k)+t.Faint.Render("  since "+k.StatusChanged.Format("2006-01-02 15:04"))+c.leakNote(k)),
 		field("Prefix", k.Prefix+t.Faint.Render("   id "+k.ID)),
 		field("Created", k.Created.Format("2006-01-02 15:04")+t.Faint.Render("  ("+c.ago(k.Created)+")")),
 		field("Last used", c.ago(k.LastUsed)+c.lastHostNote(k.ID)),
@@ -186,8 +186,9 @@ func (d *keyDetail) View() []string {
 			rot += t.Warn.Render("  (still active: revoke it once the new key is deployed)")
 		}
 	}
-	compact := d.top < 11
+	compact := d.top < 13
 	lines = append(lines, field("Rotation", rot))
+	lines = append(lines, c.policyLines(k, d.w, compact)...)
 	if !compact {
 		lines = append(lines, "")
 	}

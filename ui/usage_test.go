@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -215,14 +216,26 @@ func TestTestDecisionMatchesCheck(t *testing.T) {
 		{"null", "https://mysite.tn/x", 200, model.ReasonRefererMatched},
 		{"https://mysite.tn@evil.com", "", 403, model.ReasonDomainNotAuthorized},
 	} {
-		d := testDecision(k, c.origin, c.referer)
+		d := testDecision(k, c.origin, c.referer, netip.Addr{}, fixedNow)
 		if d.Status != c.status || d.Reason != c.reason {
 			t.Errorf("%q/%q: %d %v, want %d %v", c.origin, c.referer, d.Status, d.Reason, c.status, c.reason)
 		}
 	}
 	dis := &model.Key{Status: model.Disabled, Domains: []string{"mysite.tn"}}
-	if d := testDecision(dis, "https://mysite.tn", ""); d.Status != 401 || d.Reason != model.ReasonDisabled {
+	if d := testDecision(dis, "https://mysite.tn", "", netip.Addr{}, fixedNow); d.Status != 401 || d.Reason != model.ReasonDisabled {
 		t.Errorf("disabled key: %+v", d)
+	}
+	// The policy steps, as tmaps check explains them.
+	office := &model.Key{Status: model.Active, Policy: model.Policy{AllowIPs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+		Expires: fixedNow.Add(time.Hour)}}
+	if d := testDecision(office, "", "", netip.MustParseAddr("203.0.113.9"), fixedNow); !d.Allowed() {
+		t.Errorf("from the office: %+v", d)
+	}
+	if d := testDecision(office, "", "", netip.MustParseAddr("198.51.100.1"), fixedNow); d.Reason != model.ReasonIPNotAllowed {
+		t.Errorf("from elsewhere: %+v", d)
+	}
+	if d := testDecision(office, "", "", netip.MustParseAddr("203.0.113.9"), fixedNow.Add(2*time.Hour)); d.Reason != model.ReasonExpired {
+		t.Errorf("after the expiry: %+v", d)
 	}
 }
 

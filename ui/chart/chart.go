@@ -1,5 +1,5 @@
 // Package chart draws usage in the terminal: stacked bar charts of
-// allowed, 401 and 403 requests, and sparklines. Each outcome has its own
+// allowed, 401, 403 and 429 requests, and sparklines. Each outcome has its own
 // glyph, so the charts read the same without colour.
 package chart
 
@@ -21,17 +21,18 @@ const (
 	glyphAllowed = '█'
 	glyph401     = '▓'
 	glyph403     = '░'
+	glyph429     = '▒'
 )
 
 // Styles colour the chart glyphs; the zero value draws them plain.
 type Styles struct {
-	Allowed, Unauth, Forbidden lipgloss.Style
-	Plain                      bool
+	Allowed, Unauth, Forbidden, Limited lipgloss.Style
+	Plain                               bool
 }
 
 // NewStyles colours the outcomes from the theme.
 func NewStyles(th *theme.Theme) Styles {
-	return Styles{Allowed: th.Ok, Unauth: th.Warn, Forbidden: th.Err}
+	return Styles{Allowed: th.Ok, Unauth: th.Warn, Forbidden: th.Err, Limited: th.Secret}
 }
 
 func (s *Styles) paint(r rune, run string) string {
@@ -45,6 +46,8 @@ func (s *Styles) paint(r rune, run string) string {
 		return s.Unauth.Render(run)
 	case glyph403:
 		return s.Forbidden.Render(run)
+	case glyph429:
+		return s.Limited.Render(run)
 	}
 	return run
 }
@@ -64,17 +67,17 @@ func Short(n uint64) string {
 	return strconv.FormatUint(n/1_000_000, 10) + "M"
 }
 
-// Stack splits a bar of cells rows among the three outcomes (bottom to
-// top: allowed, 401, 403) in proportion, by largest remainder: a share
+// Stack splits a bar of cells rows among the four outcomes (bottom to
+// top: allowed, 401, 403, 429) in proportion, by largest remainder: a share
 // below half a cell does not show (the totals above the chart count it).
-func Stack(c model.Counts, cells int) [3]int {
-	var out [3]int
+func Stack(c model.Counts, cells int) [4]int {
+	var out [4]int
 	total := c.Total()
 	if total == 0 || cells <= 0 {
 		return out
 	}
-	parts := [3]uint64{c.Allowed, c.Unauthorized, c.Forbidden}
-	var rem [3]float64
+	parts := [4]uint64{c.Allowed, c.Unauthorized, c.Forbidden, c.Limited}
+	var rem [4]float64
 	rest := cells
 	for i, p := range parts {
 		share := float64(p) / float64(total) * float64(cells)
@@ -109,7 +112,7 @@ func Bars(bs []model.Bucket, barW, height int, label func(i int) string, st *Sty
 	}
 	topLabel, zero := Short(top), "0"
 	gut := max(len(topLabel), len(zero))
-	cols := make([][3]int, len(bs))
+	cols := make([][4]int, len(bs))
 	for i, b := range bs {
 		if top == 0 || b.Total() == 0 {
 			continue
@@ -139,7 +142,7 @@ func Bars(bs []model.Bucket, barW, height int, label func(i int) string, st *Sty
 		}
 		for i := range bs {
 			g := ' '
-			a, u, f := cols[i][0], cols[i][1], cols[i][2]
+			a, u, f, l := cols[i][0], cols[i][1], cols[i][2], cols[i][3]
 			switch {
 			case r < a:
 				g = glyphAllowed
@@ -147,6 +150,8 @@ func Bars(bs []model.Bucket, barW, height int, label func(i int) string, st *Sty
 				g = glyph401
 			case r < a+u+f:
 				g = glyph403
+			case r < a+u+f+l:
+				g = glyph429
 			}
 			for k := 0; k < barW+1; k++ {
 				c := g
@@ -219,9 +224,14 @@ func Spark(vals []uint64, width int) string {
 	return b.String()
 }
 
-// Totals is "█ allowed 1,234  ▓ 401 12  ░ 403 3", the legend and sums.
+// Totals is "█ allowed 1,234  ▓ 401 12  ░ 403 3", the legend and sums,
+// and "  ▒ 429 7" when some requests were refused with 429.
 func Totals(c model.Counts) string {
-	return "█ allowed " + text.Thousands(int(c.Allowed)) + "  ▓ 401 " + text.Thousands(int(c.Unauthorized)) + "  ░ 403 " + text.Thousands(int(c.Forbidden))
+	s := "█ allowed " + text.Thousands(int(c.Allowed)) + "  ▓ 401 " + text.Thousands(int(c.Unauthorized)) + "  ░ 403 " + text.Thousands(int(c.Forbidden))
+	if c.Limited > 0 {
+		s += "  ▒ 429 " + text.Thousands(int(c.Limited))
+	}
+	return s
 }
 
 // HourLabel labels every sixth hour of an hourly chart.

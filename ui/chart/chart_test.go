@@ -78,18 +78,31 @@ func TestStackAndSpark(t *testing.T) {
 	for _, c := range []struct {
 		in    model.Counts
 		cells int
-		want  [3]int
+		want  [4]int
 	}{
-		{model.Counts{}, 5, [3]int{}},
-		{model.Counts{Allowed: 100}, 4, [3]int{4, 0, 0}},
-		{model.Counts{Allowed: 1000, Forbidden: 1}, 4, [3]int{4, 0, 0}}, // a tiny share does not show
-		{model.Counts{Allowed: 60, Unauthorized: 25, Forbidden: 15}, 8, [3]int{5, 2, 1}},
-		{model.Counts{Allowed: 50, Unauthorized: 50}, 4, [3]int{2, 2, 0}},
-		{model.Counts{Allowed: 5, Unauthorized: 1, Forbidden: 1}, 1, [3]int{1, 0, 0}},
+		{model.Counts{}, 5, [4]int{}},
+		{model.Counts{Allowed: 100}, 4, [4]int{4, 0, 0, 0}},
+		{model.Counts{Allowed: 1000, Forbidden: 1}, 4, [4]int{4, 0, 0, 0}}, // a tiny share does not show
+		{model.Counts{Allowed: 60, Unauthorized: 25, Forbidden: 15}, 8, [4]int{5, 2, 1, 0}},
+		{model.Counts{Allowed: 50, Unauthorized: 50}, 4, [4]int{2, 2, 0, 0}},
+		{model.Counts{Allowed: 5, Unauthorized: 1, Forbidden: 1}, 1, [4]int{1, 0, 0, 0}},
+		{model.Counts{Allowed: 40, Limited: 40, Forbidden: 20}, 10, [4]int{4, 0, 2, 4}}, // 429s on top
 	} {
 		if got := Stack(c.in, c.cells); got != c.want {
 			t.Errorf("Stack(%+v, %d) = %v, want %v", c.in, c.cells, got, c.want)
 		}
+	}
+	if got := Totals(model.Counts{Allowed: 1234, Unauthorized: 1, Forbidden: 2}); got != "█ allowed 1,234  ▓ 401 1  ░ 403 2" {
+		t.Errorf("Totals without 429s = %q", got)
+	}
+	if got := Totals(model.Counts{Allowed: 1, Limited: 4500}); got != "█ allowed 1  ▓ 401 0  ░ 403 0  ▒ 429 4,500" {
+		t.Errorf("Totals with 429s = %q", got)
+	}
+	var plain Styles
+	plain.Plain = true
+	bars := Bars([]model.Bucket{{Counts: model.Counts{Allowed: 2, Limited: 2}}}, 1, 4, func(int) string { return "" }, &plain)
+	if bars[0] != "4 ┤▒" || bars[3] != "  │█" {
+		t.Errorf("a bar of 2 allowed and 2 429s:\n%s", strings.Join(bars, "\n"))
 	}
 	if got := Spark([]uint64{0, 1, 2, 4, 8}, 5); got != " ▁▂▄█" {
 		t.Errorf("Spark = %q", got)

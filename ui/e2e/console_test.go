@@ -86,6 +86,16 @@ func (tm *term) cli(args ...string) string {
 	return string(out)
 }
 
+// try runs a tmaps command like cli, returning its failure instead of
+// failing the test.
+func (tm *term) try(args ...string) (string, error) {
+	tm.t.Helper()
+	c := exec.Command(testkit.Binary(tm.t), args...)
+	c.Env = append(os.Environ(), tm.env...)
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
 // waitFor waits until every string is on screen.
 func (tm *term) waitFor(subs ...string) string {
 	tm.t.Helper()

@@ -33,7 +33,7 @@ type List struct {
 // KeyActions act on one key: the selected row of a key list (k9s-style), a
 // key's screen, or the ⋯ menu. The menu lists them with the same letters.
 type KeyActions struct {
-	Open, Rename, CopyPrefix, Disable, Enable, Rotate, Link, Revoke key.Binding
+	Open, Rename, CopyPrefix, Disable, Enable, Rotate, Link, Policies, Revoke key.Binding
 }
 
 // DomainActions act on one domain: the selected row or its screen, or its
@@ -126,6 +126,7 @@ func New() KeyMap {
 			Enable:     b([]string{"e"}, "e", "enable"),
 			Rotate:     b([]string{"t"}, "t", "rotate"),
 			Link:       b([]string{"l"}, "l", "link domain"),
+			Policies:   b([]string{"p"}, "p", "policies"),
 			Revoke:     b([]string{"x"}, "x", "revoke"),
 		},
 		Domain: DomainActions{
