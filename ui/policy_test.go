@@ -214,3 +214,29 @@ func TestHygieneOffersPolicyFixes(t *testing.T) {
 	hs.keys("enter")
 	hs.want("Expiry · “Mobile app iOS”")
 }
+
+// The Policy column sits between Status and Created: the header's titles
+// are where clicks look for them.
+func TestKeyColumnsWithPolicy(t *testing.T) {
+	for _, w := range []int{96, 100, 120, 160} {
+		c := keyColumns(w, keyNeed{name: 20, domains: 30, domainsMin: 12, policy: true})
+		if c.policy == 0 {
+			t.Fatalf("width %d: no Policy column", w)
+		}
+		hdr := []rune(c.header(-1))
+		for title, x := range map[string]int{"Status": c.statusX, "Policy": c.statusX + c.status + 2, "Created": c.createdX} {
+			if got := string(hdr[x : x+len(title)]); got != title {
+				t.Errorf("width %d: %q at x=%d, header %q", w, got, x, string(hdr))
+			}
+		}
+		if c.sortAt(c.createdX, sortCreatedDesc) != sortCreatedAsc || c.sortAt(c.statusX+c.status+3, sortName) != -1 {
+			t.Errorf("width %d: a click on Created or Policy sorts wrong", w)
+		}
+	}
+	if c := keyColumns(95, keyNeed{policy: true}); c.policy != 0 {
+		t.Error("a Policy column below 96 columns")
+	}
+	if c := keyColumns(120, keyNeed{}); c.policy != 0 {
+		t.Error("a Policy column when no key has a policy")
+	}
+}
