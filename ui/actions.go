@@ -63,7 +63,7 @@ func (c *common) keyActions(k *model.Key) []action {
 			return ""
 		}, func() tea.Cmd { c.shell.dialog(newRevokeDialog(c, id)); return nil }},
 	}, map[string]model.Op{"Rename": model.OpKeysRename, "Disable": model.OpKeysDisable, "Enable": model.OpKeysEnable,
-		"Rotate": model.OpKeysRotate, "Link domain": model.OpKeysLink, "Revoke": model.OpKeysRevoke})
+		"Rotate": model.OpKeysRotate, "Link domain": model.OpKeysLink, "Policies": model.OpKeysPolicy, "Revoke": model.OpKeysRevoke})
 }
 
 // roleActions makes the actions whose label ops names refuse, before

@@ -55,6 +55,7 @@ func TestConsoleAsAuditor(t *testing.T) {
 		{[]string{"d"}, "cannot disable keys"},
 		{[]string{"r"}, "cannot rename keys"},
 		{[]string{"l"}, "cannot link domains to keys"},
+		{[]string{"p"}, "cannot change key policies"},
 	}
 	for _, r := range refusals {
 		hs.keys(r.keys...)
@@ -66,7 +67,7 @@ func TestConsoleAsAuditor(t *testing.T) {
 	// The menu lists what an auditor may do only.
 	hs.keys(".")
 	hs.want("Open", "Copy prefix")
-	hs.wantNot("Revoke", "Disable", "Rename", "Rotate")
+	hs.wantNot("Revoke", "Disable", "Rename", "Rotate", "Policies")
 	hs.keys("x")
 	hs.want("cannot revoke keys")
 
@@ -75,7 +76,7 @@ func TestConsoleAsAuditor(t *testing.T) {
 	hs.want("Read only: your role is auditor")
 	help := hs.screen()
 	help = help[strings.Index(help, "listed; pressed, they say so."):]
-	for _, action := range []string{"new key", "revoke", "disable", "rename", "rotate", "link"} {
+	for _, action := range []string{"new key", "revoke", "disable", "rename", "rotate", "link", "policies"} {
 		if strings.Contains(help, action) {
 			t.Fatalf("the auditor's help lists %q:\n%s", action, help)
 		}
