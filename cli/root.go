@@ -71,6 +71,7 @@ type app struct {
 	demo           bool
 	// readOnly (--read-only) restricts the store to the auditor role.
 	readOnly bool
+	etcd     etcdFlags
 
 	// running is set when a command's own code starts: errors cobra
 	// reports before that (unknown command or flag, bad arguments) are
@@ -279,6 +280,7 @@ func (a *app) newRoot() *cobra.Command {
 	pf.StringVar(&a.caCert, "ca-cert", "", "PEM file of the CA that signed the --api server's certificate, for a private CA (env TMAPS_CA_CERT)")
 	pf.BoolVar(&a.demo, "demo", false, "use a throw-away store filled with demo data")
 	pf.BoolVar(&a.readOnly, "read-only", false, "work as an auditor: read everything, change nothing")
+	a.addEtcdFlags(pf)
 
 	root.AddCommand(a.keysCmd(), a.domainsCmd(), a.checkCmd(), a.auditCmd())
 	for _, mk := range registered {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +23,20 @@ import (
 	"github.com/tmaps/console/server"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/bolt"
+	"github.com/tmaps/console/store/etcd"
 )
+
+// nodeName names this process in the usage it writes to a cluster: the
+// host name and a random suffix (each start is a new writer).
+func nodeName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" || strings.ContainsAny(h, "/\x00") {
+		h = "node"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%x", h, b)
+}
 
 func init() { register((*app).serveCmd) }
 
@@ -38,6 +52,7 @@ type serveConfig struct {
 	flushEvery        time.Duration
 	trustActor        bool
 	metricsListen     string
+	maxStaleness      time.Duration
 	ssh               sshFlags
 	alerts            alertFlags
 	leakKeyFile       string
@@ -82,7 +97,7 @@ func (a *app) serveCmd() *cobra.Command {
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			flags := a.root.PersistentFlags()
 			if a.demo || flags.Changed("api") {
-				return usagef("serve owns a local store: drop --api and --demo (use --db PATH)")
+				return usagef("serve owns a local store: drop --api and --demo (use --db PATH, or --etcd ENDPOINTS for a cluster)")
 			}
 			if a.readOnly {
 				return usagef("--read-only is for the console and commands; serve's users get their roles from their tokens and SSH keys")
@@ -106,6 +121,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.DurationVar(&cfg.flushEvery, "flush-every", gate.DefaultFlushEvery, "period of the usage flushes to the store")
 	f.StringVar(&cfg.metricsListen, "metrics-listen", "", "also serve GET /metrics WITHOUT a token on this address (plain HTTP, keep it private, e.g. 127.0.0.1:9464)")
 	f.BoolVar(&cfg.trustActor, "trust-client-actor", false, "audit API changes under the actor a client declares (X-Tmaps-Actor) instead of the token's name")
+	f.DurationVar(&cfg.maxStaleness, "max-staleness", gate.DefaultMaxStaleness, "with --etcd: how long the gate decides from its index without quorum before it answers 503 (fail closed)")
 	addSSHFlags(f, &cfg.ssh)
 	addAlertFlags(f, &cfg.alerts)
 	f.StringVar(&cfg.leakKeyFile, "leak-report-key", "", "accept signed leak reports at POST /v1/leaks: the reporter's ECDSA public keys (PEM, or GitHub's public_keys JSON; see docs/leaks.md)")
@@ -214,6 +230,9 @@ func (a *app) serve(cfg serveConfig) error {
 			"behind a TLS-terminating proxy on this host, listen on loopback with --trusted-proxy CIDR; " +
 			"for local development only, --allow-http")
 	}
+	if cfg.maxStaleness <= 0 {
+		return usagef("--max-staleness %s: give a positive duration such as 5m", cfg.maxStaleness)
+	}
 	path := cfg.db
 	if path == "" {
 		return usagef("--db needs a file path")
@@ -221,7 +240,33 @@ func (a *app) serve(cfg serveConfig) error {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	ssh, err := a.sshComponent(cfg.ssh, path)
+	eopt, useEtcd, err := a.etcdOptions()
+	if err != nil {
+		return err
+	}
+	if useEtcd && a.root.PersistentFlags().Changed("db") {
+		return usagef("--etcd keeps the store in an etcd cluster: drop --db")
+	}
+	open := func(context.Context) (server.DaemonStore, error) {
+		st, err := bolt.Open(path, bolt.Options{Timeout: a.lockTimeout, Now: a.now})
+		if errors.Is(err, store.ErrInUse) {
+			return nil, store.InUseError(fmt.Sprintf("the store at %s is in use by another process (another `tmaps serve`?): stop it, or serve another store with --db", model.Escape(path)))
+		}
+		return st, err
+	}
+	location := path
+	if useEtcd {
+		// The node starts even while etcd cannot be reached: its gate
+		// answers 503 until it has loaded the keys once.
+		eopt.Lazy = true
+		eopt.Node = nodeName()
+		eopt.Logger = log.With("component", "etcd")
+		location = etcdLocation(eopt)
+		open = func(ctx context.Context) (server.DaemonStore, error) { return etcd.Open(ctx, eopt) }
+	}
+	// The SSH host key lives beside the local store file (with --etcd,
+	// where it would be: each node keeps its own).
+	ssh, err := a.sshComponent(cfg.ssh, path, location)
 	if err != nil {
 		return err
 	}
@@ -242,14 +287,9 @@ func (a *app) serve(cfg serveConfig) error {
 	defer stop()
 
 	dc := server.DaemonConfig{
-		OpenStore: func(context.Context) (server.DaemonStore, error) {
-			st, err := bolt.Open(path, bolt.Options{Timeout: a.lockTimeout, Now: a.now})
-			if errors.Is(err, store.ErrInUse) {
-				return nil, store.InUseError(fmt.Sprintf("the store at %s is in use by another process (another `tmaps serve`?): stop it, or serve another store with --db", model.Escape(path)))
-			}
-			return st, err
-		},
-		Location:         path,
+		OpenStore:        open,
+		Location:         location,
+		MaxStaleness:     cfg.maxStaleness,
 		Listen:           cfg.listen,
 		AllowHTTP:        cfg.allowHTTP,
 		TrustedProxies:   proxies,

@@ -41,7 +41,7 @@ func addSSHFlags(f *pflag.FlagSet, c *sshFlags) {
 // sshComponent checks the SSH flags and, when --ssh-listen is set, returns
 // the daemon component that serves the console over SSH (nil without SSH).
 // Flag mistakes are reported here, before the store is opened.
-func (a *app) sshComponent(c sshFlags, dbPath string) (server.ComponentFunc, error) {
+func (a *app) sshComponent(c sshFlags, dbPath, location string) (server.ComponentFunc, error) {
 	if c.listen == "" {
 		if c.authKeys != "" || c.hostKey != "" {
 			return nil, usagef("--authorized-keys and --host-key configure SSH: add --ssh-listen ADDR (e.g. :2222)")
@@ -74,10 +74,10 @@ func (a *app) sshComponent(c sshFlags, dbPath string) (server.ComponentFunc, err
 			Console: func(s sshd.Session) tea.Model {
 				// No native clipboard: the server's is not the operator's.
 				// Copies go to the operator's terminal with OSC 52.
-				return ui.New(ui.Config{Store: store.Guard(st, s.Role), Location: dbPath, Now: a.now, Actor: s.Actor, Role: s.Role})
+				return ui.New(ui.Config{Store: store.Guard(st, s.Role), Location: location, Now: a.now, Actor: s.Actor, Role: s.Role})
 			},
 			Command: func(ctx context.Context, s sshd.Session, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-				code := ExecuteWithStore(ctx, st, dbPath, s.Actor, s.Role, args, stdin, stdout, stderr)
+				code := ExecuteWithStore(ctx, st, location, s.Actor, s.Role, args, stdin, stdout, stderr)
 				// Read your writes, as over the API: the session ends once
 				// this node's gate decides with what the command changed.
 				sctx, cancel := context.WithTimeout(ctx, 5*time.Second)

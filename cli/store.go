@@ -18,8 +18,9 @@ import (
 	"github.com/tmaps/console/store/remote"
 )
 
-// openStore opens the store a command works on: the management API with
-// --api, a throw-away demo store with --demo, else the bolt file of --db.
+// openStore opens the store a command works on: the etcd cluster of --etcd,
+// the management API with --api, a throw-away demo store with --demo, else
+// the bolt file of --db.
 // location says where the data lives (for the console's header); done
 // closes the store and removes what --demo created.
 func (a *app) openStore() (st store.Store, location string, done func(), err error) {
@@ -40,7 +41,16 @@ func (a *app) openBackend() (st store.Store, location string, done func(), err e
 	if a.demo && (flags.Changed("api") || flags.Changed("db")) {
 		return nil, "", nil, usagef("--demo uses a throw-away store: drop --db and --api")
 	}
+	eopt, useEtcd, err := a.etcdOptions()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if useEtcd && (a.demo || api != "" || flags.Changed("db")) {
+		return nil, "", nil, usagef("--etcd keeps the store in an etcd cluster: drop --db, --api and --demo")
+	}
 	switch {
+	case useEtcd:
+		return a.openEtcd(eopt)
 	case a.demo:
 		return a.openDemo()
 	case api == "" && flags.Changed("ca-cert"):

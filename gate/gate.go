@@ -49,6 +49,11 @@ type Options struct {
 	// Logger receives the gate's logs; nil discards them. Logs never
 	// contain api_key values, only key ids and display prefixes.
 	Logger *slog.Logger
+	// MaxStaleness is how long a gate over a shared store (store.Follower)
+	// keeps deciding from its index once it cannot prove the index current
+	// (no quorum); then it answers 503 {"error":"gate stale"}. 0 means
+	// DefaultMaxStaleness.
+	MaxStaleness time.Duration
 	// DisableUsage turns usage counting off. It exists to measure what
 	// counting costs (benchmarks); a real server always counts.
 	DisableUsage bool
@@ -65,6 +70,9 @@ type Gate struct {
 
 	idx      index
 	reloadMu sync.Mutex // serialises store reads with their index updates
+
+	// fol is set when the store is a store.Follower (follow.go).
+	fol *follower
 
 	// version counts the store changes applied to the index; applied is
 	// the store revision the index has applied everything up to (see
@@ -125,6 +133,12 @@ func New(ctx context.Context, s store.GateSource, opt Options) (*Gate, error) {
 	g.quotas.init()
 	g.met.init()
 
+	if f, ok := s.(store.Follower); ok {
+		if err := g.startFollowing(ctx, f); err != nil {
+			return nil, err
+		}
+		return g, nil
+	}
 	// Subscribe before loading, so that no change between the load and the
 	// subscription is missed.
 	events, err := s.Watch(ctx)

@@ -40,6 +40,9 @@ const (
 func (g *Gate) AuthorizeHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if g.refuseStale(w) {
+			return
+		}
 		q := r.URL.RawQuery
 		if v := r.Header[canonicalOriginalURI]; len(v) > 0 {
 			q = uriQuery(v[0])
@@ -72,6 +75,9 @@ func (g *Gate) AuthorizeHandler() http.Handler {
 func (g *Gate) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if g.refuseStale(w) {
+			return
+		}
 		d, _ := g.decide(r, r.URL.RawQuery)
 		g.met.observe(time.Since(start))
 		if !d.Allowed() {

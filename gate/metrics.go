@@ -128,7 +128,8 @@ type collector Gate
 func (g *Gate) Collector() prometheus.Collector { return (*collector)(g) }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDecisions, descLatency, descFlush, descFlushErrors, descDropped, descIndexKeys, descIndexAge, descWatching} {
+	for _, d := range []*prometheus.Desc{descDecisions, descLatency, descFlush, descFlushErrors, descDropped, descIndexKeys, descIndexAge, descWatching,
+		descRevision, descStaleness, descMaxStaleness, descReloads, descStaleRefusals} {
 		ch <- d
 	}
 }
@@ -155,6 +156,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		watching = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descWatching, prometheus.GaugeValue, watching)
+	g.collectFollow(ch)
 }
 
 // metric is the histogram's state as a constant Prometheus histogram.

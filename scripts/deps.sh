@@ -3,7 +3,9 @@
 # tmux (TUI tests), openssh-client (ssh into `tmaps serve`), nginx
 # (auth_request against the gate), xvfb + xclip (X clipboard), wrk (load),
 # curl (API), chromium (headless browser through nginx and the gate),
-# systemd (systemd-analyze checks docs/tmaps.service).
+# systemd (systemd-analyze checks docs/tmaps.service), etcd-server (Debian's
+# etcd 3.4 under `tmaps serve --etcd`; its service is not started: the tests
+# run their own members).
 # Runs `apt-get update` once, only when something is missing.
 # Without root (or without apt-get) it installs nothing and says what is
 # missing; the tests that need a missing tool then fail and name it
@@ -22,6 +24,7 @@ tools=(
 	"curl:curl"
 	"chromium:chromium"
 	"systemd-analyze:systemd"
+	"etcd:etcd-server"
 )
 
 have() {

@@ -99,6 +99,9 @@ type DaemonConfig struct {
 	AllowHTTP      bool
 	TrustedProxies []netip.Prefix
 	FlushEvery     time.Duration
+	// MaxStaleness: see gate.Options.MaxStaleness (a store shared by
+	// several nodes).
+	MaxStaleness time.Duration
 	// TrustActorHeader: see Options.TrustActorHeader.
 	TrustActorHeader bool
 	// LeakKeys and OnLeakDisable: see Options.
@@ -235,7 +238,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.gateCancel = gateCancel
 	d.gate, err = gate.New(gateCtx, st, gate.Options{
 		AllowHTTP: d.cfg.AllowHTTP, TrustedProxies: d.cfg.TrustedProxies, FlushEvery: d.cfg.FlushEvery,
-		Logger: d.log.With("component", "gate"),
+		MaxStaleness: d.cfg.MaxStaleness, Logger: d.log.With("component", "gate"),
 	})
 	if err != nil {
 		return err
@@ -361,11 +364,28 @@ func (d *Daemon) Gate() *gate.Gate { return d.gate }
 // Readiness checks the store and the gate for GET /readyz.
 func (d *Daemon) Readiness(ctx context.Context) Readiness {
 	rd := Readiness{Store: storeHealth(ctx, d.st), Gate: d.gate.Status()}
+	if f, ok := d.gate.Following(); ok {
+		rd.Follow = &f
+	}
 	switch {
 	case d.stopping.Load():
 		rd.Status = StatusStopping
 	case !d.ready.Load():
 		rd.Status = StatusStarting
+	case rd.Follow != nil:
+		// A node of a cluster: it decides from its index while it can
+		// prove it current, fails static (stale, still 200: taking every
+		// node out of a balancer would stop all traffic) and then closed.
+		switch {
+		case rd.Follow.State == gate.FollowNotLoaded:
+			rd.Status = StatusNotReady
+		case rd.Follow.State == gate.FollowClosed:
+			rd.Status = StatusClosed
+		case !rd.Store.OK || rd.Follow.State == gate.FollowStale || !rd.Gate.Watching:
+			rd.Status = StatusStale
+		default:
+			rd.Status = StatusReady
+		}
 	case !rd.Store.OK || !rd.Gate.Loaded || !rd.Gate.Watching:
 		rd.Status = StatusNotReady
 	default:

@@ -13,11 +13,14 @@ import (
 // Readiness is the body of GET /readyz: whether this node should get
 // traffic, with the store's and the gate's state behind the answer.
 type Readiness struct {
-	// Status is "ready" (200), or "starting", "not ready" or "stopping"
-	// (503).
+	// Status is "ready" or, on a cluster node failing static, "stale"
+	// (200); or "starting", "not ready", "closed" or "stopping" (503).
 	Status string       `json:"status"`
 	Store  store.Health `json:"store"`
 	Gate   gate.Status  `json:"gate"`
+	// Follow is the freshness of the gate's index on a store shared by
+	// several nodes (etcd): its revision and staleness.
+	Follow *gate.FollowStatus `json:"follow,omitempty"`
 }
 
 // Readiness statuses.
@@ -26,6 +29,12 @@ const (
 	StatusStarting = "starting"
 	StatusNotReady = "not ready"
 	StatusStopping = "stopping"
+	// StatusStale (200): a cluster node that cannot prove its index current
+	// (no quorum) and decides from it (fail static); writes answer 503.
+	StatusStale = "stale"
+	// StatusClosed (503): a cluster node stale for longer than
+	// --max-staleness; its gate answers 503 (fail closed).
+	StatusClosed = "closed"
 )
 
 // Liveness is the body of GET /healthz.
@@ -56,7 +65,7 @@ func (srv *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	rd := srv.opt.Readiness(ctx)
 	status := http.StatusOK
-	if rd.Status != StatusReady {
+	if rd.Status != StatusReady && rd.Status != StatusStale {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, rd)

@@ -277,7 +277,12 @@ func callerToken(ctx context.Context) store.Token {
 // token's name. Anything but a valid token is 401 {"error":"unauthorized"}.
 func (srv *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := srv.checkToken(r)
+		tok, ok, err := srv.checkToken(r)
+		if err != nil {
+			// The store cannot say (no quorum): not the client's fault.
+			srv.fail(w, r, err)
+			return
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tmaps"`)
 			writeError(w, http.StatusUnauthorized, wire.Error{Error: "unauthorized"})
@@ -345,31 +350,34 @@ func routeObject(r *http.Request) string {
 	return ""
 }
 
-func (srv *Server) checkToken(r *http.Request) (store.Token, bool) {
+func (srv *Server) checkToken(r *http.Request) (store.Token, bool, error) {
 	h := r.Header.Values("Authorization")
 	if len(h) != 1 {
-		return store.Token{}, false
+		return store.Token{}, false, nil
 	}
 	scheme, secret, ok := strings.Cut(h[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return store.Token{}, false
+		return store.Token{}, false, nil
 	}
 	secret = strings.TrimSpace(secret)
 	if secret == "" || len(secret) > 256 {
-		return store.Token{}, false
+		return store.Token{}, false, nil
 	}
 	d := sha256.Sum256([]byte(secret))
 	tok, err := srv.opt.Tokens.TokenByDigest(r.Context(), d)
 	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return store.Token{}, false, err
+		}
 		if !errors.Is(err, store.ErrNotFound) {
 			srv.log.Error("token lookup failed", "err", err)
 		}
-		return store.Token{}, false
+		return store.Token{}, false, nil
 	}
 	if subtle.ConstantTimeCompare(tok.Digest[:], d[:]) != 1 {
-		return store.Token{}, false
+		return store.Token{}, false, nil
 	}
-	return tok, true
+	return tok, true, nil
 }
 
 // ---- helpers ----
@@ -389,8 +397,11 @@ func writeError(w http.ResponseWriter, status int, e wire.Error) {
 // answered 500 without details.
 func (srv *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := wire.Classify(err)
-	if status == http.StatusInternalServerError {
+	switch status {
+	case http.StatusInternalServerError:
 		srv.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case http.StatusServiceUnavailable:
+		srv.log.Warn("request failed: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeError(w, status, body)
 }

@@ -27,7 +27,8 @@ type ChangeKind uint8
 
 // Change kinds.
 const (
-	// ChangeKey: key ID is now Key (nil: the key is gone).
+	// ChangeKey: key ID is now Key (nil: the key is gone). The last key
+	// change of a revision has RevEnd set.
 	ChangeKey ChangeKind = iota + 1
 	// ChangeResync: changes were lost (compacted history, a slow
 	// subscriber): load every key again and skip changes at or below the
@@ -41,9 +42,10 @@ const (
 
 // Change is one step of Follow.
 type Change struct {
-	Kind ChangeKind
-	Rev  int64
-	ID   string
-	Key  *model.Key
-	At   time.Time
+	Kind   ChangeKind
+	Rev    int64
+	RevEnd bool
+	ID     string
+	Key    *model.Key
+	At     time.Time
 }

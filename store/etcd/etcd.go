@@ -69,7 +69,7 @@ const (
 	maxTxnBytes    = 1 << 20
 	maxLinkBatch   = 100 // domains linked or unlinked in one call
 	deleteBatch    = 35  // keys unlinked from a domain per transaction (3 writes each)
-	readPage       = 2000
+	readPage       = 5000
 	defaultTimeout = 5 * time.Second
 )
 
@@ -117,6 +117,9 @@ type Store struct {
 	schemaOK   atomic.Bool
 
 	usage usageCache
+
+	followMu sync.Mutex
+	follows  map[*follow]bool // live Follow subscriptions (Revision asks them for progress)
 
 	lastWrite atomic.Int64 // revision of the latest change this store committed
 

@@ -133,8 +133,8 @@ func (s *Store) subscribe(ctx context.Context, w *watchLoop, done func()) {
 }
 
 // Watch delivers change events until ctx ends or the store is closed:
-// EventKey, EventDomain (a domain or its links), EventUsage, and
-// EventResync when etcd's history no longer holds what was missed. The
+// EventKey, EventDomain (a domain or its links), EventToken (a token
+// revoked or changed), EventUsage, and EventResync when etcd's history no longer holds what was missed. The
 // events come from an etcd watch on the store's prefix, so changes made by
 // any node are delivered.
 func (s *Store) Watch(ctx context.Context) (<-chan store.Event, error) {
@@ -152,9 +152,33 @@ func (s *Store) Watch(ctx context.Context) (<-chan store.Event, error) {
 	return ch, nil
 }
 
-// events maps one watch response to store events (deduplicated), naming
-// each key event's action from the audit record of the same change.
+// events maps one watch response to store events: per change (revision),
+// deduplicated, carrying the revision, the last one marked RevEnd.
 func (s *Store) events(evs []*mvccpb.Event) []store.Event {
+	var out []store.Event
+	for i := 0; i < len(evs); {
+		rev := evs[i].Kv.ModRevision
+		j := i
+		for j < len(evs) && evs[j].Kv.ModRevision == rev {
+			j++
+		}
+		one := s.changeEvents(evs[i:j])
+		for k := range one {
+			one[k].Rev = uint64(rev)
+		}
+		if len(one) > 0 {
+			one[len(one)-1].RevEnd = true
+		}
+		out = append(out, one...)
+		i = j
+	}
+	return out
+}
+
+// changeEvents maps the etcd events of one change to store events
+// (deduplicated), naming each key event's action from the audit record of
+// the change.
+func (s *Store) changeEvents(evs []*mvccpb.Event) []store.Event {
 	var out []store.Event
 	seen := map[store.Event]bool{}
 	add := func(e store.Event) {
@@ -233,15 +257,20 @@ func (s *Store) FollowEvery(ctx context.Context, period time.Duration) (<-chan s
 	// Progress: a quorum read gives the newest revision L at time At; once
 	// the watch has delivered everything up to L (a progress notification
 	// at or past L), the subscriber is fresh as of At.
-	var mu sync.Mutex
-	type want struct {
-		rev int64
-		at  time.Time
-	}
-	var wants []want
 	w := &watchLoop{s: s, requests: make(chan struct{}, 1)}
+	f := &follow{w: w}
 	w.resync = func() { send(store.Change{Kind: store.ChangeResync}) }
 	w.handle = func(_ int64, evs []*mvccpb.Event) {
+		// The events of one revision come in one response; the last key
+		// change of each revision is marked.
+		var pending *store.Change
+		flush := func(end bool) {
+			if pending != nil {
+				pending.RevEnd = end
+				send(*pending)
+				pending = nil
+			}
+		}
 		for _, ev := range evs {
 			id, ok := strings.CutPrefix(string(ev.Kv.Key), s.keysPrefix())
 			if !ok {
@@ -252,33 +281,37 @@ func (s *Store) FollowEvery(ctx context.Context, period time.Duration) (<-chan s
 				k, err := decodeKey(id, ev.Kv.Value, nil)
 				if err != nil {
 					s.log.Error("undecodable key record in the watch: reloading every key", "key_id", model.Escape(id), "err", err)
+					flush(true)
 					send(store.Change{Kind: store.ChangeResync})
 					continue
 				}
 				c.Key = &k
 			}
-			send(c)
+			if pending != nil {
+				flush(pending.Rev != c.Rev)
+			}
+			pending = &c
 		}
+		flush(true)
 	}
 	w.progress = func(rev int64) {
-		mu.Lock()
-		var ready []want
-		keep := wants[:0]
-		for _, x := range wants {
-			if x.rev <= rev {
-				ready = append(ready, x)
-			} else {
-				keep = append(keep, x)
-			}
-		}
-		wants = keep
-		mu.Unlock()
-		if len(ready) > 0 {
-			last := ready[len(ready)-1]
+		if last, ok := f.ready(rev); ok {
 			send(store.Change{Kind: store.ChangeProgress, Rev: last.rev, At: last.at})
 		}
 	}
-	s.subscribe(ctx, w, func() { cancel(); close(out) })
+	s.followMu.Lock()
+	if s.follows == nil {
+		s.follows = map[*follow]bool{}
+	}
+	s.follows[f] = true
+	s.followMu.Unlock()
+	s.subscribe(ctx, w, func() {
+		cancel()
+		s.followMu.Lock()
+		delete(s.follows, f)
+		s.followMu.Unlock()
+		close(out)
+	})
 	go func() {
 		t := time.NewTicker(period)
 		defer t.Stop()
@@ -293,17 +326,94 @@ func (s *Store) FollowEvery(ctx context.Context, period time.Duration) (<-chan s
 			if err != nil {
 				continue // no quorum: no proof; the subscriber grows stale
 			}
-			mu.Lock()
-			wants = append(wants, want{rev, at})
-			if len(wants) > 16 {
-				wants = wants[len(wants)-16:]
-			}
-			mu.Unlock()
-			select {
-			case w.requests <- struct{}{}:
-			default:
-			}
+			f.want(rev, at)
 		}
 	}()
 	return out, nil
+}
+
+// follow is one Follow subscription's pending freshness proofs: the
+// revisions read by quorum reads that its watch has yet to reach.
+type follow struct {
+	w     *watchLoop
+	mu    sync.Mutex
+	wants []want
+}
+
+type want struct {
+	rev int64
+	at  time.Time
+}
+
+// want records that rev was current at at, and asks the watch for a
+// progress notification.
+func (f *follow) want(rev int64, at time.Time) {
+	f.mu.Lock()
+	f.wants = append(f.wants, want{rev, at})
+	if len(f.wants) > 16 {
+		f.wants = f.wants[len(f.wants)-16:]
+	}
+	f.mu.Unlock()
+	select {
+	case f.w.requests <- struct{}{}:
+	default:
+	}
+}
+
+// ready takes the proofs the watch has reached at rev and returns the
+// newest of them.
+func (f *follow) ready(rev int64) (want, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var last want
+	ok := false
+	keep := f.wants[:0]
+	for _, x := range f.wants {
+		if x.rev <= rev {
+			last, ok = x, true
+		} else {
+			keep = append(keep, x)
+		}
+	}
+	f.wants = keep
+	return last, ok
+}
+
+// Revision implements store.Revisioner: the newest revision of the cluster
+// (a quorum read), at least that of every change committed before the
+// call. Every Follow subscriber of this store is asked to prove it has
+// reached it, so that a gate waiting for it (gate.Sync, read your writes)
+// hears so within a round trip.
+func (s *Store) Revision(ctx context.Context) (uint64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	at := time.Now()
+	rev, err := s.startRev(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s.followMu.Lock()
+	for f := range s.follows {
+		f.want(rev, at)
+	}
+	s.followMu.Unlock()
+	return uint64(rev), nil
+}
+
+var _ store.Revisioner = (*Store)(nil)
+
+// Health implements store.HealthChecker: the cluster answers a quorum read.
+func (s *Store) Health(ctx context.Context) store.Health {
+	h := store.Health{Backend: "etcd"}
+	if s.closed.Load() {
+		h.Error = "the store is closed"
+		return h
+	}
+	if _, err := s.startRev(ctx); err != nil {
+		h.Error = "etcd has no quorum or cannot be reached"
+		return h
+	}
+	h.OK = true
+	return h
 }

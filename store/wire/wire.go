@@ -366,6 +366,10 @@ type Error struct {
 // (GET /v1/keys/{id}/refused-hosts); it is absent on the last page.
 const NextCursorHeader = "X-Next-Cursor"
 
+// MsgStoreUnavailable is the error message of every answer to a change or
+// a read the store could not make (no quorum in an etcd cluster).
+const MsgStoreUnavailable = "store unavailable"
+
 // Codes of errors that are not store or model sentinels.
 const (
 	CodeBadRequest   = "bad_request"
@@ -423,6 +427,11 @@ func Classify(err error) (int, Error) {
 	var fe *model.FieldError
 	if errors.As(err, &fe) {
 		fieldName = fe.Field
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		// SPEC.md: {"error":"store unavailable"}; the cause (no quorum, a
+		// member's address) is for the server's log, not the client.
+		return http.StatusServiceUnavailable, Error{Error: MsgStoreUnavailable, Code: "unavailable"}
 	}
 	for _, e := range table {
 		if errors.Is(err, e.err) {

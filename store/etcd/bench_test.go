@@ -1,0 +1,198 @@
+package etcd_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tmaps/console/gate"
+	"github.com/tmaps/console/internal/etcdtest"
+	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
+	"github.com/tmaps/console/store/etcd"
+)
+
+// Benchmarks of the etcd store and of gates following it (issue 10,
+// "Speed"); results and commands are in BENCHMARKS.md. They run on a
+// 3-member cluster of their own with fsync on, as in production.
+
+var fsyncCluster struct {
+	once sync.Once
+	c    *etcdtest.Cluster
+	err  error
+}
+
+func benchCluster(b *testing.B) *etcdtest.Cluster {
+	fsyncCluster.once.Do(func() {
+		fsyncCluster.c, fsyncCluster.err = etcdtest.Start(filepath.Join(b.TempDir(), "fsync"), etcdtest.Options{Fsync: true})
+	})
+	if fsyncCluster.err != nil {
+		b.Fatal(fsyncCluster.err)
+	}
+	b.Cleanup(func() {}) // the cluster lives until TestMain ends the process
+	return fsyncCluster.c
+}
+
+func benchStore(b *testing.B, prefix string) *etcd.Store {
+	s, err := etcd.Open(context.Background(), etcd.Options{Endpoints: benchCluster(b).Endpoints, Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// quantiles reports p50 and p99 of ds in milliseconds.
+func quantiles(b *testing.B, ds []time.Duration, what string) {
+	slices.Sort(ds)
+	q := func(p float64) float64 { return float64(ds[int(p*float64(len(ds)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.50), what+"-p50-ms")
+	b.ReportMetric(q(0.99), what+"-p99-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkWrite: create, link and revoke latency on the cluster (each a
+// read and one transaction), one after the other.
+func BenchmarkWrite(b *testing.B) {
+	s := benchStore(b, fmt.Sprintf("/bench/write/%d/", time.Now().UnixNano()))
+	c := store.WithActor(context.Background(), "bench")
+	if _, err := s.AddDomain(c, "mysite.tn"); err != nil {
+		b.Fatal(err)
+	}
+	var create, link, revoke []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		k, _, err := s.CreateKey(c, "bench key", model.Policy{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := s.LinkKey(c, k.ID, "mysite.tn"); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if _, err := s.RevokeKey(c, k.ID, "bench key"); err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		create, link, revoke = append(create, t1.Sub(t0)), append(link, t2.Sub(t1)), append(revoke, t3.Sub(t2))
+	}
+	quantiles(b, create, "create")
+	quantiles(b, link, "link")
+	quantiles(b, revoke, "revoke")
+}
+
+// BenchmarkRevokePropagation: a revoke committed through node A's store is
+// refused by node B's gate (its own client, following the cluster): the
+// time from A's acknowledgement to B's first refusal, and from the start of
+// the call.
+func BenchmarkRevokePropagation(b *testing.B) {
+	prefix := fmt.Sprintf("/bench/prop/%d/", time.Now().UnixNano())
+	a, sb := benchStore(b, prefix), benchStore(b, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := gate.New(ctx, sb, gate.Options{AllowHTTP: true, FlushEvery: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := store.WithActor(context.Background(), "bench")
+	status := func(secret string) int {
+		r := httptest.NewRequest(http.MethodGet, "/v1/authorize?api_key="+secret, nil)
+		w := httptest.NewRecorder()
+		g.AuthorizeHandler().ServeHTTP(w, r)
+		return w.Code
+	}
+	// waitStatus waits (on the gate's version, not a spin) until secret gets want.
+	waitStatus := func(secret string, want int) {
+		deadline, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		for {
+			v := g.Version()
+			if status(secret) == want {
+				return
+			}
+			if err := g.WaitVersion(deadline, v); err != nil {
+				b.Fatalf("gate B never answered %d", want)
+			}
+		}
+	}
+	var afterAck, fromCall []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		k, secret, err := a.CreateKey(c, "prop", model.Policy{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		waitStatus(secret, http.StatusNoContent)
+		b.StartTimer()
+		t0 := time.Now()
+		if _, err := a.RevokeKey(c, k.ID, "prop"); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		waitStatus(secret, http.StatusUnauthorized)
+		t2 := time.Now()
+		afterAck, fromCall = append(afterAck, t2.Sub(t1)), append(fromCall, t2.Sub(t0))
+	}
+	quantiles(b, afterAck, "after-ack")
+	quantiles(b, fromCall, "from-call")
+}
+
+// BenchmarkReady100k: a node's gate loads 100,000 keys from the cluster
+// (every key record, paged, at one revision): time to ready and the heap
+// the index holds.
+func BenchmarkReady100k(b *testing.B) {
+	const n = 100_000
+	prefix := fmt.Sprintf("/bench/ready/%d/", time.Now().UnixNano())
+	s := benchStore(b, prefix)
+	c := context.Background()
+	domains := []string{"a.tn", "b.tn", "c.tn", "d.tn", "e.tn"}
+	for _, d := range domains {
+		if _, err := s.AddDomain(store.WithActor(c, "bench"), d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := etcd.SeedKeysParallel(c, s, n, domains); err != nil {
+		b.Fatal(err)
+	}
+	var ms runtime.MemStats
+	var heap []float64
+	t0 := time.Now()
+	if keys, _, err := s.KeysRevision(c); err != nil || len(keys) != n {
+		b.Fatalf("%d keys seeded (%v)", len(keys), err)
+	}
+	b.ReportMetric(float64(time.Since(t0).Milliseconds()), "keys-read-ms")
+	for b.Loop() {
+		b.StopTimer()
+		node := benchStore(b, prefix)
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		before := ms.HeapAlloc
+		ctx, cancel := context.WithCancel(c)
+		b.StartTimer()
+		g, err := gate.New(ctx, node, gate.Options{FlushEvery: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for g.Size() < n {
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		heap = append(heap, float64(ms.HeapAlloc-before)/(1<<20))
+		runtime.KeepAlive(g)
+		cancel()
+		node.Close()
+		b.StartTimer()
+	}
+	slices.Sort(heap)
+	b.ReportMetric(heap[len(heap)/2], "heap-MiB")
+}
