@@ -41,9 +41,7 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]model.AuditEnt
 		}
 		for i := len(es) - 1; i >= 0; i-- {
 			e := es[i]
-			if q.Object != "" && e.Object != q.Object ||
-				q.Actor != "" && e.Actor != q.Actor ||
-				!q.Since.IsZero() && e.Time.Before(q.Since) {
+			if !q.Match(&e) {
 				continue
 			}
 			out = append(out, e)
@@ -55,8 +53,18 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]model.AuditEnt
 	}
 	var err error
 	if q.Object == "" {
+		// A cursor (Before) starts the scan at the record that can hold
+		// the entry just older than it: records are keyed by their first
+		// seq, newest first.
+		from := s.auditPrefix()
+		switch {
+		case q.Before == 1:
+			return out, nil
+		case q.Before > 1:
+			from = s.auditKey(q.Before - 1) // ^seq order: records of first seq ≤ Before−1
+		}
 		var rev int64
-		err = s.scan(ctx, &rev, s.auditPrefix(), prefixEnd(s.auditPrefix()), false, func(_, v []byte, _, _ int64) error {
+		err = s.scan(ctx, &rev, from, prefixEnd(s.auditPrefix()), false, func(_, v []byte, _, _ int64) error {
 			return take(v)
 		})
 	} else {
