@@ -220,7 +220,7 @@ func (g *Gate) Following() (s FollowStatus, ok bool) {
 		return s, true
 	}
 	s.FreshAt = time.Unix(0, fresh).UTC()
-	age := time.Since(s.FreshAt)
+	age := time.Duration(g.usageNow() - fresh) // the clock decisions use
 	s.StalenessSeconds = age.Round(time.Millisecond).Seconds()
 	switch {
 	case age > time.Duration(f.maxStale):

@@ -135,6 +135,8 @@ func TestFollowFreshness(t *testing.T) {
 	if fs, _ := g.Following(); fs.State != FollowNotLoaded {
 		t.Fatalf("state %q", fs.State)
 	}
+	wantMetrics(t, g, "tmaps_gate_staleness_seconds -1", "tmaps_gate_stale_refusals_total 1")
+	// (the waits below count more refusals: the test reads its count at the end)
 	src.mu.Lock()
 	src.loadErr = nil
 	src.mu.Unlock()
@@ -157,6 +159,35 @@ func TestFollowFreshness(t *testing.T) {
 	}
 	src.ch <- store.Change{Kind: store.ChangeProgress, Rev: 21, At: now}
 	waitFor(t, "the proof", func() bool { st, _ := authorize(g, s1, ""); return st == http.StatusUnauthorized })
+	wantMetrics(t, g, "tmaps_gate_store_revision 21", "tmaps_gate_staleness_seconds 0", "tmaps_gate_max_staleness_seconds 60",
+		"tmaps_gate_full_reloads_total 2")
+}
+
+// wantMetrics checks that g's /metrics text holds each line of want.
+func wantMetrics(t *testing.T, g *Gate, want ...string) {
+	t.Helper()
+	var b strings.Builder
+	if err := g.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := "\n" + b.String()
+	for _, w := range want {
+		if !strings.Contains(lines, "\n"+w+"\n") {
+			t.Errorf("metrics lack %q:\n%s", w, grepLines(b.String(), "tmaps_gate_s", "tmaps_gate_full", "tmaps_gate_max"))
+		}
+	}
+}
+
+func grepLines(s string, prefixes ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				out = append(out, l)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // BenchmarkAuthorizeHandlerFollowing is BenchmarkAuthorizeHandler on a gate
