@@ -155,12 +155,13 @@ func (u *usage) count(c *counter, ns int64, d model.Decision) {
 }
 
 // clip copies a host out of its header, at most maxHostLen bytes, in
-// lowercase (a header's host keeps the case it was sent in).
+// lowercase (a header's host keeps the case it was sent in), with any
+// secret in it redacted.
 func clip(h string) string {
 	if len(h) > maxHostLen {
 		h = h[:maxHostLen]
 	}
-	return strings.ToLower(strings.Clone(h))
+	return model.RedactSecrets(strings.ToLower(strings.Clone(h)))
 }
 
 // roll moves the counts of an older hour out of slot s, to be flushed, and
@@ -195,7 +196,7 @@ func (c *counter) refused(h int64, host string) {
 	if len(host) > maxHostLen {
 		host = host[:maxHostLen]
 	}
-	host = strings.ToLower(host) // allocates only for upper case
+	host = model.RedactSecrets(strings.ToLower(host)) // allocates only for upper case or a secret
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.hosts == nil {

@@ -354,3 +354,41 @@ func TestFlushDropsOnlyRefusedDeltas(t *testing.T) {
 		t.Fatalf("a later flush sent the refused counts again: %v, %d calls", err, m.calls-calls)
 	}
 }
+
+// A secret sent as an Origin's host (a pasted key, a probe) is never kept
+// in plain form: the refused host and an unrestricted key's last host are
+// redacted before they reach the store.
+func TestSecretInHostIsRedacted(t *testing.T) {
+	m := &memStore{}
+	k, secret := memKey("k1", model.Active, "mysite.tn")
+	open, openSecret := memKey("k2", model.Active)
+	m.add(k)
+	m.add(open)
+	g := newMemGate(t, m, Options{})
+	leaked := model.NewSecret()
+	token := "tm_" + strings.Repeat("ab", 16)
+	g.Decide(call(tile(secret), "Origin", "https://"+leaked+".evil.com"))
+	g.Decide(call(tile(secret), "Origin", "https://x."+strings.ToUpper(token)))
+	g.Decide(call(tile(openSecret), "Origin", "https://"+leaked))
+	if err := g.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var hosts []string
+	for _, d := range m.usage {
+		for h := range d.RefusedHosts {
+			hosts = append(hosts, h)
+		}
+		if d.LastHost != "" {
+			hosts = append(hosts, d.LastHost)
+		}
+	}
+	if len(hosts) != 3 {
+		t.Fatalf("hosts kept: %q (want 3)", hosts)
+	}
+	for _, h := range hosts {
+		l := strings.ToLower(h)
+		if strings.Contains(l, leaked[3:11]) || strings.Contains(l, token[3:11]) || !strings.Contains(h, "REDACTED") {
+			t.Errorf("host kept as %q: the secret must be redacted", h)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -277,3 +278,26 @@ const (
 	AuditLink         = "link"
 	AuditUnlink       = "unlink"
 )
+
+// Redacted replaces a secret found where none belongs (RedactSecrets).
+const Redacted = "REDACTED"
+
+// secretInText finds API key secrets and operator tokens in text, also cut
+// short, in upper case or with a doubled underscore.
+var secretInText = regexp.MustCompile(`(?i)(ak|tm)_+[0-9a-f]{4,}`)
+
+// HasSecret reports whether s holds what looks like an API key secret or an
+// operator token (see RedactSecrets). It does not allocate.
+func HasSecret(s string) bool {
+	return strings.IndexByte(s, '_') >= 0 && secretInText.MatchString(s)
+}
+
+// RedactSecrets returns s with every API key secret or operator token in it
+// replaced by Redacted: for text from a request (an Origin's host) that is
+// kept or shown. It allocates only when s holds one.
+func RedactSecrets(s string) string {
+	if !HasSecret(s) {
+		return s
+	}
+	return secretInText.ReplaceAllString(s, Redacted)
+}

@@ -62,11 +62,11 @@ func CheckUsage(deltas []UsageDelta, now time.Time) error {
 		id   string
 		hour int64
 	}
-	sums := map[kh][3]uint64{}
+	sums := map[kh][4]uint64{}
 	for i, d := range deltas {
 		k := kh{d.KeyID, d.Hour.Unix() / 3600}
 		s := sums[k]
-		for j, n := range [3]uint64{d.Allowed, d.Unauthorized, d.Forbidden} {
+		for j, n := range [4]uint64{d.Allowed, d.Unauthorized, d.Forbidden, d.Limited} {
 			var err error
 			if s[j], err = AddCount(s[j], n); err != nil {
 				return fmt.Errorf("%w: delta %d (key %q): %w", ErrInvalid, i, model.Escape(d.KeyID), err)
@@ -97,6 +97,10 @@ func UsageHost(h string) error {
 	}
 	if len(h) > MaxUsageHostLen {
 		return fmt.Errorf("host of %d bytes: at most %d", len(h), MaxUsageHostLen)
+	}
+	if model.HasSecret(h) {
+		// Not echoed: the error would carry the secret.
+		return fmt.Errorf("a host holds an API key secret or operator token: gates redact it (model.RedactSecrets) before they send usage")
 	}
 	for i, r := range h {
 		switch {
