@@ -149,7 +149,7 @@ func (g *Gate) follow(ctx context.Context, changes <-chan store.Change) {
 			g.reloadMu.Lock()
 			if c.Key != nil {
 				k := *c.Key
-				g.idx.put(&k, g.usage.existing(k.ID))
+				g.putKey(ctx, &k)
 			} else {
 				g.idx.remove(c.ID)
 			}

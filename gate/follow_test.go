@@ -25,6 +25,7 @@ type followStore struct {
 	loadErr error
 	loads   int
 	ch      chan store.Change
+	used    uint64 // allowed requests Usage reports for every key
 }
 
 func newFollowStore(keys ...model.Key) *followStore {
@@ -45,8 +46,13 @@ func (f *followStore) Follow(context.Context) (<-chan store.Change, error) { ret
 
 func (f *followStore) RecordUsage(context.Context, []store.UsageDelta) error { return nil }
 
-func (f *followStore) Usage(context.Context, store.UsageQuery) ([]store.UsageBucket, error) {
-	return nil, nil
+func (f *followStore) Usage(_ context.Context, q store.UsageQuery) ([]store.UsageBucket, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.used == 0 {
+		return nil, nil
+	}
+	return []store.UsageBucket{{Hour: q.Since, Allowed: f.used}}, nil
 }
 
 func followKey(name, secret string, domains ...string) model.Key {
@@ -188,6 +194,29 @@ func grepLines(s string, prefixes ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// A quota that reaches a following gate through the watch counts the
+// month's usage in the store from its first decision (seen: the follower
+// indexed the quota with no base, so a key over its quota was let through).
+func TestFollowNewQuotaCountsStoredUsage(t *testing.T) {
+	s1 := model.NewSecret()
+	src := newFollowStore(followKey("a", s1))
+	src.used = 50
+	g, err := New(t.Context(), src, Options{AllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first load", func() bool { st, _ := authorize(g, s1, ""); return st == http.StatusNoContent })
+	k := followKey("a", s1)
+	k.Quota = 50
+	src.ch <- store.Change{Kind: store.ChangeKey, ID: k.ID, Key: &k, Rev: 11, RevEnd: true}
+	waitFor(t, "the change", func() bool { return g.Applied() == 11 })
+	// nginx's auth_request knows 401 and 403 only: a 429 is a 403 with
+	// the status in a header, and its body.
+	if st, body := authorize(g, s1, ""); st != http.StatusForbidden || !strings.Contains(body, model.ErrMsgQuota) {
+		t.Fatalf("a quota of 50 with 50 used in the store: %d %s", st, body)
+	}
 }
 
 // BenchmarkAuthorizeHandlerFollowing is BenchmarkAuthorizeHandler on a gate

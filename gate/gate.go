@@ -252,16 +252,23 @@ func (g *Gate) ReloadKey(ctx context.Context, id string) error {
 	case err != nil:
 		return err
 	}
-	c := g.usage.existing(k.ID)
-	if old := g.indexed(k.ID); c != nil && old != nil && (old.Rate != k.Rate || old.Burst != k.Burst) {
-		c.bucket.Reset() // a new rate limit starts with its whole burst
-	}
-	g.idx.put(&k, c)
+	g.putKey(ctx, &k)
+	return nil
+}
+
+// putKey puts k into the index; the caller holds reloadMu. A key that
+// gains a quota gets its base (the month's allowed requests in the store)
+// before it is indexed with it, so that no decision sees the quota without
+// the count; a changed rate limit starts with its whole burst.
+func (g *Gate) putKey(ctx context.Context, k *model.Key) {
 	if g.quotas.set(k.ID, k.Quota > 0) {
-		// A new quota counts from the store's usage of the month at once.
 		g.refreshQuota(ctx, k.ID, g.usageNow())
 	}
-	return nil
+	c := g.usage.existing(k.ID)
+	if old := g.indexed(k.ID); c != nil && old != nil && (old.Rate != k.Rate || old.Burst != k.Burst) {
+		c.bucket.Reset()
+	}
+	g.idx.put(k, c)
 }
 
 // reloadAll replaces the index with every key of the store. It returns the
