@@ -773,6 +773,43 @@ func TestDemoFlag(t *testing.T) {
 	e.want(e.run("--demo", "keys", "show", "Production frontend"), ExitError, "matches 2 keys")
 }
 
+// TestDemoNow: TMAPS_DEMO_NOW makes --demo reproducible (the README's
+// screenshots): the same time gives the same keys, prefixes and ids; the
+// history ends at that time; a value that is not a time is a usage error.
+func TestDemoNow(t *testing.T) {
+	e := newEnv(t)
+	list := func() (string, []keyJSON) {
+		t.Helper()
+		r := e.must("--demo", "keys", "list", "--json")
+		var keys []keyJSON
+		if err := json.Unmarshal([]byte(r.stdout), &keys); err != nil || len(keys) < 12 {
+			t.Fatalf("--demo keys list: %v, %d keys", err, len(keys))
+		}
+		return r.stdout, keys
+	}
+	random, _ := list()
+	if again, _ := list(); again == random {
+		t.Fatal("two demo stores without TMAPS_DEMO_NOW have the same secrets: the test cannot tell")
+	}
+	at := time.Date(2026, 6, 15, 23, 30, 0, 0, time.UTC)
+	e.vars["TMAPS_DEMO_NOW"] = at.Format(time.RFC3339)
+	first, keys := list()
+	if second, _ := list(); second != first {
+		t.Errorf("two demo stores at the same TMAPS_DEMO_NOW differ:\n%s\n%s", first, second)
+	}
+	for _, k := range keys {
+		if k.Created.After(at) || k.Created.Before(at.AddDate(0, 0, -40)) {
+			t.Errorf("%s created %v, not in the 40 days before %v", k.Name, k.Created, at)
+		}
+	}
+	e.vars["TMAPS_DEMO_NOW"] = "2026-06-15T10:30:00Z"
+	if other, _ := list(); other == first {
+		t.Error("another TMAPS_DEMO_NOW gives the same demo")
+	}
+	e.vars["TMAPS_DEMO_NOW"] = "yesterday"
+	e.want(e.run("--demo", "keys", "list"), ExitUsage, "TMAPS_DEMO_NOW", "RFC 3339")
+}
+
 func TestIsTerminal(t *testing.T) {
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"runtime"
+	"time"
 
 	"github.com/atotto/clipboard"
 	"github.com/spf13/cobra"
@@ -16,8 +17,8 @@ import (
 // runConsole runs the console (the TUI) on st. location says where the data
 // lives; actor is the audit actor of the changes made in the console, and
 // role what the console offers.
-func runConsole(cmd *cobra.Command, st store.Store, location, actor string, role model.Role, getenv func(string) string) error {
-	cfg := ui.Config{Store: st, Location: location, Actor: actor, Role: role,
+func runConsole(cmd *cobra.Command, st store.Store, location, actor string, role model.Role, now func() time.Time, getenv func(string) string) error {
+	cfg := ui.Config{Store: st, Location: location, Actor: actor, Role: role, Now: now,
 		Clipboard: nativeClipboard(runtime.GOOS, getenv)}
 	return ui.Run(cmd.Context(), cfg)
 }

@@ -264,7 +264,7 @@ func (a *app) newRoot() *cobra.Command {
 					fmt.Fprintf(a.stderr, "tmaps: other commands cannot reach this store while the console runs: %v\n", err)
 				}
 			}
-			return runConsole(cmd, st, location, a.actor(), a.consoleRole(st), a.getenv)
+			return runConsole(cmd, st, location, a.actor(), a.consoleRole(st), a.now, a.getenv)
 		}),
 	}
 	root.CompletionOptions.DisableDefaultCmd = true

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -131,13 +134,26 @@ func (a *app) openRemote(url, token string) (store.Store, string, func(), error)
 
 // openDemo creates a store in a fresh temporary directory, fills it with
 // demo data whose history spans the last 30 days, and removes it on done.
+// With TMAPS_DEMO_NOW (an RFC 3339 time) the demo is reproducible: the
+// clock of the store and of the console stands still at that time, and the
+// secrets and key ids come from a generator seeded with it.
 func (a *app) openDemo() (store.Store, string, func(), error) {
+	var src io.Reader
+	if v := a.getenv("TMAPS_DEMO_NOW"); v != "" {
+		at, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return nil, "", nil, usagef("TMAPS_DEMO_NOW=%s is not a time: write it in RFC 3339, e.g. 2026-06-15T10:30:00Z (or unset it)", model.Escape(v))
+		}
+		a.now = func() time.Time { return at }
+		seed := sha256.Sum256([]byte("tmaps demo " + at.UTC().Format(time.RFC3339Nano)))
+		src = rand.NewChaCha8(seed)
+	}
 	dir, err := os.MkdirTemp("", "tmaps-demo-")
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("--demo: create a temporary directory: %w", err)
 	}
 	clock := demo.NewClock(a.now)
-	b, err := bolt.Open(filepath.Join(dir, "demo.db"), bolt.Options{Timeout: a.lockTimeout, Now: clock.Now})
+	b, err := bolt.Open(filepath.Join(dir, "demo.db"), bolt.Options{Timeout: a.lockTimeout, Now: clock.Now, Rand: src})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, "", nil, fmt.Errorf("--demo: %w", err)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -47,12 +48,25 @@ func ParseDigest(s string) (Digest, error) {
 
 // NewSecret returns a fresh secret: "ak_" followed by 32 lowercase hex
 // characters holding 128 bits from crypto/rand.
-func NewSecret() string {
+func NewSecret() string { return NewSecretFrom(nil) }
+
+// NewSecretFrom is NewSecret drawing its bits from src (nil: crypto/rand).
+// Only a throw-away store passes another source (the reproducible demo of
+// the README's screenshots): a known source makes secrets known.
+func NewSecretFrom(src io.Reader) string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error()) // never happens on supported systems
-	}
+	readRandom(src, b[:])
 	return SecretPrefix + hex.EncodeToString(b[:])
+}
+
+// readRandom fills b from src, or from crypto/rand when src is nil.
+func readRandom(src io.Reader, b []byte) {
+	if src == nil {
+		src = rand.Reader
+	}
+	if _, err := io.ReadFull(src, b); err != nil {
+		panic("random source failed: " + err.Error()) // crypto/rand never does on supported systems
+	}
 }
 
 // ValidSecret reports whether s matches ^ak_[0-9a-f]{32}$. It does not allocate.
@@ -91,11 +105,12 @@ func DisplayPrefix(secret string) string {
 
 // NewID returns a stable opaque identifier for a key: "k" + 12 lowercase hex.
 // It is unrelated to the secret.
-func NewID() string {
+func NewID() string { return NewIDFrom(nil) }
+
+// NewIDFrom is NewID drawing from src (nil: crypto/rand).
+func NewIDFrom(src io.Reader) string {
 	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
+	readRandom(src, b[:])
 	return "k" + hex.EncodeToString(b[:])
 }
 

@@ -35,6 +35,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -90,6 +91,10 @@ type Options struct {
 	// NoSync skips fsync after each commit. Only for throw-away stores (the
 	// demo, benchmarks): a crash can lose or corrupt recent changes.
 	NoSync bool
+	// Rand is the source of new secrets and key ids; nil means crypto/rand.
+	// Only for throw-away stores (the reproducible demo): a known source
+	// makes the secrets known. It is used under the write lock.
+	Rand io.Reader
 }
 
 // Store is the bbolt-backed store.Store and store.TokenStore.
@@ -97,6 +102,7 @@ type Store struct {
 	db     *bbolt.DB
 	path   string
 	now    func() time.Time
+	rand   io.Reader // nil: crypto/rand
 	hub    store.Hub
 	closed atomic.Bool
 
@@ -146,7 +152,7 @@ func Open(path string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open the store at %s: %w", model.Escape(path), err)
 	}
-	st := &Store{db: db, path: path, now: opt.Now}
+	st := &Store{db: db, path: path, now: opt.Now, rand: opt.Rand}
 	_ = db.View(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bMeta).Get(metaRev); len(v) == 8 {
 			st.rev.Store(binary.BigEndian.Uint64(v))

@@ -77,7 +77,7 @@ func (s *Store) newKey(tx *bbolt.Tx, name string, p model.Policy) (keyRecord, st
 	digests := tx.Bucket(bKeyDigests)
 	var id string
 	for {
-		id = model.NewID()
+		id = model.NewIDFrom(s.rand)
 		if ids.Get([]byte(id)) == nil {
 			break
 		}
@@ -85,7 +85,7 @@ func (s *Store) newKey(tx *bbolt.Tx, name string, p model.Policy) (keyRecord, st
 	var secret string
 	var d model.Digest
 	for {
-		secret = model.NewSecret()
+		secret = model.NewSecretFrom(s.rand)
 		d = model.DigestOf(secret)
 		if digests.Get(d[:]) == nil {
 			break
