@@ -9,7 +9,7 @@ LDFLAGS  := -X github.com/tmaps/console/internal/buildinfo.commit=$(COMMIT)
 # Fuzz targets (package:target), each run for FUZZTIME by `make test`.
 FUZZ     := ./model:FuzzNormalizeDomain ./model:FuzzHeaderHost ./model:FuzzParseIPPrefix ./store/bolt:FuzzDecode ./gate:FuzzAPIKeys
 
-.PHONY: build run demo deps test fuzz bench lint clean
+.PHONY: build run demo deps test fuzz bench lint screenshots clean
 
 ## build: compile bin/tmaps
 build:
@@ -54,6 +54,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## screenshots: build, then redraw the README's pictures (docs/screenshots/*.svg)
+## from the console running on the reproducible demo, in tmux
+screenshots: build
+	$(GO) run ./cmd/screenshots -bin $(BIN) -out docs/screenshots
 
 ## clean: remove bin/
 clean:
