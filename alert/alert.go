@@ -464,7 +464,8 @@ func (s *Service) deliverLoop(ctx context.Context) {
 // Deliver makes one pass over the alerts of the retry window: each alert
 // not yet delivered to a webhook, and due, is sent; the outcome is kept
 // in the store. A webhook that fails is not tried again in the same pass.
-// It does not look at Leader (the loop does).
+// The loop calls it only on the leader; it stops before the next attempt
+// once Leader says the role moved.
 func (s *Service) Deliver(ctx context.Context) error {
 	now := s.cfg.Now()
 	// The window reaches an hour past GiveUp, to mark as failed what has
@@ -483,6 +484,9 @@ func (s *Service) Deliver(ctx context.Context) error {
 			d, _ := a.Delivery(t.name)
 			if d.Done() || down[t.name] {
 				continue
+			}
+			if !s.cfg.Leader() { // the role moved during the pass
+				return nil
 			}
 			now := s.cfg.Now()
 			if now.Sub(a.Time) > s.cfg.GiveUp {

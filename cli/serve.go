@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,6 +54,7 @@ type serveConfig struct {
 	trustActor        bool
 	metricsListen     string
 	maxStaleness      time.Duration
+	leaderTTL         time.Duration
 	ssh               sshFlags
 	alerts            alertFlags
 	leakKeyFile       string
@@ -122,6 +124,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.StringVar(&cfg.metricsListen, "metrics-listen", "", "also serve GET /metrics WITHOUT a token on this address (plain HTTP, keep it private, e.g. 127.0.0.1:9464)")
 	f.BoolVar(&cfg.trustActor, "trust-client-actor", false, "audit API changes under the actor a client declares (X-Tmaps-Actor) instead of the token's name")
 	f.DurationVar(&cfg.maxStaleness, "max-staleness", gate.DefaultMaxStaleness, "with --etcd: how long the gate decides from its index without quorum before it answers 503 (fail closed)")
+	f.DurationVar(&cfg.leaderTTL, "leader-ttl", etcd.DefaultLeaderTTL, "with --etcd: the lease of the elected node that maintains usage and sends alerts; another node takes over this long after the leader dies (at once when it stops)")
 	addSSHFlags(f, &cfg.ssh)
 	addAlertFlags(f, &cfg.alerts)
 	f.StringVar(&cfg.leakKeyFile, "leak-report-key", "", "accept signed leak reports at POST /v1/leaks: the reporter's ECDSA public keys (PEM, or GitHub's public_keys JSON; see docs/leaks.md)")
@@ -255,14 +258,32 @@ func (a *app) serve(cfg serveConfig) error {
 		return st, err
 	}
 	location := path
+	var election atomic.Pointer[etcd.Election]
 	if useEtcd {
+		if cfg.leaderTTL < 2*time.Second {
+			return usagef("--leader-ttl %s: give 2s or more (etcd's shortest lease)", cfg.leaderTTL)
+		}
 		// The node starts even while etcd cannot be reached: its gate
 		// answers 503 until it has loaded the keys once.
 		eopt.Lazy = true
 		eopt.Node = nodeName()
 		eopt.Logger = log.With("component", "etcd")
 		location = etcdLocation(eopt)
-		open = func(ctx context.Context) (server.DaemonStore, error) { return etcd.Open(ctx, eopt) }
+		open = func(ctx context.Context) (server.DaemonStore, error) {
+			st, err := etcd.Open(ctx, eopt)
+			if err != nil {
+				return nil, err
+			}
+			// One node at a time maintains usage and sends alerts.
+			election.Store(st.Campaign("leader", cfg.leaderTTL, func(lead bool) {
+				if lead {
+					log.Info("this node is the elected leader: it maintains usage and sends alerts", "node", eopt.Node)
+				} else {
+					log.Info("this node no longer leads", "node", eopt.Node)
+				}
+			}))
+			return st, nil
+		}
 	}
 	// The SSH host key lives beside the local store file (with --etcd,
 	// where it would be: each node keeps its own).
@@ -303,6 +324,12 @@ func (a *app) serve(cfg serveConfig) error {
 		Stdout:           a.stdout,
 		Notify:           server.SystemdNotify,
 		Watchdog:         server.SystemdWatchdog(),
+	}
+	if useEtcd {
+		dc.Leader = func() bool {
+			e := election.Load()
+			return e != nil && e.Leader()
+		}
 	}
 	if useTLS {
 		dc.TLS = &server.TLSFiles{CertFile: cfg.certFile, KeyFile: cfg.keyFile}

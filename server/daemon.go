@@ -367,6 +367,10 @@ func (d *Daemon) Readiness(ctx context.Context) Readiness {
 	if f, ok := d.gate.Following(); ok {
 		rd.Follow = &f
 	}
+	if d.cfg.Leader != nil {
+		l := d.cfg.Leader()
+		rd.Leader = &l
+	}
 	switch {
 	case d.stopping.Load():
 		rd.Status = StatusStopping

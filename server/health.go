@@ -21,6 +21,9 @@ type Readiness struct {
 	// Follow is the freshness of the gate's index on a store shared by
 	// several nodes (etcd): its revision and staleness.
 	Follow *gate.FollowStatus `json:"follow,omitempty"`
+	// Leader says, on a cluster, whether this node is the elected one that
+	// maintains usage and sends alerts.
+	Leader *bool `json:"leader,omitempty"`
 }
 
 // Readiness statuses.

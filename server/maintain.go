@@ -15,8 +15,10 @@ const DefaultMaintainEvery = time.Hour
 // UsageMaintenance is the component that keeps usage within SPEC.md's
 // bounds: it calls the store's MaintainUsage (store.UsageMaintainer) once
 // at start and then every `every` (0: hourly), with the time from now (nil:
-// time.Now). A store without MaintainUsage gets no component. A failed run
-// is logged and tried again at the next tick.
+// time.Now). On a cluster it runs only while Env.Leader says this node
+// leads, and at once when it becomes the leader. A store without
+// MaintainUsage gets no component. A failed run is logged and tried again
+// at the next tick.
 func UsageMaintenance(every time.Duration, now func() time.Time) ComponentFunc {
 	if every <= 0 {
 		every = DefaultMaintainEvery
@@ -29,15 +31,20 @@ func UsageMaintenance(every time.Duration, now func() time.Time) ComponentFunc {
 		if !ok {
 			return nil, nil
 		}
-		return &maintainer{m: m, every: every, now: now, log: env.Logger.With("component", "usage-maintenance")}, nil
+		leader := env.Leader
+		if leader == nil {
+			leader = func() bool { return true }
+		}
+		return &maintainer{m: m, every: every, now: now, leader: leader, log: env.Logger.With("component", "usage-maintenance")}, nil
 	}
 }
 
 type maintainer struct {
-	m     store.UsageMaintainer
-	every time.Duration
-	now   func() time.Time
-	log   *slog.Logger
+	m      store.UsageMaintainer
+	every  time.Duration
+	now    func() time.Time
+	leader func() bool
+	log    *slog.Logger
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -47,10 +54,21 @@ func (m *maintainer) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.wg.Go(func() {
-		t := time.NewTicker(m.every)
+		// The role is looked at every second; a run is due every m.every
+		// and when this node becomes the leader.
+		t := time.NewTicker(min(m.every, time.Second))
 		defer t.Stop()
+		var last time.Time
+		led := false
 		for {
-			m.run(ctx)
+			switch lead := m.leader(); {
+			case lead && (!led || time.Since(last) >= m.every):
+				m.run(ctx)
+				last = time.Now()
+			case !lead && led:
+				m.log.Info("usage maintenance stops here: another node leads")
+			}
+			led = m.leader()
 			select {
 			case <-t.C:
 			case <-ctx.Done():

@@ -28,7 +28,9 @@
 //	P/u/r/<id>/<day>/<node>   refused hosts of one key, day and node
 //	P/u/m/<id>/<day>/<node>   matched hosts (link use) of one key, day and node
 //	P/u/l/<id>/<node>         last use (time and host) of a key seen by a node
+//	P/u/d/, P/u/dt/, P/u/m/<id>/all  rolled-up usage (maintain.go)
 //	P/al/, P/ali/, P/ald/     alerts (alerts.go)
+//	P/elect/<role>/           etcd's election of the node that maintains (elect.go)
 //
 // <day> is the UTC day number since the Unix epoch in 6 decimal digits;
 // <node> is the writer's node id. Keys() orders keys by the revision that
@@ -112,6 +114,7 @@ type Store struct {
 	closed   atomic.Bool
 	closeCtx context.Context
 	cancel   context.CancelFunc
+	bg       sync.WaitGroup // elections, waited for by Close
 
 	schemaOnce sync.Mutex
 	schemaOK   atomic.Bool
@@ -228,13 +231,14 @@ func (s *Store) Client() *clientv3.Client { return s.cli }
 // through this store (0 before the first).
 func (s *Store) LastWrite() int64 { return s.lastWrite.Load() }
 
-// Close stops the watch feed, closes every Watch channel and, when Open
-// made it, the client. Later calls return store.ErrClosed.
+// Close stops the watch feed, closes every Watch channel, gives up the
+// roles of its elections and, when Open made it, closes the client. Later calls return store.ErrClosed.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return store.ErrClosed
 	}
 	s.cancel()
+	s.bg.Wait()
 	if s.ownCli {
 		return s.cli.Close()
 	}

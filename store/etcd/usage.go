@@ -568,7 +568,14 @@ func (s *Store) Usage(ctx context.Context, q store.UsageQuery) ([]store.UsageBuc
 			day += n
 		}
 	}
+	daily, err := s.dailyUsage(ctx, q.KeyID, firstDay, lastDay)
+	if err != nil {
+		return nil, err
+	}
 	for day := firstDay; day <= lastDay; day++ {
+		if c, ok := daily[day]; ok {
+			out = append(out, store.UsageBucket{Hour: hourTime(day * 24), Daily: true, Allowed: c[0], Unauthorized: c[1], Forbidden: c[2], Limited: c[3]})
+		}
 		d := sum[day]
 		if d == nil {
 			continue
@@ -608,7 +615,11 @@ func (s *Store) hostsOfKey(ctx context.Context, kind, id string, perDay func(day
 		all.Other.N += r.Other.N
 		all.Other.Last = max(all.Other.Last, r.Other.Last)
 		if perDay != nil {
-			day, err := strconv.ParseInt(strings.SplitN(strings.TrimPrefix(string(k), p), "/", 2)[0], 10, 64)
+			name := strings.SplitN(strings.TrimPrefix(string(k), p), "/", 2)[0]
+			if name == "all" { // days folded by MaintainUsage
+				return nil
+			}
+			day, err := strconv.ParseInt(name, 10, 64)
 			if err != nil {
 				return errCorrupt
 			}
@@ -686,4 +697,55 @@ func (s *Store) LastHost(ctx context.Context, id string) (string, error) {
 	}
 	_, host := latestUse(resp.Responses[1].GetResponseRange().Kvs)
 	return host, nil
+}
+
+// dailyUsage reads the rolled-up days in [first, last] of a key (id "":
+// the total), leaving out days without counts.
+func (s *Store) dailyUsage(ctx context.Context, id string, first, last int64) (map[int64]counts, error) {
+	out := map[int64]counts{}
+	add := func(block int64, v []byte) error {
+		d, err := decodeDaysRec(v)
+		if err != nil {
+			return err
+		}
+		for i, c := range d {
+			if day := block*blockDays + int64(i); c != (counts{}) && day >= first && day <= last {
+				out[day] = c
+			}
+		}
+		return nil
+	}
+	fb, lb := first/blockDays, last/blockDays
+	if id == "" {
+		var rev int64
+		p := s.p + "u/dt/"
+		err := s.scan(ctx, &rev, p+dayName(fb), p+dayName(lb+1), false, func(k, v []byte, _, _ int64) error {
+			block, err := strconv.ParseInt(strings.TrimPrefix(string(k), p), 10, 64)
+			if err != nil {
+				return errCorrupt
+			}
+			return add(block, v)
+		})
+		return out, err
+	}
+	for b := fb; b <= lb; {
+		n := min(lb-b+1, maxTxnOps)
+		ops := make([]clientv3.Op, 0, n)
+		for i := range n {
+			ops = append(ops, clientv3.OpGet(s.dailyKey((b+i)*blockDays, id)))
+		}
+		resp, err := s.get(ctx, ops...)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range resp.Responses {
+			if kvs := r.GetResponseRange().Kvs; len(kvs) == 1 {
+				if err := add(b+int64(i), kvs[0].Value); err != nil {
+					return nil, err
+				}
+			}
+		}
+		b += n
+	}
+	return out, nil
 }
