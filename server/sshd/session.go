@@ -295,10 +295,16 @@ func (s *Server) runCommand(r *run, args []string) int {
 			r.end(1, r.stopReason())
 		}
 	}()
-	return s.cfg.Command(ctx, r.info, args,
+	code := s.cfg.Command(ctx, r.info, args,
 		activityReader{sess, r},
 		activityWriter{sess, r},
 		activityWriter{sess.Stderr(), r})
+	if r.stopReason() != "" {
+		// Stopped (key removed, idle, shutdown): the command ended because
+		// it was cancelled, whatever it returned.
+		return 1
+	}
+	return code
 }
 
 // commandName is the leading command words of args (e.g. "keys list") for
