@@ -1,11 +1,13 @@
 package ui
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/tmaps/console/demo"
 	"github.com/tmaps/console/model"
+	"github.com/tmaps/console/store"
 )
 
 func TestAuditPageFilters(t *testing.T) {
@@ -106,5 +108,47 @@ func TestGoldenAudit(t *testing.T) {
 		hs.goldenPage(sizeName("audit", sz))
 		hs.ikeys("l")
 		hs.goldenPage(sizeName("hygiene", sz))
+	}
+}
+
+// reportingStore is a store that makes the hygiene report itself (as the
+// remote store does), counting how often it is asked.
+type reportingStore struct {
+	store.Store
+	asked int
+}
+
+func (s *reportingStore) Hygiene(ctx context.Context) (store.HygieneReport, error) {
+	s.asked++
+	return store.Hygiene(ctx, s.Store, fixedNow)
+}
+
+// Regression (issue 11, speed): opening the Audit tab made the hygiene
+// report of every key (520 ms of CPU at 100,000 keys) though the log is
+// shown; the report is made when the Hygiene view is, and dropped after.
+func TestAuditLogDoesNotMakeTheHygieneReport(t *testing.T) {
+	st := &reportingStore{Store: demoStore(t)}
+	hs := newInsightHarness(t, st, 120, 40)
+	hs.ikeys("4")
+	hs.want("Audit log", "amira.benali")
+	if p := hs.auditPage(); p.findings != nil || st.asked != 0 {
+		t.Fatalf("the log is shown, yet the report was made: %d findings, store asked %d times", len(p.findings), st.asked)
+	}
+	hs.ikeys("l")
+	hs.want("Hygiene", "Unrestricted", demo.BrowserUnrestrictedKey)
+	if p := hs.auditPage(); len(p.findings) == 0 || st.asked != 1 {
+		t.Fatalf("the Hygiene view: %d findings, store asked %d times (want 1)", len(p.findings), st.asked)
+	}
+	// The alerts and the log again: the report is let go.
+	hs.ikeys("l")
+	hs.want("Alerts")
+	if p := hs.auditPage(); p.findings != nil {
+		t.Fatalf("the report is kept after its view: %d findings", len(p.findings))
+	}
+	// Another tab and back to the log: still not made.
+	hs.ikeys("l", "1", "4")
+	hs.want("Audit log", "amira.benali")
+	if p := hs.auditPage(); p.findings != nil || st.asked != 1 {
+		t.Fatalf("back on the log: %d findings, store asked %d times (want 1)", len(p.findings), st.asked)
 	}
 }

@@ -191,13 +191,9 @@ func (p *auditPage) loadNear() tea.Cmd {
 	return p.load(false)
 }
 
-// enter reloads the log and the report.
+// enter reloads the log, the alerts, and the report when it is shown.
 func (p *auditPage) enter() tea.Cmd {
-	c := p.c
-	p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now()})
-	p.linksChecked = false
-	p.hlist.SetLen(len(p.findings))
-	return tea.Batch(p.load(true), p.loadLinks(), p.loadAlerts())
+	return tea.Batch(p.load(true), p.report(), p.loadAlerts())
 }
 
 // loadAlerts reloads the alert history.
@@ -206,19 +202,57 @@ func (p *auditPage) loadAlerts() tea.Cmd {
 	return p.c.loadAlerts(store.AlertQuery{Limit: alertsLimit}, p.alertsGen)
 }
 
+// report makes the hygiene report while the Hygiene view is shown: at once
+// from the console's copy of the store, then with the store's usage
+// (loadLinks). Otherwise it drops the report: over 100,000 keys it costs
+// time and memory the log and the alerts do not need.
+func (p *auditPage) report() tea.Cmd {
+	p.linksGen++ // a report under way is not wanted any more
+	if p.view != viewHygiene {
+		p.findings, p.linksChecked = nil, false
+		p.hlist.SetLen(0)
+		return nil
+	}
+	c := p.c
+	p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now()})
+	p.linksChecked = false
+	p.hlist.SetLen(len(p.findings))
+	return p.loadLinks()
+}
+
 // loadLinks makes the report again with the store's usage (store.HygieneOf:
-// the same report as `tmaps hygiene` and GET /v1/hygiene), in a command.
+// the same report as `tmaps hygiene` and GET /v1/hygiene), in a command. A
+// store that reports itself is asked without copying the keys; with too
+// many keys to check (maxLinkCheckKeys) the report shown already is that
+// one, and nothing is copied or read.
 func (p *auditPage) loadLinks() tea.Cmd {
 	c := p.c
-	var keys []model.Key
+	gen, st, ctx, now := p.linksGen, c.cfg.Store, c.ctx, c.now()
+	if r, ok := st.(store.HygieneReporter); ok {
+		return func() tea.Msg {
+			rep, err := r.Hygiene(ctx)
+			return hygieneMsg{gen: gen, rep: rep, err: err}
+		}
+	}
+	n, active := 0, 0
+	for i := range c.data.keys {
+		if k := &c.data.keys[i]; k.Status != model.Revoked {
+			active++
+			if len(k.Domains) > 0 || !k.LastUsed.IsZero() {
+				n++
+			}
+		}
+	}
+	if n > maxLinkCheckKeys {
+		return nil
+	}
+	keys := make([]model.Key, 0, active)
 	for i := range c.data.keys {
 		if k := &c.data.keys[i]; k.Status != model.Revoked {
 			keys = append(keys, *k) // copies: Domains slices are replaced, never changed in place
 		}
 	}
 	doms := slices.Clone(c.data.doms)
-	p.linksGen++
-	gen, st, ctx, now := p.linksGen, c.cfg.Store, c.ctx, c.now()
 	return func() tea.Msg {
 		rep, err := store.HygieneOf(ctx, st, keys, doms, now, maxLinkCheckKeys)
 		return hygieneMsg{gen: gen, rep: rep, err: err}
@@ -232,10 +266,7 @@ func (p *auditPage) Update(msg tea.Msg) tea.Cmd {
 		return p.enter()
 	case storeChangedMsg:
 		if c.shell.shown(p) {
-			c := p.c
-			p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now()})
-			p.hlist.SetLen(len(p.findings))
-			return tea.Batch(p.refresh(), p.loadLinks())
+			return tea.Batch(p.refresh(), p.report())
 		}
 	case alertsChangedMsg:
 		if c.shell.shown(p) {
@@ -313,7 +344,7 @@ func (p *auditPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			step = auditViews - 1
 		}
 		p.view = (p.view + step) % auditViews
-		return nil
+		return p.report()
 	}
 	if p.view == viewAlerts {
 		if p.alist.Navigate(&c.km.List, msg) {

@@ -113,6 +113,12 @@ func (tm *Tmux) Buffer() string {
 	return tm.must("show-buffer")
 }
 
+// Display returns tmux's format (e.g. "#{pane_pid}") for the pane.
+func (tm *Tmux) Display(name, format string) string {
+	tm.t.Helper()
+	return tm.must("display-message", "-p", "-t", name, format)
+}
+
 // Capture returns the screen of the pane as text.
 func (tm *Tmux) Capture(name string) string {
 	tm.t.Helper()
