@@ -8,6 +8,7 @@ import (
 	"github.com/atotto/clipboard"
 	"github.com/spf13/cobra"
 
+	"github.com/tmaps/console/internal/memtune"
 	"github.com/tmaps/console/model"
 	"github.com/tmaps/console/store"
 	"github.com/tmaps/console/store/wire"
@@ -16,8 +17,10 @@ import (
 
 // runConsole runs the console (the TUI) on st. location says where the data
 // lives; actor is the audit actor of the changes made in the console, and
-// role what the console offers.
+// role what the console offers. The process's memory follows what the
+// console holds (memtune) while it runs.
 func runConsole(cmd *cobra.Command, st store.Store, location, actor string, role model.Role, now func() time.Time, getenv func(string) string) error {
+	defer memtune.Start()()
 	cfg := ui.Config{Store: st, Location: location, Actor: actor, Role: role, Now: now,
 		Clipboard: nativeClipboard(runtime.GOOS, getenv)}
 	return ui.Run(cmd.Context(), cfg)

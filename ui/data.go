@@ -17,7 +17,6 @@ type dataset struct {
 	// kind and owner ("owner:" and the owner, to filter by owner).
 	hay    []string
 	idx    map[string]int // key id -> index in keys
-	names  map[string]int // exact key name -> how many keys carry it
 	doms   []model.Domain
 	domIdx map[string]int // ASCII name -> index in doms
 	uni    []string       // Unicode form per domain (escaped for display)
@@ -26,35 +25,65 @@ type dataset struct {
 }
 
 func keyHay(k *model.Key) string {
-	var b strings.Builder
-	b.Grow(len(k.Name) + len(k.Prefix) + len(k.ID) + 20 + 16*len(k.Domains))
-	b.WriteString(strings.ToLower(k.Name))
-	b.WriteByte(0)
-	b.WriteString(k.Prefix)
-	b.WriteByte(0)
-	b.WriteString(k.ID)
-	b.WriteByte(0)
-	b.WriteString(strings.ToLower(k.Status.Label()))
-	b.WriteByte(0)
-	b.WriteString(k.Created.Format("2006-01-02"))
+	return string(appendHay(nil, k))
+}
+
+// statusHay is each status as the search text has it (lowercased label).
+var statusHay = map[model.Status]string{
+	model.Active: "active", model.Disabled: "disabled", model.Revoked: "revoked",
+}
+
+// appendHay appends the key's search text to b (see dataset.hay).
+func appendHay(b []byte, k *model.Key) []byte {
+	b = appendLower(b, k.Name)
+	b = append(b, 0)
+	b = append(b, k.Prefix...)
+	b = append(b, 0)
+	b = append(b, k.ID...)
+	b = append(b, 0)
+	if st, ok := statusHay[k.Status]; ok {
+		b = append(b, st...)
+	} else {
+		b = appendLower(b, k.Status.Label())
+	}
+	b = append(b, 0)
+	b = k.Created.AppendFormat(b, "2006-01-02")
 	if k.Kind != model.KindUnset {
-		b.WriteByte(0)
-		b.WriteString(string(k.Kind))
+		b = append(b, 0)
+		b = append(b, k.Kind...)
 	}
 	if k.Owner != "" {
 		// "owner:" before it, so that a filter can name the owner alone
-		b.WriteString("\x00owner:")
-		b.WriteString(strings.ToLower(k.Owner))
+		b = append(b, "\x00owner:"...)
+		b = appendLower(b, k.Owner)
 	}
 	for _, d := range k.Domains {
-		b.WriteByte(0)
-		b.WriteString(d)
+		b = append(b, 0)
+		b = append(b, d...)
 		if strings.Contains(d, "xn--") {
-			b.WriteByte(0)
-			b.WriteString(strings.ToLower(model.DomainUnicode(d)))
+			b = append(b, 0)
+			b = appendLower(b, model.DomainUnicode(d))
 		}
 	}
-	return b.String()
+	return b
+}
+
+// appendLower appends s lowercased (strings.ToLower) to b, without an
+// allocation when s is ASCII.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return append(b, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // setKeys replaces every key.
@@ -62,12 +91,24 @@ func (d *dataset) setKeys(keys []model.Key) {
 	d.keys = keys
 	d.hay = make([]string, len(keys))
 	d.idx = make(map[string]int, len(keys))
-	d.names = make(map[string]int, len(keys))
+	var buf []byte
 	for i := range keys {
-		d.hay[i] = keyHay(&keys[i])
+		buf = appendHay(buf[:0], &keys[i])
+		d.hay[i] = string(buf)
 		d.idx[keys[i].ID] = i
-		d.names[keys[i].Name]++
 	}
+}
+
+// named counts the keys named exactly name. It reads every key (a fraction
+// of a millisecond for 100,000) rather than keep a map of every name.
+func (d *dataset) named(name string) int {
+	n := 0
+	for i := range d.keys {
+		if d.keys[i].Name == name {
+			n++
+		}
+	}
+	return n
 }
 
 // putKey adds or replaces one key; it reports whether the key is new.
@@ -76,16 +117,13 @@ func (d *dataset) putKey(k model.Key) bool {
 		d.setKeys(nil)
 	}
 	if i, ok := d.idx[k.ID]; ok {
-		d.names[d.keys[i].Name]--
 		d.keys[i] = k
 		d.hay[i] = keyHay(&k)
-		d.names[k.Name]++
 		return false
 	}
 	d.idx[k.ID] = len(d.keys)
 	d.keys = append(d.keys, k)
 	d.hay = append(d.hay, keyHay(&k))
-	d.names[k.Name]++
 	return true
 }
 
@@ -95,7 +133,6 @@ func (d *dataset) dropKey(id string) {
 	if !ok {
 		return
 	}
-	d.names[d.keys[i].Name]--
 	last := len(d.keys) - 1
 	d.keys[i], d.hay[i] = d.keys[last], d.hay[last]
 	d.idx[d.keys[i].ID] = i
@@ -147,7 +184,11 @@ func (d *dataset) setDomains(doms []model.Domain) bool {
 	d.uni = make([]string, len(doms))
 	d.uniW = make([]int, len(doms))
 	d.mixed = make([]bool, len(doms))
-	links := map[string][]string{}
+	// Each link is checked where the key is; only the keys whose domains
+	// differ get a new list (usually none: keys and domains come from the
+	// same store).
+	count := make([]int32, len(d.keys))
+	var wrong map[int][]string // key index -> its domains, per the domains
 	for i := range doms {
 		dm := &doms[i]
 		d.domIdx[dm.Name] = i
@@ -159,24 +200,44 @@ func (d *dataset) setDomains(doms []model.Domain) bool {
 		d.uniW[i] = text.Width(d.uni[i])
 		d.mixed[i] = model.MixedScript(u)
 		for _, id := range dm.Keys {
-			links[id] = append(links[id], dm.Name)
-		}
-	}
-	changed := false
-	for i := range d.keys {
-		k := &d.keys[i]
-		want := links[k.ID]
-		slices.Sort(want)
-		if !slices.Equal(k.Domains, want) {
-			if len(k.Domains) == 0 && len(want) == 0 {
-				continue
+			if ki, ok := d.idx[id]; ok {
+				count[ki]++
+				if _, found := slices.BinarySearch(d.keys[ki].Domains, dm.Name); !found {
+					if wrong == nil {
+						wrong = map[int][]string{}
+					}
+					wrong[ki] = nil
+				}
 			}
-			k.Domains = want
-			d.hay[i] = keyHay(k)
-			changed = true
 		}
 	}
-	return changed
+	for i := range d.keys {
+		if int(count[i]) != len(d.keys[i].Domains) {
+			if wrong == nil {
+				wrong = map[int][]string{}
+			}
+			wrong[i] = nil
+		}
+	}
+	if len(wrong) == 0 {
+		return false
+	}
+	for i := range doms {
+		for _, id := range doms[i].Keys {
+			if ki, ok := d.idx[id]; ok {
+				if ds, bad := wrong[ki]; bad {
+					wrong[ki] = append(ds, doms[i].Name)
+				}
+			}
+		}
+	}
+	for i, want := range wrong {
+		slices.Sort(want)
+		k := &d.keys[i]
+		k.Domains = want
+		d.hay[i] = keyHay(k)
+	}
+	return true
 }
 
 // keysOnlyLinkedTo returns the keys (not revoked) whose only domain is name:

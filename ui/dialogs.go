@@ -284,9 +284,9 @@ func (m *nameDialog) View() []string {
 		lines = append(lines, t.Faint.Render("e.g. “Production web” or “Mobile app (Android)”"))
 	case err != nil:
 		lines = append(lines, t.Err.Render("✗ "+describeErr(err)))
-	case name != m.old && c.data.names[name] > 0:
+	case name != m.old && c.data.named(name) > 0:
 		lines = append(lines, t.Warn.Render(fmt.Sprintf("⚠ %s already has this name: names need not be unique, but a distinct one avoids mix-ups.",
-			text.Plural(c.data.names[name], "key"))))
+			text.Plural(c.data.named(name), "key"))))
 	default:
 		lines = append(lines, t.Ok.Render("✓ ok"))
 	}
