@@ -146,7 +146,13 @@ func (a *App) bannerLines() []string {
 	if a.banner.kind == bannerNone || a.w < 1 {
 		return []string{""}
 	}
-	lines := text.Wrap(" "+a.banner.text, a.w)
+	if a.w < 3 {
+		return []string{text.Truncate(" "+a.banner.text, a.w)}
+	}
+	lines := text.Wrap(a.banner.text, a.w-1)
+	for i := range lines {
+		lines[i] = " " + lines[i] // every row keeps the left margin
+	}
 	limit := maxBannerRows
 	if a.h < 12 {
 		limit = 1

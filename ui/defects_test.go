@@ -514,3 +514,16 @@ func TestAuditPagesThroughTheWholeLog(t *testing.T) {
 		t.Fatalf("the filter kept %d entries, want 1", n)
 	}
 }
+
+// A banner that wraps keeps its left margin on every row (seen at 80
+// columns: the second row of "Saved the IP allowlist …" started in column 0).
+func TestWrappedBannerKeepsItsMargin(t *testing.T) {
+	hs := newHarness(t, openStore(t), 40, 24).withFixture()
+	hs.app.c.info("Saved the IP allowlist of “Production web”: the gate applies it from the next request.")
+	rows := strings.Split(hs.screen(), "\n")[rowBanner : rowBanner+3]
+	for i, r := range rows {
+		if !strings.HasPrefix(r, " ") || strings.HasPrefix(r, "  ") {
+			t.Fatalf("banner row %d is %q, want one space of margin:\n%s", i, r, hs.screen())
+		}
+	}
+}

@@ -39,6 +39,16 @@ func (f policyField) label() string {
 	return [...]string{"Kind", "Expiry", "IP allowlist", "Rate limit", "Monthly quota", "Owner", "Note"}[f]
 }
 
+// inSentence is the field's label inside a sentence: lower case, but an
+// acronym (IP) keeps its capitals.
+func (f policyField) inSentence() string {
+	l := f.label()
+	if len(l) > 1 && l[1] >= 'A' && l[1] <= 'Z' {
+		return l
+	}
+	return strings.ToLower(l[:1]) + l[1:]
+}
+
 // policyValue is a field's current value, in words.
 func (c *common) policyValue(k *model.Key, f policyField) string {
 	switch f {
@@ -521,7 +531,7 @@ func (m *policyEdit) confirm(u model.KeyUpdate, impact []string) Page {
 	}
 	lines = append(lines, "")
 	lines = append(lines, impact...)
-	id, label := m.keyID, strings.ToLower(m.field.label())
+	id, label := m.keyID, m.field.inSentence()
 	danger := len(impact) > 0 && strings.HasPrefix(impact[0], "⚠")
 	return &confirmDialog{
 		c:     c,

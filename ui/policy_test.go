@@ -74,10 +74,10 @@ func TestPolicyEditors(t *testing.T) {
 	hs.typeText("2001:db8::/32")
 	hs.want("✓ 203.0.113.0/24, 2001:db8::/32")
 	hs.keys("enter")
-	hs.want("Change the ip allowlist of “Production web”?", "allow_ips: (none) → 203.0.113.0/24, 2001:db8::/32",
+	hs.want("Change the IP allowlist of “Production web”?", "allow_ips: (none) → 203.0.113.0/24, 2001:db8::/32",
 		"Requests from any other address are refused (403", "The gate keeps no client addresses", "an allowlist suits")
 	hs.keys("y")
-	hs.want("Saved the ip allowlist of “Production web”")
+	hs.want("Saved the IP allowlist of “Production web”")
 	if k := mustKey(t, st, web.ID); model.FormatAllowIPs(k.AllowIPs) != "203.0.113.0/24, 2001:db8::/32" {
 		t.Fatalf("allowlist %v", k.AllowIPs)
 	}
