@@ -527,3 +527,27 @@ func TestWrappedBannerKeepsItsMargin(t *testing.T) {
 		}
 	}
 }
+
+// At 80 columns the rotation dialog wraps its first sentence instead of
+// cutting it ("its secret is s…"), and a click still picks the grace row
+// under the pointer.
+func TestRotateDialogWrapsAndClicksAtEighty(t *testing.T) {
+	st := openStore(t)
+	seed(t, st)
+	hs := newHarness(t, st, 80, 24)
+	hs.selectKey("Production web")
+	hs.keys(".", "t")
+	hs.want("its secret is", "│ shown once.", "(•) 24 hours")
+	row := -1
+	for i, l := range strings.Split(hs.screen(), "\n") {
+		if strings.Contains(l, "( ) 7 days") {
+			row = i
+		}
+	}
+	if row < 0 {
+		t.Fatalf("no 7 days row:\n%s", hs.screen())
+	}
+	x, _, _, _ := hs.dialogRect()
+	hs.send(tea.MouseClickMsg{X: x + 6, Y: row, Button: tea.MouseLeft})
+	hs.want("(•) 7 days")
+}

@@ -66,11 +66,19 @@ func (m *rotateDialog) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// rotateTop is the number of dialog lines above the first grace.
-const rotateTop = 2
+// intro is the dialog's lines above the first grace, wrapped to its
+// width: View draws them and Click counts them.
+func (m *rotateDialog) intro(k *model.Key) []string {
+	return append(text.Wrap("A new key with the same name, domains and policy; its secret is shown once.", m.w),
+		"The old key "+k.Prefix+" keeps working for:")
+}
 
 func (m *rotateDialog) Click(x, y int) tea.Cmd {
-	if i := y - rotateTop; i >= 0 && i < len(graces) {
+	k, ok := m.c.data.key(m.keyID)
+	if !ok {
+		return nil
+	}
+	if i := y - len(m.intro(k)); i >= 0 && i < len(graces) {
 		m.cur = i
 	}
 	return nil
@@ -82,10 +90,7 @@ func (m *rotateDialog) View() []string {
 	if !ok {
 		return []string{"This key no longer exists."}
 	}
-	lines := []string{
-		text.Fit("A new key with the same name, domains and policy; its secret is shown once.", m.w),
-		"The old key " + k.Prefix + " keeps working for:",
-	}
+	lines := m.intro(k)
 	for i, g := range graces {
 		row := "  ( ) " + g.label
 		if i == m.cur {
