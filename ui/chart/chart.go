@@ -52,10 +52,11 @@ func (s *Styles) paint(r rune, run string) string {
 	return run
 }
 
-// Short writes a count in at most 5 characters: 950, 9.5k, 12k, 1.2M.
+// Short writes a count in at most 5 characters: 950, 5.4k, 12.3k, 999k,
+// 1.2M.
 func Short(n uint64) string {
 	switch {
-	case n < 10_000:
+	case n < 1_000:
 		return strconv.FormatUint(n, 10)
 	case n < 100_000:
 		return strconv.FormatFloat(math.Floor(float64(n)/100)/10, 'f', 1, 64) + "k"

@@ -110,7 +110,7 @@ func TestStackAndSpark(t *testing.T) {
 	if got := Spark([]uint64{1, 1, 0, 0, 2, 2}, 3); got != "▄ █" {
 		t.Errorf("Spark summing pairs = %q", got)
 	}
-	for n, want := range map[uint64]string{950: "950", 12345: "12.3k", 999_999: "999k", 1_234_567: "1.2M"} {
+	for n, want := range map[uint64]string{950: "950", 5481: "5.4k", 1000: "1.0k", 12345: "12.3k", 999_999: "999k", 1_234_567: "1.2M"} {
 		if got := Short(n); got != want {
 			t.Errorf("Short(%d) = %q, want %q", n, got, want)
 		}
