@@ -44,6 +44,7 @@ func init() { register((*app).serveCmd) }
 // serveConfig is the parsed command line of `tmaps serve`.
 type serveConfig struct {
 	db, listen        string
+	gateSocket        string
 	certFile, keyFile string
 	proxies           []string
 	allowHTTP         bool
@@ -72,6 +73,10 @@ TLS is required: give --tls-cert and --tls-key. Two exceptions:
   --trusted-proxy     with a loopback --listen address, plain HTTP behind a
                       TLS-terminating proxy (nginx) on this host: the gate
                       trusts the proxy's X-Forwarded-Proto.
+  --gate-socket       with a loopback --listen address: nginx on this host
+                      asks the gate over this unix socket (mode 0660, for
+                      the daemon's user and group) and is trusted as the
+                      proxy there; the TCP address keeps the management API.
 
 It prints "ready URL" on stdout once it accepts connections, logs to stderr
 (api_key values and tokens are always redacted) and stops gracefully on
@@ -115,6 +120,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.StringVar(&cfg.listen, "listen", "127.0.0.1:8443", "address to listen on (host:port; port 0 picks a free one)")
 	f.StringVar(&cfg.certFile, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&cfg.keyFile, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&cfg.gateSocket, "gate-socket", "", "also serve the gate (/v1/authorize, /healthz) on this unix socket, mode 0660, its peers trusted as the proxy (e.g. /run/tmaps/gate.sock)")
 	f.StringArrayVar(&cfg.proxies, "trusted-proxy", nil, "CIDR or IP of a proxy whose X-Forwarded-Proto is trusted (repeatable)")
 	f.BoolVar(&cfg.allowHTTP, "allow-http", false, "LOCAL DEVELOPMENT ONLY: serve plain HTTP and let plain-HTTP requests through the gate")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format on stderr: text or json")
@@ -228,9 +234,9 @@ func (a *app) serve(cfg serveConfig) error {
 		return usagef("--tls-cert and --tls-key go together: give both files")
 	case useTLS && cfg.allowHTTP:
 		return usagef("--allow-http is for serving without TLS: drop it, or drop --tls-cert and --tls-key")
-	case !useTLS && !cfg.allowHTTP && !(len(proxies) > 0 && loopbackListen(cfg.listen)):
+	case !useTLS && !cfg.allowHTTP && !((len(proxies) > 0 || cfg.gateSocket != "") && loopbackListen(cfg.listen)):
 		return usagef("refusing to serve without TLS: give --tls-cert FILE and --tls-key FILE; " +
-			"behind a TLS-terminating proxy on this host, listen on loopback with --trusted-proxy CIDR; " +
+			"behind a TLS-terminating proxy on this host, listen on loopback with --gate-socket PATH or --trusted-proxy CIDR; " +
 			"for local development only, --allow-http")
 	}
 	if cfg.maxStaleness <= 0 {
@@ -312,6 +318,7 @@ func (a *app) serve(cfg serveConfig) error {
 		Location:         location,
 		MaxStaleness:     cfg.maxStaleness,
 		Listen:           cfg.listen,
+		GateSocket:       cfg.gateSocket,
 		AllowHTTP:        cfg.allowHTTP,
 		TrustedProxies:   proxies,
 		FlushEvery:       cfg.flushEvery,

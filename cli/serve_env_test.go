@@ -16,7 +16,7 @@ func TestServeEnvironment(t *testing.T) {
 	help := e.run("serve", "--help")
 	cmd := (&app{getenv: func(string) string { return "" }}).serveCmd()
 	n := 0
-	for _, name := range []string{"listen", "tls-cert", "tls-key", "trusted-proxy", "allow-http", "log-format", "log-level",
+	for _, name := range []string{"listen", "gate-socket", "tls-cert", "tls-key", "trusted-proxy", "allow-http", "log-format", "log-level",
 		"shutdown-timeout", "flush-every", "trust-client-actor", "ssh-listen", "authorized-keys", "host-key", "ssh-max-sessions", "ssh-idle-timeout"} {
 		if cmd.Flags().Lookup(name) == nil {
 			t.Errorf("no --%s", name)

@@ -36,8 +36,9 @@ type Options struct {
 	// AllowHTTP treats every request as HTTPS. For local development only.
 	AllowHTTP bool
 	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Real-IP
-	// headers are believed. For nginx auth_request, nginx is the peer
-	// (127.0.0.1/32).
+	// headers are believed. For nginx auth_request over TCP, nginx is the
+	// peer (127.0.0.1/32). Connections marked by TrustedProxyContext are
+	// trusted as well.
 	TrustedProxies []netip.Prefix
 	// FlushEvery is the period of Run's flushes; 0 means DefaultFlushEvery.
 	FlushEvery time.Duration
@@ -518,13 +519,30 @@ func (g *Gate) isHTTPS(r *http.Request) bool {
 		return true
 	}
 	v := r.Header["X-Forwarded-Proto"]
-	if len(v) == 0 || len(g.trusted) == 0 {
+	if len(v) == 0 || !forwardedHTTPS(v[len(v)-1]) {
 		return false
 	}
-	if !forwardedHTTPS(v[len(v)-1]) {
-		return false
-	}
-	return g.trustedPeer(r.RemoteAddr)
+	return trustedConn(r) || g.trustedPeer(r.RemoteAddr)
+}
+
+// trustedConnKey marks a context as one of a trusted proxy's connection.
+type trustedConnKey struct{}
+
+// TrustedProxyContext returns ctx marked so that the gate treats every
+// request whose context derives from it as coming from a trusted proxy
+// (its X-Forwarded-Proto and X-Real-IP are believed), whatever the peer's
+// address. It is for http.Server.BaseContext or ConnContext of a listener
+// that only the proxy can reach, such as a unix socket whose permissions
+// admit nginx alone; a peer without an IP address is otherwise never
+// trusted.
+func TrustedProxyContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, trustedConnKey{}, true)
+}
+
+// trustedConn reports whether r came on a connection marked by
+// TrustedProxyContext; it does not allocate.
+func trustedConn(r *http.Request) bool {
+	return r.Context().Value(trustedConnKey{}) != nil
 }
 
 // forwardedHTTPS reports whether the nearest proxy's entry of an
@@ -584,15 +602,17 @@ func peerAddr(remote string) netip.Addr {
 // clientIP is the client's address for an IP allowlist (SPEC.md step 4b):
 // the connection's peer, or, when the peer is a trusted proxy that sends
 // X-Real-IP, that header's address (its last value: the nearest proxy's).
+// A peer on a TrustedProxyContext connection is a trusted proxy; without
+// X-Real-IP its address (none, on a unix socket) is the zero Addr.
 // A trusted proxy's X-Real-IP that is not an address gives the zero Addr,
 // which no allowlist contains (fail closed).
 func (g *Gate) clientIP(r *http.Request) netip.Addr {
-	peer := peerAddr(r.RemoteAddr)
-	if len(g.trusted) == 0 {
-		return peer
-	}
 	v := r.Header["X-Real-Ip"]
-	if len(v) == 0 || !g.trustedAddr(peer) {
+	if trustedConn(r) {
+		if len(v) == 0 {
+			return netip.Addr{} // a socket's peer has no address
+		}
+	} else if peer := peerAddr(r.RemoteAddr); len(v) == 0 || !g.trustedAddr(peer) {
 		return peer
 	}
 	a, err := netip.ParseAddr(trimSpace(v[len(v)-1]))

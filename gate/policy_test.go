@@ -372,3 +372,60 @@ func policyKeyGate(t testing.TB, opt Options) (*Gate, *http.Request) {
 	}
 	return g, r
 }
+
+// TestTrustedProxyContext: a connection marked by TrustedProxyContext (the
+// daemon's unix socket for nginx) is a trusted proxy without any
+// TrustedProxies CIDR: its X-Forwarded-Proto and X-Real-IP are believed,
+// its missing address fails an IP allowlist closed, and the decision still
+// allocates nothing. An unmarked peer without an address is not trusted.
+func TestTrustedProxyContext(t *testing.T) {
+	f := newFixture(t, Options{})
+	office := []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+	_, open := f.createWith("open", model.Policy{})
+	_, backend := f.createWith("tiles backend", model.Policy{Kind: model.KindServer, AllowIPs: office})
+	unix := func(marked bool, uri string, headers ...string) *http.Request {
+		r := req(uri, headers...)
+		r.RemoteAddr = "@" // what net/http reports for a unix socket's peer
+		if marked {
+			r = r.WithContext(TrustedProxyContext(r.Context()))
+		}
+		return r
+	}
+	httpsRefused := result{403, errBody(model.ErrMsgHTTPSRequired)}
+	ipRefused := result{403, errBody(model.ErrMsgIP)}
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+		want result
+	}{
+		{"marked socket, https", unix(true, tile(open)), allowed},
+		{"marked socket, plain http", unix(true, tile(open), "X-Forwarded-Proto", "http"), httpsRefused},
+		{"marked socket, no X-Forwarded-Proto", unix(true, tile(open), "X-Forwarded-Proto", "<absent>"), httpsRefused},
+		{"unmarked socket peer", unix(false, tile(open)), httpsRefused},
+		{"loopback TCP without a trusted CIDR", req(tile(open)), httpsRefused},
+		{"marked socket, client in the allowlist", unix(true, tile(backend), "X-Real-IP", "203.0.113.9"), allowed},
+		{"marked socket, client elsewhere", unix(true, tile(backend), "X-Real-IP", "198.51.100.7"), ipRefused},
+		{"marked socket, no X-Real-IP", unix(true, tile(backend)), ipRefused},
+	} {
+		if got := f.authorize(c.r); got != c.want {
+			t.Errorf("%s: %+v; want %+v", c.name, got, c.want)
+		}
+	}
+
+	h := f.g.AuthorizeHandler()
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+	}{
+		{"open key", unix(true, tile(open))},
+		{"allowlisted key", unix(true, tile(backend), "X-Real-IP", "203.0.113.9")},
+	} {
+		w := httptest.NewRecorder()
+		if n := testing.AllocsPerRun(200, func() {
+			clear(w.Header())
+			h.ServeHTTP(w, c.r)
+		}); n != 0 {
+			t.Errorf("%s over a marked connection: %.1f allocations per decision, want 0", c.name, n)
+		}
+	}
+}

@@ -92,6 +92,13 @@ type DaemonConfig struct {
 	Location  string
 	// Listen is the API's TCP address (host:port; port 0 picks one).
 	Listen string
+	// GateSocket also serves the gate (GET /v1/authorize) and GET /healthz,
+	// nothing else, on a unix socket at this path, made with mode 0660:
+	// its peers are the local processes the file's owner and group admit
+	// (nginx), and the gate trusts them as a proxy (X-Forwarded-Proto,
+	// X-Real-IP). A stale socket file is replaced at Start; the file is
+	// removed at shutdown. "" serves no socket.
+	GateSocket string
 	// TLS serves HTTPS with these files; nil serves plain HTTP (the caller
 	// checked that this is allowed: --allow-http or a trusted proxy).
 	TLS *TLSFiles
@@ -169,6 +176,8 @@ type Daemon struct {
 	http       *http.Server
 	ln         net.Listener
 	url        string
+	sock       *gateSocket  // GateSocket's listener
+	sockSrv    *http.Server // serves the gate on sock
 	certs      *certReloader
 	comps      []Component
 	reg        *prometheus.Registry
@@ -307,14 +316,38 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		ln = tls.NewListener(ln, &tls.Config{GetCertificate: d.certs.get, MinVersion: tls.VersionTLS12})
 		scheme = "https"
 	}
+	if d.cfg.GateSocket != "" {
+		if d.sock, err = listenGateSocket(d.cfg.GateSocket); err != nil {
+			ln.Close()
+			return err
+		}
+		d.sockSrv = &http.Server{
+			Handler: d.api.GateHandler(),
+			// Every peer of the socket is the trusted proxy.
+			BaseContext:       func(net.Listener) context.Context { return gate.TrustedProxyContext(context.Background()) },
+			ReadHeaderTimeout: d.http.ReadHeaderTimeout,
+			ReadTimeout:       d.http.ReadTimeout,
+			WriteTimeout:      d.http.WriteTimeout,
+			IdleTimeout:       d.http.IdleTimeout,
+			MaxHeaderBytes:    d.http.MaxHeaderBytes,
+			ErrorLog:          d.http.ErrorLog,
+		}
+	}
 	d.ln = ln
 	d.url = scheme + "://" + ln.Addr().String()
-	d.serveErr = make(chan error, 1)
+	d.serveErr = make(chan error, 2)
 	go func() { d.serveErr <- d.http.Serve(ln) }()
+	if d.sockSrv != nil {
+		go func() { d.serveErr <- d.sockSrv.Serve(d.sock.ln) }()
+	}
 
 	d.log.Info("ready", "url", d.url, "store", d.cfg.Location, "keys", d.gate.Size(), "startup", time.Since(d.started),
-		"tls", d.certs != nil, "allow_http", d.cfg.AllowHTTP, "trusted_proxies", len(d.cfg.TrustedProxies))
+		"tls", d.certs != nil, "allow_http", d.cfg.AllowHTTP, "trusted_proxies", len(d.cfg.TrustedProxies),
+		"gate_socket", d.cfg.GateSocket)
 	fmt.Fprintf(d.cfg.Stdout, "ready %s\n", d.url)
+	if d.sock != nil {
+		fmt.Fprintf(d.cfg.Stdout, "gate unix:%s\n", d.sock.path)
+	}
 	if d.metricsURL != "" {
 		fmt.Fprintf(d.cfg.Stdout, "metrics %s\n", d.metricsURL)
 	}
@@ -354,6 +387,15 @@ func (d *Daemon) abort() {
 
 // URL is the API's base URL, e.g. https://127.0.0.1:8443, once started.
 func (d *Daemon) URL() string { return d.url }
+
+// GateSocket is the path of the gate's unix socket once started, "" without
+// one.
+func (d *Daemon) GateSocket() string {
+	if d.sock == nil {
+		return ""
+	}
+	return d.sock.path
+}
 
 // MetricsURL is the URL of /metrics on MetricsListen, "" without it.
 func (d *Daemon) MetricsURL() string { return d.metricsURL }
@@ -518,6 +560,16 @@ func (d *Daemon) shutdown() error {
 		wg.Go(func() {
 			if err := d.metricsSrv.Shutdown(ctx); err != nil {
 				d.metricsSrv.Close()
+			}
+		})
+	}
+	if d.sockSrv != nil {
+		wg.Go(func() {
+			if err := d.sockSrv.Shutdown(ctx); err != nil {
+				d.sockSrv.Close()
+			}
+			if err := d.sock.remove(); err != nil {
+				d.log.Warn("the gate socket file could not be removed", "path", d.sock.path, "err", err)
 			}
 		})
 	}

@@ -813,7 +813,7 @@ func TestUnitFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Type=notify\n", "ExecReload=/bin/kill -HUP $MAINPID\n", "ProtectSystem=strict\n", "StateDirectory=tmaps\n", "User=tmaps\n", "WatchdogSec="} {
+	for _, want := range []string{"Type=notify\n", "ExecReload=/bin/kill -HUP $MAINPID\n", "ProtectSystem=strict\n", "StateDirectory=tmaps\n", "RuntimeDirectory=tmaps\n", "User=tmaps\n", "WatchdogSec="} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("the unit lacks %q", want)
 		}
