@@ -157,7 +157,7 @@ func TestBrowserThroughNginx(t *testing.T) {
 
 	serve := startServe(t, bin, db, "--flush-every", "100ms")
 	up := startUpstream(t)
-	ngx := startNginx(t, dir, serve.Addr, up.Addr(), nginxOptions{
+	ngx := startNginx(t, dir, serve, up.Addr(), nginxOptions{
 		CertHosts: []string{browserSiteHost, browserEvilHost, browserIDNHost},
 	})
 

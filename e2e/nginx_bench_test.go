@@ -1,12 +1,14 @@
 package e2e
 
 // Load benchmark (issue 9, "Speed"): nginx alone against nginx with the gate
-// (auth_request to a real `tmaps serve`), on the same Mapping API stand-in,
-// in the same nginx, in the same run, with the same load tools:
+// (auth_request to a real `tmaps serve`) over its unix socket (the docs'
+// configuration) and over TCP (a copy of the docs' API server with the TCP
+// upstream), on the same Mapping API stand-in, in the same nginx, in the
+// same run, with the same load tools:
 //
-//   - maximum throughput: wrk (closed loop, keep-alive, TLS), the two
-//     servers measured in alternation so that other load on the machine
-//     hits both alike; the ratio is gated/alone.
+//   - maximum throughput: wrk (closed loop, keep-alive, TLS), the three
+//     servers measured in rotating order so that other load on the machine
+//     hits them alike; the ratios are gated/alone.
 //   - latency at half of the gated maximum: an open-loop generator at a
 //     fixed rate (wrk2 is not packaged), each connection sending on its own
 //     schedule; a latency runs from the scheduled send time, so a late
@@ -64,11 +66,11 @@ var benchHeaders = []string{
 }
 
 const (
-	benchConns    = 16              // connections of wrk and of the open-loop generator
-	benchWrkTime  = 3 * time.Second // one wrk run
-	benchWrkPairs = 3               // alternated (alone, gated) wrk runs
-	benchRateTime = 2 * time.Second // one fixed-rate run
-	benchRatePair = 5               // alternated fixed-rate runs
+	benchConns     = 16              // connections of wrk and of the open-loop generator
+	benchWrkTime   = 3 * time.Second // one wrk run
+	benchWrkRounds = 3               // rounds of wrk runs (alone, socket, tcp), each in another order
+	benchRateTime  = 2 * time.Second // one fixed-rate run
+	benchRatePair  = 5               // alternated fixed-rate runs
 )
 
 func BenchmarkNginxGate(b *testing.B) {
@@ -82,7 +84,7 @@ func BenchmarkNginxGate(b *testing.B) {
 	serve := startServe(b, bin, db)
 	up := newUpstream(b, false)
 
-	gateUpstream := "    server 127.0.0.1:8443;\n    keepalive 32;\n"
+	gateUpstream := "    server unix:/run/tmaps/gate.sock;\n    keepalive 32;\n"
 	tiny := "/v1/tiles/9/271/190.png?style=streets&api_key=" + secret // a 0.1 KB answer
 	vector := "/v1/tiles/9/271/190.pbf?api_key=" + secret             // a 20 KB answer
 	variants := []struct {
@@ -100,85 +102,97 @@ func BenchmarkNginxGate(b *testing.B) {
 			return replaceN(t, s, gateUpstream, gateUpstream+"    keepalive_requests 100000;\n", 1)
 		}},
 		{"keepalive-8", tiny, false, func(t testing.TB, s string) string { // fewer than the calls in flight
-			return replaceN(t, s, gateUpstream, "    server 127.0.0.1:8443;\n    keepalive 8;\n", 1)
+			return replaceN(t, s, gateUpstream, "    server unix:/run/tmaps/gate.sock;\n    keepalive 8;\n", 1)
 		}},
 		{"no-keepalive", tiny, false, func(t testing.TB, s string) string {
-			return replaceN(t, s, gateUpstream, "    server 127.0.0.1:8443;\n", 1)
+			return replaceN(t, s, gateUpstream, "    server unix:/run/tmaps/gate.sock;\n", 1)
 		}},
 	}
 	for i, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
-			// One nginx worker per core, as worker_processes auto.
-			ngx := startNginx(b, filepath.Join(dir, strconv.Itoa(i)), serve.Addr, up.Addr(),
-				nginxOptions{Baseline: true, Edit: v.edit, Workers: runtime.NumCPU()})
-			alone := fmt.Sprintf("https://127.0.0.1:%d%s", ngx.BaselinePort, v.path)
-			gated := fmt.Sprintf("https://127.0.0.1:%d%s", ngx.HTTPSPort, v.path)
+			// One nginx worker per core, as worker_processes auto; the
+			// docs' API server asks the gate on its socket (with the
+			// variant's edit), a copy of it over TCP (keepalive 32).
+			ngx := startNginx(b, filepath.Join(dir, strconv.Itoa(i)), serve, up.Addr(),
+				nginxOptions{Baseline: true, GatedTCP: true, Edit: v.edit, Workers: runtime.NumCPU()})
+			servers := []struct {
+				name string
+				port int
+			}{{"alone", ngx.BaselinePort}, {"socket", ngx.HTTPSPort}, {"tcp", ngx.GatedTCPPort}}
+			url := func(port int) string { return fmt.Sprintf("https://127.0.0.1:%d%s", port, v.path) }
 			pids := [2]int{ngx.cmd.Process.Pid, serve.cmd.Process.Pid}
-			// Both answer the tile (benchWrk fails otherwise), and both are
+			// Each answers the tile (benchWrk fails otherwise), and each is
 			// warm, before anything is measured.
-			for _, u := range []string{alone, gated} {
-				benchWrk(b, wrk, u, time.Second, pids)
+			for _, sv := range servers {
+				benchWrk(b, wrk, url(sv.port), time.Second, pids)
 			}
 			for n := 0; n < b.N; n++ {
-				var ra, rg, ca, cg []float64
-				for p := 0; p < benchWrkPairs; p++ {
-					var a, g wrkResult
-					if p%2 == 0 { // each order half of the time
-						a, g = benchWrk(b, wrk, alone, benchWrkTime, pids), benchWrk(b, wrk, gated, benchWrkTime, pids)
-					} else {
-						g, a = benchWrk(b, wrk, gated, benchWrkTime, pids), benchWrk(b, wrk, alone, benchWrkTime, pids)
+				rps := make([][]float64, len(servers))
+				cpu := make([][]float64, len(servers))
+				for p := 0; p < benchWrkRounds; p++ {
+					// Each round in another order, so that each server
+					// is measured first, second and last alike.
+					for k := range servers {
+						j := (p + k) % len(servers)
+						r := benchWrk(b, wrk, url(servers[j].port), benchWrkTime, pids)
+						rps[j], cpu[j] = append(rps[j], r.rps), append(cpu[j], r.cpuPerReq)
+						b.Logf("%s %s: %.0f req/s; CPU µs per request [nginx, tmaps serve, upstream, wrk]: %.0f", v.name, servers[j].name, r.rps, r.parts)
 					}
-					ra, ca = append(ra, a.rps), append(ca, a.cpuPerReq)
-					rg, cg = append(rg, g.rps), append(cg, g.cpuPerReq)
-					b.Logf("%s: CPU µs per request [nginx, tmaps serve, upstream, wrk]: alone %.0f, gated %.0f", v.name, a.parts, g.parts)
 				}
-				maxAlone, maxGated := median(ra), median(rg)
-				cpuAlone, cpuGated := median(ca), median(cg)
+				maxAlone, cpuAlone := median(rps[0]), median(cpu[0])
 				b.ReportMetric(maxAlone, "alone-req/s")
-				b.ReportMetric(maxGated, "gated-req/s")
-				b.ReportMetric(maxGated/maxAlone, "ratio")
 				b.ReportMetric(cpuAlone, "alone-cpu-us/req")
-				b.ReportMetric(cpuGated, "gated-cpu-us/req")
-				b.ReportMetric(cpuAlone/cpuGated, "cpu-ratio")
-				b.Logf("%s: alone %v req/s, gated %v req/s (ratio %.2f); CPU per request alone %.0f µs, gated %.0f µs (ratio %.2f)",
-					v.name, ints(ra), ints(rg), maxGated/maxAlone, cpuAlone, cpuGated, cpuAlone/cpuGated)
+				for j := 1; j < len(servers); j++ {
+					name := servers[j].name
+					maxGated, cpuGated := median(rps[j]), median(cpu[j])
+					b.ReportMetric(maxGated, name+"-req/s")
+					b.ReportMetric(maxGated/maxAlone, name+"-ratio")
+					b.ReportMetric(cpuGated, name+"-cpu-us/req")
+					b.ReportMetric(cpuAlone/cpuGated, name+"-cpu-ratio")
+					b.Logf("%s: alone %v req/s, gated over the %s %v req/s (ratio %.2f); CPU per request alone %.0f µs, gated %.0f µs (ratio %.2f)",
+						v.name, ints(rps[0]), name, ints(rps[j]), maxGated/maxAlone, cpuAlone, cpuGated, cpuAlone/cpuGated)
+				}
 				if !v.latency {
 					continue
 				}
-				// Latency at half of the gated maximum, both servers at that
-				// rate, in alternated windows; the added p99 is the median of
-				// the windows' differences, which a burst of other load on
-				// the machine moves less than it moves one long run.
-				rate := maxGated / 2
+				// Latency at half of each gated maximum, alone and gated
+				// at that rate, in alternated windows; the added p99 is
+				// the median of the windows' differences, which a burst of
+				// other load on the machine moves less than it moves one
+				// long run.
 				req := []byte("GET " + v.path + " HTTP/1.1\r\nHost: api.tmaps.test\r\n" + strings.Join(benchHeaders, "\r\n") + "\r\n\r\n")
-				var la, lg []time.Duration
-				var d50, d99 []float64
-				for p := 0; p < benchRatePair; p++ {
-					var wa, wg []time.Duration
-					if p%2 == 0 {
-						wa = openLoop(b, ngx.Cert, ngx.BaselinePort, req, rate, benchRateTime)
-						wg = openLoop(b, ngx.Cert, ngx.HTTPSPort, req, rate, benchRateTime)
-					} else {
-						wg = openLoop(b, ngx.Cert, ngx.HTTPSPort, req, rate, benchRateTime)
-						wa = openLoop(b, ngx.Cert, ngx.BaselinePort, req, rate, benchRateTime)
+				for j := 1; j < len(servers); j++ {
+					name := servers[j].name
+					rate := median(rps[j]) / 2
+					var la, lg []time.Duration
+					var d50, d99 []float64
+					for p := 0; p < benchRatePair; p++ {
+						var wa, wg []time.Duration
+						if p%2 == 0 {
+							wa = openLoop(b, ngx.Cert, ngx.BaselinePort, req, rate, benchRateTime)
+							wg = openLoop(b, ngx.Cert, servers[j].port, req, rate, benchRateTime)
+						} else {
+							wg = openLoop(b, ngx.Cert, servers[j].port, req, rate, benchRateTime)
+							wa = openLoop(b, ngx.Cert, ngx.BaselinePort, req, rate, benchRateTime)
+						}
+						pa, pg := percentiles(wa), percentiles(wg)
+						d50, d99 = append(d50, ms(pg[0]-pa[0])), append(d99, ms(pg[1]-pa[1]))
+						la, lg = append(la, wa...), append(lg, wg...)
 					}
-					pa, pg := percentiles(wa), percentiles(wg)
-					d50, d99 = append(d50, ms(pg[0]-pa[0])), append(d99, ms(pg[1]-pa[1]))
-					la, lg = append(la, wa...), append(lg, wg...)
+					pa, pg := percentiles(la), percentiles(lg)
+					b.ReportMetric(rate, name+"-half-load-req/s")
+					b.ReportMetric(median(d99), name+"-added-p99-ms")
+					b.ReportMetric(median(d50), name+"-added-p50-ms")
+					b.Logf("%s over the %s: at %.0f req/s, p50/p99/p99.9 alone %v/%v/%v, gated %v/%v/%v; added p50 by window %.2f ms, p99 %.2f ms",
+						v.name, name, rate, pa[0], pa[1], pa[2], pg[0], pg[1], pg[2], d50, d99)
 				}
-				pa, pg := percentiles(la), percentiles(lg)
-				b.ReportMetric(rate, "half-load-req/s")
-				b.ReportMetric(ms(pa[1]), "alone-p99-ms")
-				b.ReportMetric(ms(pg[1]), "gated-p99-ms")
-				b.ReportMetric(median(d99), "added-p99-ms")
-				b.ReportMetric(median(d50), "added-p50-ms")
-				b.Logf("%s: at %.0f req/s, p50/p99/p99.9 alone %v/%v/%v, gated %v/%v/%v; added p50 by window %.2f ms, p99 %.2f ms",
-					v.name, rate, pa[0], pa[1], pa[2], pg[0], pg[1], pg[2], d50, d99)
 			}
 			b.StopTimer()
 			// The gated runs were allowed, not refused: the upstream saw them.
-			if out, _ := os.ReadFile(filepath.Join(ngx.Logs, "tmaps-api.access.log")); !strings.Contains(string(out), "gate=204 api=200") {
-				b.Errorf("the gated server's access log shows no allowed call")
+			for _, f := range []string{"tmaps-api.access.log", "tmaps-api-tcp.access.log"} {
+				if out, _ := os.ReadFile(filepath.Join(ngx.Logs, f)); !strings.Contains(string(out), "gate=204 api=200") {
+					b.Errorf("%s shows no allowed call", f)
+				}
 			}
 		})
 	}

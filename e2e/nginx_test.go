@@ -122,14 +122,24 @@ func newNginxSetup(t *testing.T, bin, dir string) nginxSetup {
 	return s
 }
 
+// TestNginxAuthRequest runs the gate's decisions, CORS, the management
+// API, the gate down and the logs through nginx twice: with the gate on
+// its unix socket
+// (docs/nginx.md's configuration, nginx trusted as the socket's peer) and
+// over TCP (a gate on another host, nginx trusted by --trusted-proxy).
 func TestNginxAuthRequest(t *testing.T) {
+	t.Run("socket", func(t *testing.T) { testNginxAuthRequest(t, nginxOptions{}) })
+	t.Run("tcp", func(t *testing.T) { testNginxAuthRequest(t, nginxOptions{GateTCP: true}) })
+}
+
+func testNginxAuthRequest(t *testing.T, opt nginxOptions) {
 	curl := stackTool(t, "curl")
 	dir := t.TempDir()
 	bin := testkit.Binary(t)
 	st := newNginxSetup(t, bin, dir)
 	serve := startServe(t, bin, st.db, "--flush-every", "100ms")
 	up := startUpstream(t)
-	ngx := startNginx(t, dir, serve.Addr, up.Addr(), nginxOptions{})
+	ngx := startNginx(t, dir, serve, up.Addr(), opt)
 
 	base := fmt.Sprintf("https://127.0.0.1:%d", ngx.HTTPSPort)
 	mgmt := fmt.Sprintf("https://127.0.0.1:%d", ngx.MgmtPort)

@@ -35,7 +35,17 @@ func policyKey(t *testing.T, bin, db, name string, flags ...string) (string, str
 	return out.Key.ID, out.Secret
 }
 
+// TestNginxKeyPolicies runs the key policies (IP allowlist through
+// X-Real-IP, rate limit, expiry) through nginx twice: with the gate on its
+// unix socket
+// (docs/nginx.md's configuration, nginx trusted as the socket's peer) and
+// over TCP (a gate on another host, nginx trusted by --trusted-proxy).
 func TestNginxKeyPolicies(t *testing.T) {
+	t.Run("socket", func(t *testing.T) { testNginxKeyPolicies(t, nginxOptions{}) })
+	t.Run("tcp", func(t *testing.T) { testNginxKeyPolicies(t, nginxOptions{GateTCP: true}) })
+}
+
+func testNginxKeyPolicies(t *testing.T, opt nginxOptions) {
 	curl := stackTool(t, "curl")
 	dir := t.TempDir()
 	bin := testkit.Binary(t)
@@ -49,7 +59,7 @@ func TestNginxKeyPolicies(t *testing.T) {
 
 	serve := startServe(t, bin, db, "--flush-every", "100ms")
 	up := startUpstream(t)
-	ngx := startNginx(t, dir, serve.Addr, up.Addr(), nginxOptions{})
+	ngx := startNginx(t, dir, serve, up.Addr(), opt)
 	base := fmt.Sprintf("https://127.0.0.1:%d", ngx.HTTPSPort)
 	tile := func(secret string) string {
 		return base + "/v1/tiles/9/271/190.png?as=text&api_key=" + secret

@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -93,6 +94,7 @@ func stackFreePort(t testing.TB) int {
 type serveProc struct {
 	URL    string // http://127.0.0.1:PORT
 	Addr   string // 127.0.0.1:PORT
+	Socket string // the gate's unix socket (--gate-socket)
 	Stderr *testkit.SyncBuffer
 	cmd    *exec.Cmd
 	done   chan error
@@ -100,12 +102,29 @@ type serveProc struct {
 }
 
 // startServe starts `tmaps serve` on a loopback port of its choice, trusting
-// a proxy on 127.0.0.1, and waits for its "ready" line. Cleanup stops it.
+// a proxy on 127.0.0.1, with its gate also on a unix socket, and waits for
+// its "ready" line. Cleanup stops it.
 func startServe(t testing.TB, bin, db string, extra ...string) *serveProc {
 	t.Helper()
+	// A short directory of its own (a socket path has at most 107 bytes),
+	// given to nginx's workers' group as docs/tmaps.service does with
+	// /run/tmaps: setgid, so that the socket (0660) is in that group.
+	sockDir, err := os.MkdirTemp("", "tmaps-gate-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	if gid, ok := nginxWorkerGroup(); ok {
+		if err := os.Chown(sockDir, -1, gid); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(sockDir, 0o750|os.ModeSetgid); err != nil {
+			t.Fatal(err)
+		}
+	}
 	args := append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0",
-		"--trusted-proxy", "127.0.0.1/32"}, extra...)
-	s := &serveProc{Stderr: &testkit.SyncBuffer{}, done: make(chan error, 1)}
+		"--trusted-proxy", "127.0.0.1/32", "--gate-socket", filepath.Join(sockDir, "gate.sock")}, extra...)
+	s := &serveProc{Stderr: &testkit.SyncBuffer{}, done: make(chan error, 1), Socket: filepath.Join(sockDir, "gate.sock")}
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stderr = s.Stderr
 	stdout, err := s.cmd.StdoutPipe()
@@ -142,7 +161,28 @@ func startServe(t testing.TB, bin, db string, extra ...string) *serveProc {
 	if _, err := netip.ParseAddrPort(s.Addr); err != nil {
 		t.Fatalf("tmaps serve is ready at %q, want http://127.0.0.1:PORT", s.URL)
 	}
+	if fi, err := os.Stat(s.Socket); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("tmaps serve is ready without its gate socket: %v", err)
+	}
 	return s
+}
+
+// nginxWorkerUser is the user nginx's workers run as when the tests run as
+// root (with more than one worker nginx drops root for them).
+const nginxWorkerUser = "www-data"
+
+// nginxWorkerGroup returns the group id of nginxWorkerUser when the tests
+// run as root and that user exists.
+func nginxWorkerGroup() (int, bool) {
+	if os.Geteuid() != 0 {
+		return 0, false
+	}
+	u, err := user.Lookup(nginxWorkerUser)
+	if err != nil {
+		return 0, false
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	return gid, err == nil
 }
 
 // Stop sends SIGTERM and waits; it reports an unclean exit. Calls after the
@@ -293,6 +333,9 @@ type nginxProc struct {
 	MgmtPort  int    // the management API server
 	// BaselinePort is the server without the gate (nginxOptions.Baseline).
 	BaselinePort int
+	// GatedTCPPort is a copy of the docs' API server whose gate upstream is
+	// tmaps serve's TCP address (nginxOptions.GatedTCP).
+	GatedTCPPort int
 	done         chan error
 	out          *testkit.SyncBuffer
 	cmd          *exec.Cmd
@@ -311,12 +354,21 @@ type nginxOptions struct {
 	// Mapping API as the docs' API server, with the same proxy and log
 	// settings, without the gate: nginx alone, for the load benchmark.
 	Baseline bool
+	// GateTCP puts tmaps serve's TCP address in the docs' upstream
+	// tmaps_gate instead of its unix socket: a gate on another host, as
+	// section 1 of docs/nginx.md describes it.
+	GateTCP bool
+	// GatedTCP adds, on GatedTCPPort, the docs' API server again with an
+	// upstream of its own on the gate's TCP address: the socket and TCP
+	// in one nginx, for the load benchmark.
+	GatedTCP bool
 }
 
-// startNginx runs nginx with the block of docs/nginx.md in front of the gate
-// at gateAddr and the Mapping API at apiAddr. Cleanup stops it and, when the
+// startNginx runs nginx with the block of docs/nginx.md in front of serve
+// (its gate socket, or its TCP address with opt.GateTCP; its management API
+// on TCP) and the Mapping API at apiAddr. Cleanup stops it and, when the
 // test failed, logs nginx's logs.
-func startNginx(t testing.TB, dir, gateAddr, apiAddr string, opt nginxOptions) *nginxProc {
+func startNginx(t testing.TB, dir string, serve *serveProc, apiAddr string, opt nginxOptions) *nginxProc {
 	t.Helper()
 	nginx := stackTool(t, "nginx", "/usr/sbin/nginx")
 	if opt.Workers == 0 {
@@ -339,15 +391,41 @@ func startNginx(t testing.TB, dir, gateAddr, apiAddr string, opt nginxOptions) *
 	if opt.Edit != nil {
 		block = opt.Edit(t, block)
 	}
-	block = replaceN(t, block, "server 127.0.0.1:8443;", "server "+gateAddr+";", 1)
+	gate := "server unix:" + serve.Socket + ";"
+	if opt.GateTCP {
+		gate = "server " + serve.Addr + ";"
+	}
+	block = replaceN(t, block, "server unix:/run/tmaps/gate.sock;", gate, 1)
+	block = replaceN(t, block, "server 127.0.0.1:8443;", "server "+serve.Addr+";", 1)
+	servers := 1 // copies of the API server
+	if opt.GatedTCP {
+		// The API server again, before its ports and paths are replaced,
+		// with its own upstream on the gate's TCP address.
+		api := "# ---- The Mapping API, behind the gate ------------------------------------"
+		_, rest, _ := strings.Cut(block, api)
+		server, _, ok := strings.Cut(rest, "# ---- The management API")
+		if !ok {
+			t.Fatal("docs/nginx.md: the API server is not followed by the management API's")
+		}
+		server = replaceN(t, server, "http://tmaps_gate/", "http://tmaps_gate_tcp/", 1)
+		server = replaceN(t, server, "    listen 80;\n", "", 1)
+		n.GatedTCPPort = stackFreePort(t)
+		server = replaceN(t, server, "listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", n.GatedTCPPort), 1)
+		server = replaceN(t, server, "tmaps-api.", "tmaps-api-tcp.", 2)
+		block += fmt.Sprintf("upstream tmaps_gate_tcp {\n    server %s;\n    keepalive 32;\n}\n", serve.Addr) + server
+		servers = 2
+	}
 	block = replaceN(t, block, "server 127.0.0.1:9000;", "server "+apiAddr+";", 1)
 	block = replaceN(t, block, "listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", n.HTTPPort), 1)
 	block = replaceN(t, block, "listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", n.HTTPSPort), 1)
 	block = replaceN(t, block, "listen 8444 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", n.MgmtPort), 1)
-	block = replaceN(t, block, "/etc/ssl/tmaps/fullchain.pem", n.Cert, 2)
-	block = replaceN(t, block, "/etc/ssl/tmaps/privkey.pem", n.Key, 2)
-	block = replaceN(t, block, "/var/log/nginx/", n.Logs+"/", 4)
+	block = replaceN(t, block, "/etc/ssl/tmaps/fullchain.pem", n.Cert, 1+servers)
+	block = replaceN(t, block, "/etc/ssl/tmaps/privkey.pem", n.Key, 1+servers)
+	block = replaceN(t, block, "/var/log/nginx/", n.Logs+"/", 2+2*servers)
 	ports := []int{n.HTTPPort, n.HTTPSPort, n.MgmtPort}
+	if opt.GatedTCP {
+		ports = append(ports, n.GatedTCPPort)
+	}
 	if opt.Baseline {
 		n.BaselinePort = stackFreePort(t)
 		ports = append(ports, n.BaselinePort)
@@ -376,7 +454,14 @@ server {
 	}
 	// The wrapper logs everything outside the docs' servers at info, into
 	// files the log checks read too.
+	// As root with workers, nginx runs them as nginxWorkerUser, the group
+	// startServe gave the gate socket.
+	userLine := ""
+	if _, ok := nginxWorkerGroup(); ok && opt.Workers > 1 {
+		userLine = "user " + nginxWorkerUser + ";"
+	}
 	conf := fmt.Sprintf(`daemon off;
+%[6]s
 master_process %[4]s;
 worker_processes %[3]d;
 pid %[1]s/nginx.pid;
@@ -391,7 +476,7 @@ http {
     scgi_temp_path %[1]s/tmp/scgi;
 %[2]s
 }
-`, n.Prefix, block, opt.Workers, map[bool]string{true: "on", false: "off"}[opt.Workers > 1], opt.Connections)
+`, n.Prefix, block, opt.Workers, map[bool]string{true: "on", false: "off"}[opt.Workers > 1], opt.Connections, userLine)
 	confPath := filepath.Join(n.Prefix, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

@@ -96,8 +96,11 @@ type DaemonConfig struct {
 	// nothing else, on a unix socket at this path, made with mode 0660:
 	// its peers are the local processes the file's owner and group admit
 	// (nginx), and the gate trusts them as a proxy (X-Forwarded-Proto,
-	// X-Real-IP). A stale socket file is replaced at Start; the file is
-	// removed at shutdown. "" serves no socket.
+	// X-Real-IP). A stale socket file is replaced at Start. At shutdown
+	// the listener closes but the file stays, so that nginx gets
+	// "connection refused", which it logs below crit; a missing file
+	// ("no such file") it logs at crit with the request line, api_key
+	// included. "" serves no socket.
 	GateSocket string
 	// TLS serves HTTPS with these files; nil serves plain HTTP (the caller
 	// checked that this is allowed: --allow-http or a trusted proxy).
@@ -565,11 +568,9 @@ func (d *Daemon) shutdown() error {
 	}
 	if d.sockSrv != nil {
 		wg.Go(func() {
+			// The file stays: see DaemonConfig.GateSocket.
 			if err := d.sockSrv.Shutdown(ctx); err != nil {
 				d.sockSrv.Close()
-			}
-			if err := d.sock.remove(); err != nil {
-				d.log.Warn("the gate socket file could not be removed", "path", d.sock.path, "err", err)
 			}
 		})
 	}

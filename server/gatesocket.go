@@ -48,7 +48,6 @@ const maxSocketPath = 107 - len(".new")
 type gateSocket struct {
 	path string
 	ln   *net.UnixListener
-	file os.FileInfo // the socket file this daemon made
 }
 
 // listenGateSocket listens on a unix socket at path with mode 0660. A
@@ -71,7 +70,7 @@ func listenGateSocket(path string) (*gateSocket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gate socket: %w (does its directory exist, and may this user write there?)", err)
 	}
-	ln.SetUnlinkOnClose(false) // the file is renamed: shutdown removes it
+	ln.SetUnlinkOnClose(false) // renamed, and kept at shutdown (DaemonConfig.GateSocket)
 	fail := func(err error) (*gateSocket, error) {
 		ln.Close()
 		os.Remove(tmp)
@@ -83,11 +82,7 @@ func listenGateSocket(path string) (*gateSocket, error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return fail(err)
 	}
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return fail(err)
-	}
-	return &gateSocket{path: path, ln: ln, file: fi}, nil
+	return &gateSocket{path: path, ln: ln}, nil
 }
 
 // removeStaleSocket removes the socket file at path when no process
@@ -116,13 +111,4 @@ func removeStaleSocket(path string) error {
 		return fmt.Errorf("gate socket %s: remove the stale socket: %w", model.Escape(path), err)
 	}
 	return nil
-}
-
-// remove deletes the socket file, unless another process has replaced it.
-func (s *gateSocket) remove() error {
-	fi, err := os.Lstat(s.path)
-	if err != nil || !os.SameFile(fi, s.file) {
-		return nil
-	}
-	return os.Remove(s.path)
 }

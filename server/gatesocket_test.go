@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -67,7 +68,9 @@ func staleSocket(t *testing.T, path string) {
 // treats its peers as the trusted proxy (X-Forwarded-Proto, X-Real-IP)
 // where the TCP listener trusts nobody, survives Reload with its
 // keep-alive connections, refuses to take over a live socket or a file
-// that is not a socket, and is removed at shutdown.
+// that is not a socket, and at shutdown stops accepting but leaves the file
+// (nginx then gets "connection refused", which it logs below crit), which
+// the next start replaces.
 func TestDaemonGateSocket(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "console.db")
@@ -206,8 +209,34 @@ func TestDaemonGateSocket(t *testing.T) {
 	if err := d.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
-		t.Fatalf("the socket file is still there after shutdown: %v", err)
+	refused(t, sock)
+	d3, err := server.NewDaemon(server.DaemonConfig{OpenStore: boltOpener(db), Listen: "127.0.0.1:0", GateSocket: sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d3.Start(ctx); err != nil {
+		t.Fatalf("a restart over the socket file of a stopped daemon: %v", err)
+	}
+	defer d3.Shutdown()
+	if code, _ := gateAsk(t, unixClient(sock), base, http.MethodGet, open, "X-Forwarded-Proto", "https"); code != 204 {
+		t.Fatalf("after a restart: %d", code)
+	}
+}
+
+// refused checks that the socket file at path is still there and that
+// connecting to it is refused (no listener), as after a daemon's shutdown.
+func refused(t *testing.T, path string) {
+	t.Helper()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("the socket file is gone after shutdown (nginx would log its requests at crit): %v", err)
+	}
+	c, err := net.Dial("unix", path)
+	if err == nil {
+		c.Close()
+		t.Fatal("the socket still accepts connections after shutdown")
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("connecting after shutdown: %v; want connection refused", err)
 	}
 }
 
@@ -215,7 +244,8 @@ func TestDaemonGateSocket(t *testing.T) {
 // binary: it allows plain HTTP on a loopback --listen without
 // --trusted-proxy, replaces a stale socket file, serves the gate to curl
 // over the socket as a trusted proxy, keeps the socket across SIGHUP, and
-// removes it on SIGTERM. On a public address it still wants TLS.
+// stops accepting on SIGTERM (the file stays). On a public address it still
+// wants TLS.
 func TestServeGateSocket(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "console.db")
@@ -266,9 +296,7 @@ func TestServeGateSocket(t *testing.T) {
 	if d.err != nil {
 		t.Fatalf("tmaps serve: %v\n%s", d.err, d.stderr)
 	}
-	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
-		t.Fatalf("the socket is still there after SIGTERM: %v", err)
-	}
+	refused(t, sock)
 	if !strings.Contains(d.stderr.String(), "gate_socket="+sock) {
 		t.Errorf("the ready log line does not name the socket:\n%s", d.stderr)
 	}
