@@ -3,11 +3,13 @@ package gate
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"sync"
@@ -20,11 +22,13 @@ import (
 // measured in the same run with the same load generator: a minimal
 // HTTP/1.1 keep-alive client (one request in flight per connection, like
 // wrk) that parses only the status line and Content-Length, so that the
-// server's work dominates. 127.0.0.1 only.
+// server's work dominates. 127.0.0.1 only, and a unix socket
+// (authorize-unix: the daemon's --gate-socket, its peer trusted as the proxy).
 //
 //	go test -run '^$' -bench Loopback -benchtime 200000x ./gate
 //
-// Compare the req/s of empty, authorize and authorize-nousage.
+// Compare the req/s of empty, authorize, authorize-unix and
+// authorize-nousage.
 
 const loopbackConns = 16
 
@@ -41,28 +45,43 @@ func BenchmarkLoopback(b *testing.B) {
 	})
 	for _, c := range []struct {
 		name string
+		unix bool
 		h    func(b *testing.B) http.Handler
 	}{
-		{"empty", func(*testing.B) http.Handler { return empty }},
-		{"authorize", func(b *testing.B) http.Handler { return newMemGate(b, m, Options{}).AuthorizeHandler() }},
-		{"authorize-nousage", func(b *testing.B) http.Handler {
+		{"empty", false, func(*testing.B) http.Handler { return empty }},
+		{"authorize", false, func(b *testing.B) http.Handler { return newMemGate(b, m, Options{}).AuthorizeHandler() }},
+		{"authorize-unix", true, func(b *testing.B) http.Handler {
+			return newMemGate(b, m, Options{}).AuthorizeHandler()
+		}},
+		{"authorize-nousage", false, func(b *testing.B) http.Handler {
 			return newMemGate(b, m, Options{DisableUsage: true}).AuthorizeHandler()
 		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			srv := httptest.NewServer(c.h(b))
+			srv := httptest.NewUnstartedServer(c.h(b))
+			network := "tcp"
+			if c.unix {
+				ln, err := net.Listen("unix", filepath.Join(b.TempDir(), "gate.sock"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				srv.Listener.Close()
+				srv.Listener, network = ln, "unix"
+				srv.Config.BaseContext = func(net.Listener) context.Context { return TrustedProxyContext(context.Background()) }
+			}
+			srv.Start()
 			defer srv.Close()
-			loopbackLoad(b, srv.Listener.Addr().String(), req, 204)
+			loopbackLoad(b, network, srv.Listener.Addr().String(), req, 204)
 		})
 	}
 }
 
 // loopbackLoad sends b.N requests over loopbackConns keep-alive connections
 // and reports requests per second.
-func loopbackLoad(b *testing.B, addr string, req []byte, want int) {
+func loopbackLoad(b *testing.B, network, addr string, req []byte, want int) {
 	conns := make([]net.Conn, loopbackConns)
 	for i := range conns {
-		c, err := net.Dial("tcp", addr)
+		c, err := net.Dial(network, addr)
 		if err != nil {
 			b.Fatal(err)
 		}
