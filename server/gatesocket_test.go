@@ -170,8 +170,10 @@ func TestDaemonGateSocket(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{sock, "another process listens on it"},
 		{filepath.Join(dir, "notes.txt"), "not a socket"},
+		{filepath.Join(dir, "no-such-dir", "gate.sock"), "does its directory exist"},
+		{"/" + strings.Repeat("d", 110) + ".sock", "at most 103"},
 	} {
-		if tc.path != sock {
+		if tc.path == filepath.Join(dir, "notes.txt") {
 			if err := os.WriteFile(tc.path, []byte("keep me"), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +186,13 @@ func TestDaemonGateSocket(t *testing.T) {
 			d2.Shutdown()
 			t.Fatalf("a second daemon on %s: %v; want an error saying %q", tc.path, err, tc.want)
 		}
-		if tc.path != sock {
+		// The failed start released its store.
+		st2, err := bolt.Open(other, bolt.Options{Timeout: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("the store is still held after a refused gate socket: %v", err)
+		}
+		st2.Close()
+		if tc.path == filepath.Join(dir, "notes.txt") {
 			if b, err := os.ReadFile(tc.path); err != nil || string(b) != "keep me" {
 				t.Fatalf("the file in the way was changed: %q %v", b, err)
 			}
