@@ -1,9 +1,11 @@
 package model
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,7 +92,8 @@ func Hygiene(in HygieneInput) []Finding {
 	for _, d := range in.Domains {
 		domCreated[d.Name] = d.Created
 	}
-	for _, k := range in.Keys {
+	for i := range in.Keys {
+		k := &in.Keys[i]
 		if k.Status == Revoked {
 			continue
 		}
@@ -171,23 +174,34 @@ func Hygiene(in HygieneInput) []Finding {
 				Detail: "linked to no key", Fix: "delete_domain"})
 		}
 	}
-	byKey := func(f []Finding) {
-		sort.SliceStable(f, func(i, j int) bool {
-			if f[i].Key != f[j].Key {
-				return f[i].Key < f[j].Key
-			}
-			if f[i].KeyID != f[j].KeyID {
-				return f[i].KeyID < f[j].KeyID
-			}
-			return f[i].Domain < f[j].Domain
-		})
+	// Within a list no two findings share a key id and domain, so this
+	// order is total and any sort gives it. The lists are sorted as
+	// indexes (100,000 keys make 60,000 findings: moving the findings
+	// themselves took most of the report's time).
+	byKey := func(a, b *Finding) int {
+		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.KeyID, b.KeyID), strings.Compare(a.Domain, b.Domain))
 	}
-	for _, f := range [][]Finding{unrestricted, expired, expiring, limited, never, idle, stale, advice} {
-		byKey(f)
+	byDomain := func(a, b *Finding) int { return strings.Compare(a.Domain, b.Domain) }
+	n := 0
+	lists := [][]Finding{unrestricted, expired, expiring, limited, never, idle, orphans, stale, advice}
+	for _, f := range lists {
+		n += len(f)
 	}
-	sort.SliceStable(orphans, func(i, j int) bool { return orphans[i].Domain < orphans[j].Domain })
-	for _, f := range [][]Finding{unrestricted, expired, expiring, limited, never, idle, orphans, stale, advice} {
-		out = append(out, f...)
+	out = make([]Finding, 0, n)
+	var idx []int32
+	for _, f := range lists {
+		idx = idx[:0]
+		for i := range f {
+			idx = append(idx, int32(i))
+		}
+		by := byKey
+		if len(f) > 0 && f[0].Kind == FindOrphanDomain {
+			by = byDomain
+		}
+		slices.SortFunc(idx, func(i, j int32) int { return by(&f[i], &f[j]) })
+		for _, i := range idx {
+			out = append(out, f[i])
+		}
 	}
 	return out
 }
