@@ -14,7 +14,9 @@ type dataset struct {
 	keys []model.Key
 	// hay is the lowercased search text per key: what its row shows
 	// (name, prefix, status, created date, domains in both forms), its id,
-	// kind and owner ("owner:" and the owner, to filter by owner).
+	// kind and owner ("owner:" and the owner, to filter by owner). It is
+	// made when first needed (searchText), not for the first frame; nil
+	// until then.
 	hay    []string
 	idx    map[string]int // key id -> index in keys
 	doms   []model.Domain
@@ -89,14 +91,25 @@ func appendLower(b []byte, s string) []byte {
 // setKeys replaces every key.
 func (d *dataset) setKeys(keys []model.Key) {
 	d.keys = keys
-	d.hay = make([]string, len(keys))
+	d.hay = nil
 	d.idx = make(map[string]int, len(keys))
-	var buf []byte
 	for i := range keys {
-		buf = appendHay(buf[:0], &keys[i])
-		d.hay[i] = string(buf)
 		d.idx[keys[i].ID] = i
 	}
+}
+
+// searchText returns the search text of every key (hay), making it first
+// if need be: a filter or a sort by name needs it, the first frame does not.
+func (d *dataset) searchText() []string {
+	if d.hay == nil && len(d.keys) > 0 {
+		d.hay = make([]string, len(d.keys))
+		var buf []byte
+		for i := range d.keys {
+			buf = appendHay(buf[:0], &d.keys[i])
+			d.hay[i] = string(buf)
+		}
+	}
+	return d.hay
 }
 
 // named counts the keys named exactly name. It reads every key (a fraction
@@ -118,12 +131,16 @@ func (d *dataset) putKey(k model.Key) bool {
 	}
 	if i, ok := d.idx[k.ID]; ok {
 		d.keys[i] = k
-		d.hay[i] = keyHay(&k)
+		if d.hay != nil {
+			d.hay[i] = keyHay(&k)
+		}
 		return false
 	}
 	d.idx[k.ID] = len(d.keys)
 	d.keys = append(d.keys, k)
-	d.hay = append(d.hay, keyHay(&k))
+	if d.hay != nil {
+		d.hay = append(d.hay, keyHay(&k))
+	}
 	return true
 }
 
@@ -134,9 +151,13 @@ func (d *dataset) dropKey(id string) {
 		return
 	}
 	last := len(d.keys) - 1
-	d.keys[i], d.hay[i] = d.keys[last], d.hay[last]
+	d.keys[i] = d.keys[last]
 	d.idx[d.keys[i].ID] = i
-	d.keys, d.hay = d.keys[:last], d.hay[:last]
+	d.keys = d.keys[:last]
+	if d.hay != nil {
+		d.hay[i] = d.hay[last]
+		d.hay = d.hay[:last]
+	}
 	delete(d.idx, id)
 }
 
@@ -147,8 +168,9 @@ func (d *dataset) byName() []*model.Key {
 	for i := range idx {
 		idx[i] = i
 	}
+	hay := d.searchText()
 	slices.SortFunc(idx, func(i, j int) int {
-		if c := strings.Compare(d.hay[i], d.hay[j]); c != 0 {
+		if c := strings.Compare(hay[i], hay[j]); c != 0 {
 			return c
 		}
 		return strings.Compare(d.keys[i].ID, d.keys[j].ID)
@@ -235,7 +257,9 @@ func (d *dataset) setDomains(doms []model.Domain) bool {
 		slices.Sort(want)
 		k := &d.keys[i]
 		k.Domains = want
-		d.hay[i] = keyHay(k)
+		if d.hay != nil {
+			d.hay[i] = keyHay(k)
+		}
 	}
 	return true
 }

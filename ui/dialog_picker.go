@@ -68,7 +68,7 @@ func newKeyPicker(c *common, domain string) Page {
 	for _, k := range c.data.byName() {
 		if k.Status != model.Revoked && !linked[k.ID] {
 			p.cands = append(p.cands, k.ID)
-			p.hays = append(p.hays, c.data.hay[c.data.idx[k.ID]])
+			p.hays = append(p.hays, c.data.searchText()[c.data.idx[k.ID]])
 		}
 	}
 	p.refilter()

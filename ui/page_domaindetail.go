@@ -87,7 +87,7 @@ func (d *domainDetail) refilter() {
 	data := d.c.data
 	d.rows = d.rows[:0]
 	for i := range d.keys {
-		if d.query == "" || strings.Contains(data.hay[data.idx[d.keys[i].ID]], d.query) {
+		if d.query == "" || strings.Contains(data.searchText()[data.idx[d.keys[i].ID]], d.query) {
 			d.rows = append(d.rows, i)
 		}
 	}

@@ -81,6 +81,7 @@ func statusRank(s model.Status) int {
 }
 
 // rebuild sorts every key and re-applies the filter, keeping the selection.
+// The columns are measured by the caller when the keys changed.
 func (p *keysPage) rebuild() {
 	d := p.c.data
 	n := len(d.keys)
@@ -92,7 +93,7 @@ func (p *keysPage) rebuild() {
 	for i := range p.order {
 		p.order[i] = int32(i)
 	}
-	keys, hay := d.keys, d.hay
+	keys := d.keys
 	byCreated := func(i, j int32) int {
 		if c := keys[i].Created.Compare(keys[j].Created); c != 0 {
 			return c
@@ -105,6 +106,7 @@ func (p *keysPage) rebuild() {
 	case sortCreatedAsc:
 		slices.SortFunc(p.order, byCreated)
 	case sortName:
+		hay := d.searchText()
 		slices.SortFunc(p.order, func(i, j int32) int {
 			if c := strings.Compare(hay[i], hay[j]); c != 0 {
 				return c
@@ -120,7 +122,6 @@ func (p *keysPage) rebuild() {
 		})
 	}
 	p.filterFrom(p.order)
-	p.measure()
 }
 
 // measure sizes the columns to the keys.
@@ -136,7 +137,7 @@ func (p *keysPage) filterFrom(from []int32) {
 	if q == "" {
 		p.rows = p.order
 	} else {
-		hay := p.c.data.hay
+		hay := p.c.data.searchText()
 		// write into the buffer that is not being read
 		buf := &p.bufA
 		if len(from) > 0 && len(p.bufA) > 0 && &from[0] == &p.bufA[0] {
@@ -203,6 +204,7 @@ func (p *keysPage) Update(msg tea.Msg) tea.Cmd {
 	case dataChangedMsg:
 		if msg.keys {
 			p.rebuild()
+			p.measure() // the columns fit the keys (a sort keeps them)
 		}
 	case usageChangedMsg:
 		p.measure() // spike marks widen names

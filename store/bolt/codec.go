@@ -226,11 +226,18 @@ func uvarint(s string) (uint64, int) {
 
 func decodeKey(seq uint64, b []byte) (keyRecord, error) {
 	r := keyRecord{seq: seq}
+	var err error
+	r.lastHost, err = decodeKeyTo(&r.key, b)
+	return r, err
+}
+
+// decodeKeyTo decodes a key record into *k (Keys decodes each key where
+// the list holds it) and returns the host of its last request.
+func decodeKeyTo(k *model.Key, b []byte) (lastHost string, err error) {
 	if len(b) == 0 || b[0] < keyRecordV1 || b[0] > keyRecordVersion {
-		return r, errCorrupt
+		return "", errCorrupt
 	}
 	d := decoder{s: string(b[1:])}
-	k := &r.key
 	k.ID = d.string()
 	k.Name = d.string()
 	k.Prefix = d.string()
@@ -243,7 +250,7 @@ func decodeKey(seq uint64, b []byte) (keyRecord, error) {
 	k.LastUsed = nanoTime(d.varint())
 	k.Replaces = d.string()
 	k.ReplacedBy = d.string()
-	r.lastHost = d.string()
+	lastHost = d.string()
 	if b[0] >= keyRecordV2 {
 		d.policy(&k.Policy)
 	}
@@ -255,9 +262,9 @@ func decodeKey(seq uint64, b []byte) (keyRecord, error) {
 		d.err = errCorrupt
 	}
 	if d.err == nil {
-		ownText(&k.ID, &k.Name, &k.Prefix, &k.Replaces, &k.ReplacedBy, &r.lastHost, &k.Owner, &k.Note, &k.LeakURL)
+		ownText(&k.ID, &k.Name, &k.Prefix, &k.Replaces, &k.ReplacedBy, &lastHost, &k.Owner, &k.Note, &k.LeakURL)
 	}
-	return r, d.err
+	return lastHost, d.err
 }
 
 // ownText copies the strings into one allocation of their exact length

@@ -198,8 +198,9 @@ func (s *Store) Keys(ctx context.Context) ([]model.Key, error) {
 			if len(k) != 8 {
 				continue
 			}
-			r, err := decodeKey(binary.BigEndian.Uint64(k), v)
-			if err != nil {
+			out = append(out, model.Key{})
+			key := &out[len(out)-1] // decoded where the list holds it: no copy
+			if _, err := decodeKeyTo(key, v); err != nil {
 				return fmt.Errorf("key #%x: %w", k, err)
 			}
 			// Skip links of keys before this one, then collect this key's.
@@ -216,8 +217,7 @@ func (s *Store) Keys(ctx context.Context) ([]model.Key, error) {
 				doms = append(doms, name)
 				lk, _ = lc.Next()
 			}
-			r.key.Domains = doms
-			out = append(out, r.key)
+			key.Domains = doms
 		}
 		return nil
 	})
