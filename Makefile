@@ -43,8 +43,10 @@ fuzz:
 ## bench: every benchmark, with allocations (the commands BENCHMARKS.md records)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./model ./gate ./store/bolt
-	$(GO) test -run '^$$' -bench 'Navigate|Filter|Sort' -benchtime 2000x -benchmem ./ui
-	$(GO) test -run '^$$' -bench FirstFrame -benchtime 10x -benchmem ./ui
+	$(GO) test -run '^$$' -bench '^BenchmarkKeystroke$$|Navigate|FilterKeystroke' -benchtime 2000x -benchmem ./ui
+	$(GO) test -run '^$$' -bench SortKeystroke -benchtime 20x ./ui
+	$(GO) test -run '^$$' -bench 'OpenTab|FirstFrame' -benchtime 10x -benchmem ./ui
+	$(GO) test -run '^$$' -bench RealConsole100k -benchtime 1x ./ui/e2e
 	$(GO) test -run '^$$' -bench ServeReady100k -benchtime 8x ./server
 	$(GO) test -run '^$$' -bench SSH -benchmem ./server/sshd
 	$(GO) test -run '^$$' -bench NginxGate -benchtime 1x ./e2e
