@@ -23,6 +23,9 @@ keys, domains, links, the audit log, usage and operator token digests, as of
 one moment. The copy is a store file: open it with --db FILE, or put it back
 with ` + "`tmaps restore`" + `.
 
+With --etcd, the copy is the cluster's data as of one etcd revision, written
+as the same kind of store file (built in the temporary directory first).
+
 With a daemon running, back up through it: tmaps --api URL backup FILE (the
 copy comes from GET /v1/backup and its SHA-256 is checked), or over SSH:
 ssh -p PORT HOST backup - > FILE. Without a daemon, tmaps --db PATH backup FILE.
@@ -128,6 +131,11 @@ const restoreLong = `Put the store of a backup FILE in place of the local store 
 TMAPS_DB): FILE must be a tmaps store whose pages are consistent, it is copied
 to a temporary file beside the store, then renamed over it.
 
+With --etcd URLS (or TMAPS_ETCD), FILE is loaded into the cluster's prefix
+instead, like ` + "`tmaps migrate --from bolt:FILE --to etcd:URLS`" + `: checked whole
+first, then written and counted again; a prefix that holds data is replaced
+only with --force (stop the nodes first).
+
 The store must not be in use: stop ` + "`tmaps serve`" + ` first (restore refuses a
 store a running daemon holds). An existing store is replaced only with
 --force; back it up first if you may want it again. Restore never works over
@@ -157,6 +165,21 @@ func (a *app) restore(file string, force bool) error {
 		return usagef("--demo uses a throw-away store: restore into a store with --db PATH")
 	case a.setting(flags.Changed("api"), a.api, "TMAPS_API", "") != "":
 		return usagef("restore does not work over --api: stop the daemon, then run `tmaps restore FILE --db PATH` on its host (unset TMAPS_API)")
+	}
+	eopt, useEtcd, err := a.etcdOptions()
+	if err != nil {
+		return err
+	}
+	if useEtcd {
+		if flags.Changed("db") {
+			return usagef("--etcd restores into the cluster: drop --db")
+		}
+		src, err := filepath.Abs(file)
+		if err != nil {
+			return err
+		}
+		// Into a cluster: the backup file's data loaded like a migration.
+		return a.migrate(side{path: src}, side{etcd: eopt}, force, "restored")
 	}
 	dest := a.setting(flags.Changed("db"), a.db, "TMAPS_DB", a.defaultDB())
 	if dest == "" {

@@ -29,8 +29,14 @@ func (a *app) addEtcdFlags(pf *pflag.FlagSet) {
 // false when no cluster is configured.
 func (a *app) etcdOptions() (opt etcd.Options, ok bool, err error) {
 	pf := a.root.PersistentFlags()
+	return a.etcdOptionsFor(a.setting(pf.Changed("etcd"), a.etcd.endpoints, "TMAPS_ETCD", ""))
+}
+
+// etcdOptionsFor is etcdOptions for the given endpoints (comma-separated),
+// with the other settings from the flags and the environment.
+func (a *app) etcdOptionsFor(endpoints string) (opt etcd.Options, ok bool, err error) {
+	pf := a.root.PersistentFlags()
 	get := func(name, env, val, def string) string { return a.setting(pf.Changed(name), val, env, def) }
-	endpoints := get("etcd", "TMAPS_ETCD", a.etcd.endpoints, "")
 	ca := get("etcd-ca", "TMAPS_ETCD_CA", a.etcd.ca, "")
 	cert := get("etcd-cert", "TMAPS_ETCD_CERT", a.etcd.cert, "")
 	key := get("etcd-key", "TMAPS_ETCD_KEY", a.etcd.key, "")

@@ -87,7 +87,7 @@ func leafCommands() []string {
 func TestSSHRolesEveryCommandEveryRole(t *testing.T) {
 	testkit.NeedSSHTools(t, "ssh", "ssh-keygen")
 	// The matrix covers every command but those that cannot run over SSH.
-	covered := map[string]bool{"serve": true, "scan": true, "restore": true}
+	covered := map[string]bool{"serve": true, "scan": true, "restore": true, "migrate": true}
 	for _, c := range sshRoleCommands {
 		covered[c.path] = true
 	}

@@ -286,6 +286,10 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	if _, errOut, code := remote(opKey, "backup", "/tmp/x.db"); code != 2 || !strings.Contains(errOut, "backup - > FILE") {
 		t.Fatalf("ssh backup FILE: exit %d, stderr %q", code, errOut)
 	}
+	// migrate works on the daemon's host only.
+	if _, errOut, code := remote(opKey, "migrate", "--from", "bolt:/tmp/a.db", "--to", "bolt:/tmp/b.db"); code != 2 || !strings.Contains(errOut, "not over SSH") {
+		t.Fatalf("ssh migrate: exit %d, stderr %q", code, errOut)
+	}
 
 	// Stopping the daemon tells the consoles and releases the store.
 	// Read your writes over SSH too: once a command that disables a key
