@@ -133,6 +133,16 @@ func TestElectedNodeMaintainsAndAlerts(t *testing.T) {
 		t.Fatalf("node %s maintained usage while %s leads:\n%s", other.name, leader.name, other.stderr.String())
 	}
 
+	// Kill the leader once it has recorded the delivery (killed between
+	// the webhook's answer and that write, it would be sent again: at
+	// least once, docs/alerts.md).
+	waitUntil(t, 10*time.Second, "the first delivery recorded", func() bool {
+		as, err := seed.Alerts(context.Background(), store.AlertQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(as) == 1 && len(as[0].Deliveries) == 1 && !as[0].Deliveries[0].Delivered.IsZero()
+	})
 	leader.kill()
 	start := time.Now()
 	oneLeader(t, 10*time.Second, other)
