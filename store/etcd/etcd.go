@@ -333,19 +333,32 @@ func (s *Store) get(ctx context.Context, ops ...clientv3.Op) (*clientv3.TxnRespo
 }
 
 // scan reads every key in [from, end) at revision *rev, page by page,
-// calling fn for each. When *rev is 0 it reads the newest revision and sets
-// *rev to it before the first call of fn.
+// calling fn for each. When *rev is 0 it reads the newest revision (a
+// quorum read) and sets *rev to it before the first call of fn. Pages at
+// a known revision are serializable reads: the member answers from its
+// own copy without a quorum round, which is exact at a revision it has
+// applied (history does not change) and refused at one it has not (then
+// the page is read again through the quorum).
 func (s *Store) scan(ctx context.Context, rev *int64, from, end string, keysOnly bool, fn func(k, v []byte, createRev, modRev int64) error) error {
 	for {
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(readPage)}
-		if *rev > 0 {
-			opts = append(opts, clientv3.WithRev(*rev))
-		}
 		if keysOnly {
 			opts = append(opts, clientv3.WithKeysOnly())
 		}
+		if *rev > 0 {
+			opts = append(opts, clientv3.WithRev(*rev))
+		}
 		cctx, cancel := s.reqCtx(ctx)
-		resp, err := s.cli.Get(cctx, from, opts...)
+		var resp *clientv3.GetResponse
+		var err error
+		if *rev > 0 {
+			resp, err = s.cli.Get(cctx, from, append(opts, clientv3.WithSerializable())...)
+			if errors.Is(err, rpctypes.ErrFutureRev) || errors.Is(err, rpctypes.ErrGRPCFutureRev) {
+				resp, err = s.cli.Get(cctx, from, opts...) // a member behind rev
+			}
+		} else {
+			resp, err = s.cli.Get(cctx, from, opts...)
+		}
 		cancel()
 		if err != nil {
 			return s.mapErr(ctx, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -194,35 +195,85 @@ func (s *Store) KeysRevision(ctx context.Context) ([]model.Key, int64, error) {
 	return s.keysAt(ctx, 0)
 }
 
-// keysAt reads every key record at rev (0: now), oldest first.
+// keysAt reads every key record at rev (0: now, fixed by one quorum
+// read), oldest first. The range of key records is read as 17 parts (by
+// the first character after "k" of the ids, which are "k" and hex) four at
+// a time: etcd counts the rest of a range on every limited page, so one
+// range paged from start to end costs the square of its size.
 func (s *Store) keysAt(ctx context.Context, rev int64) ([]model.Key, int64, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, 0, err
 	}
-	type rec struct {
-		k   model.Key
-		rev int64
-	}
-	var recs []rec
-	intern := map[string]string{}
-	err := s.scan(ctx, &rev, s.keysPrefix(), prefixEnd(s.keysPrefix()), false, func(k, v []byte, createRev, _ int64) error {
-		id := strings.TrimPrefix(string(k), s.keysPrefix())
-		key, err := decodeKey(id, v, intern)
+	if rev == 0 {
+		resp, err := s.get(ctx, clientv3.OpGet(s.seqKey(), clientv3.WithKeysOnly()))
 		if err != nil {
-			return fmt.Errorf("key %s: %w", model.Escape(id), err)
+			return nil, 0, err
 		}
-		recs = append(recs, rec{key, createRev})
-		return nil
-	})
-	if err != nil {
-		return nil, 0, err
+		rev = resp.Header.Revision
+	}
+	p := s.keysPrefix()
+	bounds := []string{p}
+	for _, c := range "0123456789abcdef" {
+		bounds = append(bounds, p+"k"+string(c))
+	}
+	bounds = append(bounds, prefixEnd(p))
+	// The records of each part, in id order; creation order is sorted as
+	// small (revision, index) pairs, then the keys are placed once.
+	type rec struct {
+		rev int64
+		i   int
+	}
+	type part struct {
+		keys []model.Key
+		revs []int64
+		err  error
+	}
+	parts := make([]part, len(bounds)-1)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			pt := &parts[i]
+			intern := map[string]string{}
+			r := rev
+			pt.err = s.scan(ctx, &r, bounds[i], bounds[i+1], false, func(k, v []byte, createRev, _ int64) error {
+				id := strings.TrimPrefix(string(k), p)
+				key, err := decodeKey(id, v, intern)
+				if err != nil {
+					return fmt.Errorf("key %s: %w", model.Escape(id), err)
+				}
+				pt.keys = append(pt.keys, key)
+				pt.revs = append(pt.revs, createRev)
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for _, pt := range parts {
+		if pt.err != nil {
+			return nil, 0, pt.err
+		}
+		n += len(pt.keys)
+	}
+	keys := make([]model.Key, 0, n)
+	recs := make([]rec, 0, n)
+	for _, pt := range parts {
+		for j := range pt.keys {
+			recs = append(recs, rec{pt.revs[j], len(keys)})
+			keys = append(keys, pt.keys[j])
+		}
 	}
 	slices.SortFunc(recs, func(a, b rec) int {
-		return cmp.Or(cmp.Compare(a.rev, b.rev), a.k.Created.Compare(b.k.Created), strings.Compare(a.k.ID, b.k.ID))
+		ka, kb := &keys[a.i], &keys[b.i]
+		return cmp.Or(cmp.Compare(a.rev, b.rev), ka.Created.Compare(kb.Created), strings.Compare(ka.ID, kb.ID))
 	})
 	out := make([]model.Key, len(recs))
-	for i := range recs {
-		out[i] = recs[i].k
+	for i, r := range recs {
+		out[i] = keys[r.i]
 	}
 	return out, rev, nil
 }
