@@ -107,7 +107,7 @@ func (a *app) parseSide(flag, v string) (side, error) {
 func (a *app) exporter(s side) (store.Exporter, func(), error) {
 	if s.path != "" {
 		if _, err := os.Stat(s.path); err != nil {
-			return nil, nil, fmt.Errorf("%s: no such store file", model.Escape(s.path))
+			return nil, nil, fmt.Errorf("%s: no such store file (check the path after bolt:)", model.Escape(s.path))
 		}
 		if _, err := bolt.Verify(s.path); err != nil {
 			if errors.Is(err, store.ErrInUse) {
