@@ -472,7 +472,7 @@ func (g *Gate) decide(r *http.Request, rawQuery string) (model.Decision, *entry)
 			}
 		}
 	}
-	d := model.Decide(in)
+	d := model.DecideInput(&in)
 	g.met.decision(d)
 	if !g.opt.DisableUsage {
 		switch {

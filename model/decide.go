@@ -35,7 +35,11 @@ import (
 //
 // Hosts are compared with MatchHost: exact equality after ASCII lowercasing,
 // or, for IPv6 literals, equality of the addresses.
-func Decide(in GateInput) Decision {
+func Decide(in GateInput) Decision { return DecideInput(&in) }
+
+// DecideInput is Decide on an input the caller keeps: the gate's hot path
+// passes its input without copying it.
+func DecideInput(in *GateInput) Decision {
 	if !in.HTTPS {
 		return Decision{Status: 403, Error: ErrMsgHTTPSRequired, Reason: ReasonHTTPSRequired}
 	}
@@ -74,21 +78,21 @@ func Decide(in GateInput) Decision {
 		} else if h, ok := hostSpan(referer); ok && referer != "" {
 			d.Host = h
 		}
-		return limit(k, &in, d)
+		return limit(k, in, d)
 	}
 	if origin == "" && referer == "" {
-		return limit(k, &in, Decision{Status: 200, Reason: ReasonNoHeaders})
+		return limit(k, in, Decision{Status: 200, Reason: ReasonNoHeaders})
 	}
 	var oh, rh string
 	var ook, rok bool
 	if origin != "" {
 		if oh, ook = hostSpan(origin); ook && matchAny(oh, k.Domains) {
-			return limit(k, &in, Decision{Status: 200, Reason: ReasonOriginMatched, Host: oh})
+			return limit(k, in, Decision{Status: 200, Reason: ReasonOriginMatched, Host: oh})
 		}
 	}
 	if referer != "" {
 		if rh, rok = hostSpan(referer); rok && matchAny(rh, k.Domains) {
-			return limit(k, &in, Decision{Status: 200, Reason: ReasonRefererMatched, Host: rh})
+			return limit(k, in, Decision{Status: 200, Reason: ReasonRefererMatched, Host: rh})
 		}
 	}
 	d := Decision{Status: 403, Error: ErrMsgDomain, Reason: ReasonDomainNotAuthorized}
@@ -102,8 +106,17 @@ func Decide(in GateInput) Decision {
 }
 
 // limit applies step 10 to a request that steps 5–8 allowed (d). A key
-// without a rate limit or a quota returns d at the cost of two compares.
+// without a rate limit or a quota returns d at the cost of two compares
+// (inlined: the hot path makes no call).
 func limit(k *Key, in *GateInput, d Decision) Decision {
+	if k.Rate == 0 && k.Quota == 0 {
+		return d
+	}
+	return limitPolicy(k, in, d)
+}
+
+// limitPolicy is limit for a key with a rate limit or a quota.
+func limitPolicy(k *Key, in *GateInput, d Decision) Decision {
 	if k.Rate > 0 && in.Bucket != nil {
 		if ok, wait := in.Bucket.Take(in.Now.UnixNano(), k.Rate, k.Burst); !ok {
 			return Decision{Status: 429, Error: ErrMsgRateLimited, Reason: ReasonRateLimited, RetryAfter: RetrySeconds(wait)}
