@@ -101,8 +101,20 @@ func (c *DumpCounts) Add(it Item) {
 
 // String says the counts in one line.
 func (c DumpCounts) String() string {
-	return fmt.Sprintf("%d keys, %d domains, %d links, %d audit entries, %d tokens, %d usage days, %d refused hosts, %d matched hosts, %d alerts",
-		c.Keys, c.Domains, c.Links, c.Audit, c.Tokens, c.Usage, c.Refused, c.Matched, c.Alerts)
+	return strings.Join([]string{
+		count(c.Keys, "key", "keys"), count(c.Domains, "domain", "domains"), count(c.Links, "link", "links"),
+		count(c.Audit, "audit entry", "audit entries"), count(c.Tokens, "token", "tokens"),
+		count(c.Usage, "usage day", "usage days"), count(c.Refused, "refused host", "refused hosts"),
+		count(c.Matched, "matched host", "matched hosts"), count(c.Alerts, "alert", "alerts"),
+	}, ", ")
+}
+
+// count is "1 key", "0 keys", "2 keys".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // CountExport counts what an exporter holds.
