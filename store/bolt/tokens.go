@@ -2,8 +2,6 @@ package bolt
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -14,9 +12,6 @@ import (
 	"github.com/tmaps/console/store"
 )
 
-// TokenPrefix starts every operator token secret.
-const TokenPrefix = "tm_"
-
 // tokenRecord is a token as stored. Records written before roles existed
 // have no "r": they decode as admins.
 type tokenRecord struct {
@@ -24,14 +19,6 @@ type tokenRecord struct {
 	Digest  string    `json:"d"`
 	Created time.Time `json:"c"`
 	Role    string    `json:"r,omitempty"`
-}
-
-func newTokenSecret() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return TokenPrefix + hex.EncodeToString(b[:])
 }
 
 func decodeToken(name string, v []byte) (store.Token, error) {
@@ -57,14 +44,6 @@ func encodeToken(t store.Token) ([]byte, error) {
 	return json.Marshal(tokenRecord{Prefix: t.Prefix, Digest: t.Digest.String(), Created: t.Created, Role: string(t.Role)})
 }
 
-// checkRole refuses a role that is not one of the three.
-func checkRole(role model.Role) error {
-	if !role.Valid() {
-		return &invalid{fmt.Errorf("role %q: use admin, operator or auditor", role)}
-	}
-	return nil
-}
-
 // CreateToken creates an operator token with a role and returns it with
 // its secret ("tm_" + 32 hex), which is not kept. The name follows the
 // key-name rules and refuses the same characters (model.NormalizeName),
@@ -75,8 +54,8 @@ func (s *Store) CreateToken(ctx context.Context, name string, role model.Role) (
 	if err != nil {
 		return store.Token{}, "", &invalid{err}
 	}
-	if err := checkRole(role); err != nil {
-		return store.Token{}, "", err
+	if err := model.CheckRole(role); err != nil {
+		return store.Token{}, "", &invalid{err}
 	}
 	var out store.Token
 	var secret string
@@ -87,13 +66,13 @@ func (s *Store) CreateToken(ctx context.Context, name string, role model.Role) (
 		}
 		var d model.Digest
 		for {
-			secret = newTokenSecret()
+			secret = model.NewTokenSecret()
 			d = model.DigestOf(secret)
 			if db.Get(d[:]) == nil {
 				break
 			}
 		}
-		out = store.Token{Name: name, Prefix: secret[:len(TokenPrefix)+8], Digest: d, Created: s.now().UTC(), Role: role}
+		out = store.Token{Name: name, Prefix: model.TokenDisplayPrefix(secret), Digest: d, Created: s.now().UTC(), Role: role}
 		v, err := encodeToken(out)
 		if err != nil {
 			return nil, err
@@ -159,8 +138,8 @@ func (s *Store) RevokeToken(ctx context.Context, name string) error {
 // is no such token, store.ErrInvalid for a bad role. Setting the role it
 // has changes nothing and writes no audit entry.
 func (s *Store) SetTokenRole(ctx context.Context, name string, role model.Role) (store.Token, error) {
-	if err := checkRole(role); err != nil {
-		return store.Token{}, err
+	if err := model.CheckRole(role); err != nil {
+		return store.Token{}, &invalid{err}
 	}
 	var out store.Token
 	err := s.update(ctx, func(tx *bbolt.Tx) ([]store.Event, error) {

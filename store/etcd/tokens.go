@@ -2,8 +2,6 @@ package etcd
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -15,22 +13,11 @@ import (
 	"github.com/tmaps/console/store"
 )
 
-// TokenPrefix starts every operator token secret.
-const TokenPrefix = "tm_"
-
 type tokenRecord struct {
 	Prefix  string    `json:"p"`
 	Digest  string    `json:"d"`
 	Created time.Time `json:"c"`
 	Role    string    `json:"r"`
-}
-
-func newTokenSecret() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return TokenPrefix + hex.EncodeToString(b[:])
 }
 
 func decodeToken(name string, v []byte) (store.Token, error) {
@@ -53,14 +40,6 @@ func encodeToken(t store.Token) ([]byte, error) {
 	return json.Marshal(tokenRecord{Prefix: t.Prefix, Digest: t.Digest.String(), Created: t.Created, Role: string(t.Role)})
 }
 
-// checkRole refuses a role that is not one of the three.
-func checkRole(role model.Role) error {
-	if !role.Valid() {
-		return &invalid{fmt.Errorf("role %q: use admin, operator or auditor", model.Escape(string(role)))}
-	}
-	return nil
-}
-
 // CreateToken creates an operator token with a role and returns it with
 // its secret ("tm_" + 32 hex), which is not kept. The name follows the
 // name rules (model.NormalizeName) and the role must be valid
@@ -71,13 +50,13 @@ func (s *Store) CreateToken(ctx context.Context, name string, role model.Role) (
 	if err != nil {
 		return store.Token{}, "", &invalid{err}
 	}
-	if err := checkRole(role); err != nil {
-		return store.Token{}, "", err
+	if err := model.CheckRole(role); err != nil {
+		return store.Token{}, "", &invalid{err}
 	}
 	var out store.Token
 	var secret string
 	err = s.change(ctx, func(t *tx) error {
-		secret = newTokenSecret()
+		secret = model.NewTokenSecret()
 		d := model.DigestOf(secret)
 		r, err := t.read(get{key: s.tokenKey(name), keysOnly: true}, get{key: s.tokenDigestKey(d), keysOnly: true})
 		if err != nil {
@@ -89,7 +68,7 @@ func (s *Store) CreateToken(ctx context.Context, name string, role model.Role) (
 		if len(r[1]) > 0 {
 			return fmt.Errorf("token digest collision: try again")
 		}
-		out = store.Token{Name: name, Prefix: secret[:len(TokenPrefix)+8], Digest: d, Created: t.at, Role: role}
+		out = store.Token{Name: name, Prefix: model.TokenDisplayPrefix(secret), Digest: d, Created: t.at, Role: role}
 		v, err := encodeToken(out)
 		if err != nil {
 			return err
@@ -111,8 +90,8 @@ func (s *Store) CreateToken(ctx context.Context, name string, role model.Role) (
 // is no such token, store.ErrInvalid for a bad role. Setting the role it
 // has changes nothing and writes no audit entry.
 func (s *Store) SetTokenRole(ctx context.Context, name string, role model.Role) (store.Token, error) {
-	if err := checkRole(role); err != nil {
-		return store.Token{}, err
+	if err := model.CheckRole(role); err != nil {
+		return store.Token{}, &invalid{err}
 	}
 	var out store.Token
 	err := s.change(ctx, func(t *tx) error {
