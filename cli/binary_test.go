@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,18 +32,11 @@ func TestBinary(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Env = environ
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return 0, out.String(), errb.String()
-		case errors.As(err, &ee):
-			return ee.ExitCode(), out.String(), errb.String()
+		out, errOut, code, err := testkit.RunCaptured(cmd)
+		if err != nil {
+			t.Fatalf("run %v: %v", args, err)
 		}
-		t.Fatalf("run %v: %v", args, err)
-		return 0, "", ""
+		return code, out, errOut
 	}
 
 	// The shell idiom yields only the secret.

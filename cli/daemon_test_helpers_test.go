@@ -2,8 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,17 +127,10 @@ func sshRun(t *testing.T, port string, key sshKey, user string, args ...string) 
 	base := []string{"-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "LogLevel=ERROR",
 		"-i", key.path, "-p", port, "-l", user, "127.0.0.1"}
-	cmd := exec.Command("ssh", append(base, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.ExitCode()
-	case err != nil:
+	out, errOut, code, err := testkit.RunCaptured(exec.Command("ssh", append(base, args...)...))
+	if err != nil {
 		t.Errorf("ssh: %v", err)
 		return "", "", -1
 	}
-	return out.String(), errb.String(), 0
+	return out, errOut, code
 }

@@ -1,9 +1,7 @@
 package cli_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,18 +35,11 @@ func TestBinaryKeyPolicies(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Env = environ
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return 0, out.String(), errb.String()
-		case errors.As(err, &ee):
-			return ee.ExitCode(), out.String(), errb.String()
+		out, errOut, code, err := testkit.RunCaptured(cmd)
+		if err != nil {
+			t.Fatalf("run %v: %v", args, err)
 		}
-		t.Fatalf("run %v: %v", args, err)
-		return 0, "", ""
+		return code, out, errOut
 	}
 	must := func(args ...string) string {
 		t.Helper()

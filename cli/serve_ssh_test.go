@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,17 +42,11 @@ func TestServeSSHEndToEnd(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"--db", db}, args...)...)
 		cmd.Env = baseEnv
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			return out.String(), errb.String(), ee.ExitCode()
-		case err != nil:
+		out, errOut, code, err := testkit.RunCaptured(cmd)
+		if err != nil {
 			t.Fatalf("tmaps %v: %v", args, err)
 		}
-		return out.String(), errb.String(), 0
+		return out, errOut, code
 	}
 	if _, errOut, code := local("keys", "create", "--name", "seed-key"); code != 0 {
 		t.Fatalf("seed: exit %d: %s", code, errOut)
@@ -158,18 +151,11 @@ func TestServeSSHEndToEnd(t *testing.T) {
 	}
 	remote := func(key string, args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command("ssh", append(sshArgs(key, "127.0.0.1"), args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			return out.String(), errb.String(), ee.ExitCode()
-		case err != nil:
+		out, errOut, code, err := testkit.RunCaptured(exec.Command("ssh", append(sshArgs(key, "127.0.0.1"), args...)...))
+		if err != nil {
 			t.Fatalf("ssh: %v", err)
 		}
-		return out.String(), errb.String(), 0
+		return out, errOut, code
 	}
 
 	// An unauthorized key gets nothing.

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -158,4 +159,17 @@ func NeedSSHTools(t testing.TB, tools ...string) {
 			t.Skipf("%s is not installed and TMAPS_SKIP_E2E=1: the SSH end-to-end test did not run", tool)
 		}
 	}
+}
+
+// RunCaptured runs cmd and returns its stdout, stderr and exit status; err
+// is set only when cmd could not run at all.
+func RunCaptured(cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), errb.String(), ee.ExitCode(), nil
+	}
+	return out.String(), errb.String(), 0, err
 }
