@@ -152,3 +152,23 @@ func TestAuditLogDoesNotMakeTheHygieneReport(t *testing.T) {
 		t.Fatalf("back on the log: %d findings, store asked %d times (want 1)", len(p.findings), st.asked)
 	}
 }
+
+// While the store's report is under way, the Hygiene view shows no finding
+// it may take back: the console's copy alone cannot tell a key browsers use
+// from a server's key without domains (seen in tmux: the demo's server key
+// listed as "Unrestricted", then gone).
+func TestHygieneWaitsForTheStoresReport(t *testing.T) {
+	hs := newInsightHarness(t, demoStore(t), 120, 40)
+	hs.ikeys("4")
+	hs.want("Audit log", "amira.benali")
+	p := hs.auditPage()
+	p.view = viewHygiene
+	cmd := p.report() // the store's report, not run yet
+	hs.want("Checking links and usage")
+	hs.wantNot(demo.UnrestrictedKey, demo.BrowserUnrestrictedKey)
+	hs.keys("enter") // no finding to fix meanwhile
+	hs.want("Checking links and usage")
+	hs.run(cmd)
+	hs.want("Unrestricted", demo.BrowserUnrestrictedKey)
+	hs.wantNot(demo.UnrestrictedKey, "Checking links and usage")
+}

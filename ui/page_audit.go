@@ -48,6 +48,11 @@ type auditPage struct {
 	// store counts usage per link, and there were not too many keys).
 	linksChecked bool
 	linksGen     int
+	// checking is true while the store's report (loadLinks) is under way:
+	// the report from the console's copy alone is not shown meanwhile,
+	// since the store's may take findings back (a key without domains
+	// that no browser used is no finding).
+	checking bool
 
 	alerts       []model.Alert
 	alertsErr    error
@@ -209,15 +214,26 @@ func (p *auditPage) loadAlerts() tea.Cmd {
 func (p *auditPage) report() tea.Cmd {
 	p.linksGen++ // a report under way is not wanted any more
 	if p.view != viewHygiene {
-		p.findings, p.linksChecked = nil, false
+		p.findings, p.linksChecked, p.checking = nil, false, false
 		p.hlist.SetLen(0)
 		return nil
 	}
 	c := p.c
 	p.findings = model.Hygiene(model.HygieneInput{Keys: c.data.keys, Domains: c.data.doms, Now: c.now()})
 	p.linksChecked = false
-	p.hlist.SetLen(len(p.findings))
-	return p.loadLinks()
+	cmd := p.loadLinks()
+	p.checking = cmd != nil
+	p.hlist.SetLen(p.shownFindings())
+	return cmd
+}
+
+// shownFindings is how many findings the Hygiene view lists: none while
+// the store's report is under way.
+func (p *auditPage) shownFindings() int {
+	if p.checking {
+		return 0
+	}
+	return len(p.findings)
 }
 
 // loadLinks makes the report again with the store's usage (store.HygieneOf:
@@ -292,7 +308,9 @@ func (p *auditPage) Update(msg tea.Msg) tea.Cmd {
 		if msg.gen != p.linksGen {
 			return nil
 		}
+		p.checking = false
 		if msg.err != nil {
+			p.hlist.SetLen(len(p.findings)) // the console's own report, then
 			c.fail(msg.err)
 			return nil
 		}
@@ -359,7 +377,7 @@ func (p *auditPage) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if p.hlist.Navigate(&c.km.List, msg) {
 			return nil
 		}
-		if key.Matches(msg, km.Fix) && p.hlist.Cursor < len(p.findings) {
+		if key.Matches(msg, km.Fix) && p.hlist.Cursor < p.shownFindings() {
 			c.fix(p.findings[p.hlist.Cursor])
 		}
 		return nil
@@ -597,7 +615,13 @@ func (p *auditPage) hygieneView(tabs string) []string {
 	if !p.linksChecked {
 		right = text.Plural(len(p.findings), "finding") + " (links not checked) "
 	}
+	if p.checking {
+		right = "checking… "
+	}
 	lines := []string{text.Spread(tabs, t.Faint.Render(right), w)}
+	if p.checking {
+		return append(lines, "", " Checking links and usage…")
+	}
 	if len(p.findings) == 0 {
 		return append(lines, "", " Nothing to clean up: every active key has a domain, no key has expired, every key is in use, every domain is linked.")
 	}
